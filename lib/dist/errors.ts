@@ -1,0 +1,85 @@
+/** Stable codes of {@link NodeNameError}. */
+export type NodeNameErrorCode = "INVALID_NAME";
+
+/** A node name that is not of the form `alive@host`, or not of the kind expected. */
+export class NodeNameError extends Error {
+  override name = "NodeNameError";
+  /** A stable code for programs to match on. */
+  readonly code: NodeNameErrorCode = "INVALID_NAME";
+  /** The text that was rejected. */
+  readonly input: string;
+  constructor(input: string, message: string) {
+    super(message);
+    this.input = input;
+  }
+}
+
+/** Stable codes of {@link HandshakeError}. */
+export type HandshakeErrorCode =
+  | "UNREACHABLE"
+  | "NOT_REGISTERED"
+  | "COOKIE_REJECTED"
+  | "BAD_DIGEST"
+  | "NAME_MISMATCH"
+  | "NOT_ALLOWED"
+  | "NOK"
+  | "BAD_STATUS"
+  | "MISSING_FLAGS"
+  | "VERSION"
+  | "PROTOCOL"
+  | "CLOSED"
+  | "TIMEOUT";
+
+/** The distribution handshake with a node failed. */
+export class HandshakeError extends Error {
+  override name = "HandshakeError";
+  /** A stable code for programs to match on. */
+  readonly code: HandshakeErrorCode;
+  /** The node we tried to reach. */
+  readonly node: string;
+  constructor(code: HandshakeErrorCode, node: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.node = node;
+  }
+}
+
+/** Stable codes of {@link RpcError}. */
+export type RpcErrorCode = "TIMEOUT" | "NODEDOWN" | "BADRPC" | "CLOSED";
+
+/** A remote call failed: it timed out, the link went down, or the node answered `{badrpc, Reason}`. */
+export class RpcError extends Error {
+  override name = "RpcError";
+  /** A stable code for programs to match on. */
+  readonly code: RpcErrorCode;
+  /** The node called. */
+  readonly node: string;
+  /** `module:function/arity` of the call. */
+  readonly mfa: string;
+  /** For `BADRPC`: the reason term the node sent, as Erlang would print it. */
+  readonly reason?: string;
+  constructor(code: RpcErrorCode, node: string, mfa: string, message: string, options?: ErrorOptions & { reason?: string }) {
+    super(message, options);
+    this.code = code;
+    this.node = node;
+    this.mfa = mfa;
+    this.reason = options?.reason;
+  }
+}
+
+/** Stable codes of {@link CookieError}. */
+export type CookieErrorCode = "NOT_FOUND" | "UNREADABLE" | "INVALID";
+
+/** No usable cookie: none configured, or the file or variable holds something OTP would refuse. */
+export class CookieError extends Error {
+  override name = "CookieError";
+  /** A stable code for programs to match on. */
+  readonly code: CookieErrorCode;
+  /** Where the cookie was looked for or read from (never the cookie itself). */
+  readonly source: string;
+  constructor(code: CookieErrorCode, source: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.source = source;
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * The Erlang distribution protocol as a hidden client node: node names, flags, the version 6
+ * handshake, the framed channel with ticks, control messages, `rpc` through `rex`, and cookies.
+ * @module
+ */
+export {
+  type CookieErrorCode,
+  CookieError,
+  type HandshakeErrorCode,
+  HandshakeError,
+  type NodeNameErrorCode,
+  NodeNameError,
+  type RpcErrorCode,
+  RpcError,
+} from "./errors.ts";
+export { hostKind, isIpAddress, localAliveBase, localNodeNameFor, type NameKind, type NodeName, parseNodeName } from "./names.ts";
+export { CLIENT_FLAGS, DFLAG, expandFlags, flagNames, MANDATORY_25, MANDATORY_26, missingFlags } from "./flags.ts";
+export { COOKIE_ENV_VARS, Cookie, type CookieSources, readCookieFile, redactCookies, resolveCookie } from "./cookie.ts";
+export { clientHandshake, encodeSendName, genDigest, type HandshakeOptions, type HandshakeResult, isHidden } from "./handshake.ts";
+export { type ChannelOptions, DistChannel, type DistMessage } from "./channel.ts";
+export { controlOp, DOP } from "./control.ts";
+export { atomList, connectNode, type ConnectNodeOptions, NodeConnection, type RpcOptions } from "./node.ts";

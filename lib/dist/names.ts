@@ -1,0 +1,104 @@
+import { NodeNameError } from "./errors.ts";
+
+/** Whether a node runs with long names (`-name`, host is a FQDN or an IP) or short names (`-sname`). */
+export type NameKind = "long" | "short";
+
+/** A parsed node name. */
+export interface NodeName {
+  /** The whole name, `alive@host`. */
+  readonly full: string;
+  /** The part before `@`, the name EPMD knows. */
+  readonly alive: string;
+  /** The part after `@`. */
+  readonly host: string;
+  /** `long` when the host has a dot or is an IP address, else `short`. */
+  readonly kind: NameKind;
+}
+
+const ALIVE = /^[A-Za-z0-9_.+-]+$/;
+const HOST = /^[A-Za-z0-9_.:-]+$/;
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+/** True when `host` is an IPv4 or IPv6 literal. */
+export function isIpAddress(host: string): boolean {
+  return IPV4.test(host) || (host.includes(":") && /^[0-9A-Fa-f:.]+$/.test(host));
+}
+
+/** The kind of name a host part makes: long for FQDNs and IP addresses, short otherwise. */
+export function hostKind(host: string): NameKind {
+  return host.includes(".") || isIpAddress(host) ? "long" : "short";
+}
+
+/**
+ * Parses and checks `alive@host`. A name without `@` gets `defaultHost` when one is given (as `erl
+ * -sname app` takes the local host name), and is an error otherwise.
+ *
+ * @example
+ * ```ts
+ * import { parseNodeName } from "./names.ts";
+ * parseNodeName("app@app-0.app.default.svc.cluster.local").kind; // "long"
+ * ```
+ */
+export function parseNodeName(input: string, defaultHost?: string): NodeName {
+  const text = input.trim();
+  const expected = "expected 'name@host' such as 'app@10.0.0.7' or 'app@app-0.app.default.svc.cluster.local'";
+  if (text === "") throw new NodeNameError(input, `Invalid node name '': ${expected}`);
+  const at = text.split("@");
+  if (at.length > 2) throw new NodeNameError(input, `Invalid node name '${input}': it has more than one '@'; ${expected}`);
+  const alive = at[0];
+  let host = at.length === 2 ? at[1] : defaultHost;
+  if (host === undefined) throw new NodeNameError(input, `Invalid node name '${input}': it has no '@host' part; ${expected}`);
+  if (host.endsWith(".")) host = host.slice(0, -1);
+  if (alive === "") throw new NodeNameError(input, `Invalid node name '${input}': the part before '@' is empty; ${expected}`);
+  if (!ALIVE.test(alive)) {
+    throw new NodeNameError(
+      input,
+      `Invalid node name '${input}': the name part '${alive}' may hold only letters, digits, '_', '-', '.' and '+'`,
+    );
+  }
+  if (host === "") throw new NodeNameError(input, `Invalid node name '${input}': the host part after '@' is empty; ${expected}`);
+  if (!HOST.test(host)) {
+    throw new NodeNameError(
+      input,
+      `Invalid node name '${input}': the host part '${host}' may hold only letters, digits, '-', '_', '.' and ':'`,
+    );
+  }
+  const full = `${alive}@${host}`;
+  if (full.length > 255) {
+    throw new NodeNameError(input, `Invalid node name '${input}': it is ${full.length} characters long, at most 255 are allowed`);
+  }
+  return { full, alive, host, kind: hostKind(host) };
+}
+
+let processBase: string | undefined;
+
+/** The per-process base of erlmesh's own node names: `erlmesh-<pid>-<random>`. */
+export function localAliveBase(): string {
+  if (processBase === undefined) {
+    const rand = crypto.getRandomValues(new Uint32Array(1))[0].toString(36).padStart(7, "0").slice(0, 5);
+    processBase = `erlmesh-${Deno.pid}-${rand}`;
+  }
+  return processBase;
+}
+
+/** This machine's host name, or `localhost` when it cannot be read. */
+export function localHostname(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "localhost";
+  }
+}
+
+/**
+ * A name for erlmesh's hidden node that is unique to this process and of the same kind as `target`:
+ * short names use the short host name; long names use the FQDN when the host name has a dot, and
+ * otherwise `localAddress` (the address the connection leaves from) or 127.0.0.1.
+ */
+export function localNodeNameFor(target: NodeName, localAddress?: string): string {
+  const host = localHostname();
+  const base = localAliveBase();
+  if (target.kind === "short") return `${base}@${host.split(".")[0] || "localhost"}`;
+  if (host.includes(".")) return `${base}@${host}`;
+  return `${base}@${localAddress ?? "127.0.0.1"}`;
+}

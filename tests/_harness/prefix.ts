@@ -1,0 +1,32 @@
+/**
+ * Per-run unique, short name prefixes for namespaces, interfaces and temp files.
+ *
+ * Every resource the harness creates carries {@link HARNESS_PREFIX} followed by a few random base36
+ * characters, so parallel runs never collide and stale resources of crashed runs can be recognised.
+ *
+ * @module
+ */
+
+/** Project prefix shared by every harness resource (namespaces, veths, temp dirs). */
+export const HARNESS_PREFIX = "em";
+
+/** Random lowercase base36 string of `length` characters. */
+export function randomId(length = 4): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(length));
+  let out = "";
+  for (const b of bytes) out += (b % 36).toString(36);
+  return out;
+}
+
+/** A new short prefix such as `emk3x9` (6 characters), unique enough for one run. */
+export function newPrefix(): string {
+  return HARNESS_PREFIX + randomId(4);
+}
+
+/** Prefix of this test process, used for temp files and dirs. */
+export const RUN_PREFIX: string = newPrefix();
+
+/** Prefix for `Deno.makeTempDir`/`makeTempFile`: `erlmesh-<run>-<what>-`. */
+export function tempPrefix(what: string): string {
+  return `erlmesh-${RUN_PREFIX}-${what}-`;
+}
