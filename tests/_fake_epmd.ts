@@ -37,7 +37,7 @@ function namesHead(port: number): Uint8Array {
 }
 
 /** Starts a fake EPMD with the given behaviour. Close it (or `await using` it) to free every resource. */
-export async function startFakeEpmd(behaviour: FakeEpmdBehaviour): Promise<FakeEpmd> {
+export function startFakeEpmd(behaviour: FakeEpmdBehaviour): Promise<FakeEpmd> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
   const port = listener.addr.port;
   const stop = new AbortController();
@@ -167,12 +167,12 @@ export async function startFakeEpmd(behaviour: FakeEpmdBehaviour): Promise<FakeE
     return closing;
   };
 
-  return {
+  return Promise.resolve({
     port,
     get accepted() {
       return accepted;
     },
     close,
     [Symbol.asyncDispose]: close,
-  };
+  });
 }

@@ -28,7 +28,10 @@ export class ExactReader {
   async readExact(n: number, signal?: AbortSignal): Promise<Uint8Array> {
     while (this.#end - this.#start < n) {
       if (this.#eof) {
-        throw new BytesError("EOF", `the peer closed the connection after ${this.#end - this.#start} of ${n} bytes`);
+        throw new BytesError(
+          "EOF",
+          `the peer closed the connection after ${this.#end - this.#start} of ${n} bytes`,
+        );
       }
       await this.#fill(n, signal);
     }
@@ -45,7 +48,9 @@ export class ExactReader {
       }
       await this.#fill(this.#end - this.#start + 1, signal);
     }
-    if (this.#end - this.#start > max) throw new BytesError("TOO_LARGE", `the peer sent more than ${max} bytes`);
+    if (this.#end - this.#start > max) {
+      throw new BytesError("TOO_LARGE", `the peer sent more than ${max} bytes`);
+    }
     const out = this.#buf.slice(this.#start, this.#end);
     this.#start = this.#end;
     return out;

@@ -20,14 +20,24 @@ export interface ConnectOptions {
 }
 
 /** Opens a TCP connection as a {@link Transport}, failing with a typed error on refusal or deadline. */
-export async function connectTcp(host: string, port: number, options: ConnectOptions = {}): Promise<Transport> {
+export async function connectTcp(
+  host: string,
+  port: number,
+  options: ConnectOptions = {},
+): Promise<Transport> {
   const { signal } = options;
   signal?.throwIfAborted();
   let conn: Deno.TcpConn;
   try {
-    conn = await abortable(Deno.connect({ hostname: host, port, transport: "tcp" }), signal, (c) => c.close());
+    conn = await abortable(
+      Deno.connect({ hostname: host, port, transport: "tcp" }),
+      signal,
+      (c) => c.close(),
+    );
   } catch (err) {
-    if (err instanceof BytesError) throw new BytesError(err.code, `Cannot connect to ${host}:${port}: ${err.message}`);
+    if (err instanceof BytesError) {
+      throw new BytesError(err.code, `Cannot connect to ${host}:${port}: ${err.message}`);
+    }
     const reason = err instanceof Error ? err.message : String(err);
     throw new BytesError("CONNECT", `Cannot connect to ${host}:${port}: ${reason}`, { cause: err });
   }

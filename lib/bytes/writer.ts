@@ -90,7 +90,9 @@ export class ByteWriter {
 
 /** Prefixes `body` with its length as a u16 (handshake and EPMD framing). */
 export function frame16(body: Uint8Array): Uint8Array {
-  if (body.length > 0xffff) throw new RangeError(`A u16-framed message holds at most 65535 bytes, got ${body.length}`);
+  if (body.length > 0xffff) {
+    throw new RangeError(`A u16-framed message holds at most 65535 bytes, got ${body.length}`);
+  }
   return new ByteWriter(body.length + 2).u16(body.length).bytes(body).finish();
 }
 

@@ -37,7 +37,12 @@ export function globalOptions(raw: Record<string, unknown>): GlobalOptions {
   if (output !== "text" && output !== "json") {
     throw new UsageError(`Invalid --output '${output}': expected 'text' or 'json'`);
   }
-  const timeout = positiveInt(String(raw.timeout ?? "5000"), "--timeout", "a number of milliseconds from 1 to 3600000", 3600000);
+  const timeout = positiveInt(
+    String(raw.timeout ?? "5000"),
+    "--timeout",
+    "a number of milliseconds from 1 to 3600000",
+    3600000,
+  );
   const epmdPort = raw.epmdPort === undefined
     ? undefined
     : positiveInt(String(raw.epmdPort), "--epmd-port", "a port number from 1 to 65535", 65535);
@@ -53,7 +58,9 @@ export function globalOptions(raw: Record<string, unknown>): GlobalOptions {
 /** Parses a whole number in `[1, max]`, or fails with a usage error naming the option. */
 export function positiveInt(text: string, option: string, expected: string, max: number): number {
   const n = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
-  if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new UsageError(`Invalid ${option} '${text}': expected ${expected}`);
+  if (!Number.isSafeInteger(n) || n < 1 || n > max) {
+    throw new UsageError(`Invalid ${option} '${text}': expected ${expected}`);
+  }
   return n;
 }
 
@@ -75,7 +82,8 @@ export function printJson(value: unknown): void {
 /** Formats rows as aligned columns. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join("  ").trimEnd();
+  const line = (r: string[]) =>
+    r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join("  ").trimEnd();
   return [line(header), ...rows.map(line)].join("\n");
 }
 

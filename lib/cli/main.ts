@@ -14,6 +14,7 @@ const USAGE_ERRORS = new Set(["UsageError", "ConfigError", "NodeNameError", "Coo
 export function exitCodeFor(err: unknown): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
   if (err instanceof Error && USAGE_ERRORS.has(err.name)) return 2;
+  if (err instanceof Error && (err as { code?: unknown }).code === "BAD_PORT") return 2; // ERL_EPMD_PORT
   return 1;
 }
 
@@ -29,7 +30,9 @@ export function formatError(err: unknown, verbose: boolean): string {
     e = e instanceof Error ? e.cause : undefined;
     depth++;
   }
-  if (!verbose && err instanceof Error && err.cause !== undefined) lines.push("  (run with --verbose for the cause chain)");
+  if (!verbose && err instanceof Error && err.cause !== undefined) {
+    lines.push("  (run with --verbose for the cause chain)");
+  }
   return redactCookies(lines.join("\n"));
 }
 

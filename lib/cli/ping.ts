@@ -50,9 +50,11 @@ export function pingCommand(): Command {
         try {
           const ok = await conn.ping({ timeoutMs: opts.timeout });
           const t2 = performance.now();
-          return ok
-            ? { node, result: "pong", rttMs: ms(t2 - t1), connectMs: ms(t1 - t0) }
-            : { node, result: "pang", error: { code: "NOT_AUTH", message: "net_kernel did not answer 'yes'" } };
+          return ok ? { node, result: "pong", rttMs: ms(t2 - t1), connectMs: ms(t1 - t0) } : {
+            node,
+            result: "pang",
+            error: { code: "NOT_AUTH", message: "net_kernel did not answer 'yes'" },
+          };
         } finally {
           conn.close();
         }

@@ -1,5 +1,5 @@
 import { BytesError, ByteWriter, type ExactReader, type Transport, writeAll } from "../bytes/mod.ts";
-import { decodeTermAt, EtfDecodeError, encodeTermInto } from "../etf/mod.ts";
+import { decodeTermAt, encodeTermInto, EtfDecodeError } from "../etf/mod.ts";
 import type { Term } from "../etf/term.ts";
 
 /** One message received on a distribution link. */
@@ -37,7 +37,9 @@ const TICK = new Uint8Array(4);
 export class DistChannel {
   #t: Transport;
   #reader: ExactReader;
-  #opts: Required<Omit<ChannelOptions, "onClose" | "onBadPacket">> & Pick<ChannelOptions, "onClose" | "onBadPacket">;
+  #opts:
+    & Required<Omit<ChannelOptions, "onClose" | "onBadPacket">>
+    & Pick<ChannelOptions, "onClose" | "onBadPacket">;
   #writeChain: Promise<void> = Promise.resolve();
   #lastRead = Date.now();
   #lastWrite = Date.now();
@@ -50,7 +52,12 @@ export class DistChannel {
   constructor(t: Transport, reader: ExactReader, options: ChannelOptions) {
     this.#t = t;
     this.#reader = reader;
-    this.#opts = { tickIntervalMs: 15000, deadAfterMs: 75000, maxPacketBytes: 64 * 1024 * 1024, ...options };
+    this.#opts = {
+      ...options,
+      tickIntervalMs: options.tickIntervalMs ?? 15000,
+      deadAfterMs: options.deadAfterMs ?? 75000,
+      maxPacketBytes: options.maxPacketBytes ?? 64 * 1024 * 1024,
+    };
     this.closed = new Promise((r) => (this.#resolveClosed = r));
     const every = Math.max(50, Math.min(this.#opts.tickIntervalMs, this.#opts.deadAfterMs) / 4);
     this.#timer = setInterval(() => this.#onTimer(), every) as unknown as number;
@@ -66,7 +73,12 @@ export class DistChannel {
   #onTimer(): void {
     const now = Date.now();
     if (now - this.#lastRead > this.#opts.deadAfterMs) {
-      this.#shutdown(new BytesError("TIMEOUT", `nothing was heard from '${this.#opts.node}' for ${this.#opts.deadAfterMs} ms`));
+      this.#shutdown(
+        new BytesError(
+          "TIMEOUT",
+          `nothing was heard from '${this.#opts.node}' for ${this.#opts.deadAfterMs} ms`,
+        ),
+      );
       return;
     }
     if (now - this.#lastWrite >= this.#opts.tickIntervalMs) this.#write(TICK).catch(() => {});
@@ -83,7 +95,10 @@ export class DistChannel {
           continue;
         }
         if (len > this.#opts.maxPacketBytes) {
-          throw new BytesError("TOO_LARGE", `'${this.#opts.node}' sent a ${len}-byte packet; the limit is ${this.#opts.maxPacketBytes}`);
+          throw new BytesError(
+            "TOO_LARGE",
+            `'${this.#opts.node}' sent a ${len}-byte packet; the limit is ${this.#opts.maxPacketBytes}`,
+          );
         }
         const body = await this.#reader.readExact(len);
         this.#lastRead = Date.now();
@@ -96,7 +111,9 @@ export class DistChannel {
 
   #dispatch(body: Uint8Array): void {
     if (body[0] !== 112) {
-      this.#opts.onBadPacket?.(new Error(`Ignored a packet of type ${body[0]}: only pass-through ('p') packets are negotiated`));
+      this.#opts.onBadPacket?.(
+        new Error(`Ignored a packet of type ${body[0]}: only pass-through ('p') packets are negotiated`),
+      );
       return;
     }
     let msg: DistMessage;
@@ -131,12 +148,16 @@ export class DistChannel {
   }
 
   #write(bytes: Uint8Array): Promise<void> {
-    if (!this.open) return Promise.reject(new BytesError("CLOSED", `the link to '${this.#opts.node}' is closed`));
+    if (!this.open) {
+      return Promise.reject(new BytesError("CLOSED", `the link to '${this.#opts.node}' is closed`));
+    }
     const next = this.#writeChain.then(async () => {
       await writeAll(this.#t, bytes);
       this.#lastWrite = Date.now();
     });
-    this.#writeChain = next.catch((err) => this.#shutdown(err instanceof Error ? err : new Error(String(err))));
+    this.#writeChain = next.catch((err) =>
+      this.#shutdown(err instanceof Error ? err : new Error(String(err)))
+    );
     return next;
   }
 

@@ -100,11 +100,17 @@ export async function resolveCookie(sources: CookieSources = {}): Promise<Cookie
     }
     return await readCookieFile(path);
   }
-  const looked = ["--cookie-file", ...COOKIE_ENV_VARS, ...(tried.length ? tried : ["~/.erlang.cookie ($HOME is not set)"])];
+  const looked = [
+    "--cookie-file",
+    ...COOKIE_ENV_VARS,
+    ...(tried.length ? tried : ["~/.erlang.cookie ($HOME is not set)"]),
+  ];
   throw new CookieError(
     "NOT_FOUND",
     looked.join(", "),
-    `Cannot find the Erlang cookie: looked at ${looked.join(", ")}; give one with --cookie-file or RELEASE_COOKIE`,
+    `Cannot find the Erlang cookie: looked at ${
+      looked.join(", ")
+    }; give one with --cookie-file or RELEASE_COOKIE`,
   );
 }
 
@@ -116,7 +122,9 @@ export async function readCookieFile(path: string): Promise<Cookie> {
     bytes = await Deno.readFile(path);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    throw new CookieError("UNREADABLE", source, `Cannot read the cookie file '${path}': ${why}`, { cause: err });
+    throw new CookieError("UNREADABLE", source, `Cannot read the cookie file '${path}': ${why}`, {
+      cause: err,
+    });
   }
   let end = 0;
   while (end < bytes.length && bytes[end] >= 0x20 && bytes[end] <= 0x7e) end++;
@@ -126,7 +134,9 @@ export async function readCookieFile(path: string): Promise<Cookie> {
       throw new CookieError(
         "INVALID",
         source,
-        `Cannot use the cookie file '${path}': byte ${i} is 0x${bytes[i].toString(16)}, but a cookie holds only printable ASCII followed by optional newlines (OTP would say "Bad characters in cookie")`,
+        `Cannot use the cookie file '${path}': byte ${i} is 0x${
+          bytes[i].toString(16)
+        }, but a cookie holds only printable ASCII followed by optional newlines (OTP would say "Bad characters in cookie")`,
       );
     }
   }
@@ -148,7 +158,11 @@ function checkCookie(value: string, source: string): Cookie {
     }
   }
   if (value.length > 255) {
-    throw new CookieError("INVALID", source, `Cannot use the cookie from ${source}: it is ${value.length} characters long, at most 255 are allowed`);
+    throw new CookieError(
+      "INVALID",
+      source,
+      `Cannot use the cookie from ${source}: it is ${value.length} characters long, at most 255 are allowed`,
+    );
   }
   return new Cookie(value, source);
 }

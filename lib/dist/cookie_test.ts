@@ -4,7 +4,9 @@ import { CookieError } from "./errors.ts";
 
 async function tempFile(bytes: Uint8Array | string): Promise<string> {
   const path = await Deno.makeTempFile({ prefix: "erlmesh-cookie-test-" });
-  await Deno.writeFile(path, typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes, { mode: 0o400 });
+  await Deno.writeFile(path, typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes, {
+    mode: 0o400,
+  });
   return path;
 }
 
@@ -26,8 +28,14 @@ Deno.test("resolveCookie() takes --cookie-file first, then the variables in orde
     const all = { RELEASE_COOKIE: "R", ERLANG_COOKIE: "E", CLUSTER_ERLANG_COOKIE: "C" };
     assert.equal((await resolveCookie({ cookieFile: file, env: env(all), home })).source, `file ${file}`);
     assert.equal((await resolveCookie({ env: env(all), home })).source, "RELEASE_COOKIE");
-    assert.equal((await resolveCookie({ env: env({ ERLANG_COOKIE: "E", CLUSTER_ERLANG_COOKIE: "C" }), home })).source, "ERLANG_COOKIE");
-    assert.equal((await resolveCookie({ env: env({ CLUSTER_ERLANG_COOKIE: "C" }), home })).source, "CLUSTER_ERLANG_COOKIE");
+    assert.equal(
+      (await resolveCookie({ env: env({ ERLANG_COOKIE: "E", CLUSTER_ERLANG_COOKIE: "C" }), home })).source,
+      "ERLANG_COOKIE",
+    );
+    assert.equal(
+      (await resolveCookie({ env: env({ CLUSTER_ERLANG_COOKIE: "C" }), home })).source,
+      "CLUSTER_ERLANG_COOKIE",
+    );
     const fromHome = await resolveCookie({ env: env({}), home });
     assert.equal(fromHome.source, `file ${home}/.erlang.cookie`);
     assert.ok(fromHome.occursIn("FROMHOME"));
@@ -42,7 +50,9 @@ Deno.test("resolveCookie() without any source lists where it looked", async () =
   try {
     await assert.rejects(
       resolveCookie({ env: () => undefined, home }),
-      (e: unknown) => e instanceof CookieError && e.code === "NOT_FOUND" && e.message.includes("RELEASE_COOKIE") && e.message.includes(home),
+      (e: unknown) =>
+        e instanceof CookieError && e.code === "NOT_FOUND" && e.message.includes("RELEASE_COOKIE") &&
+        e.message.includes(home),
     );
   } finally {
     await Deno.remove(home, { recursive: true });
@@ -56,9 +66,18 @@ Deno.test("readCookieFile() follows OTP: printable run, then only CR/LF/space; s
   try {
     const c = await readCookieFile(ok);
     assert.equal(new TextDecoder().decode(c.bytes()), "ab c ");
-    await assert.rejects(readCookieFile(bad), (e: unknown) => e instanceof CookieError && e.code === "INVALID");
-    await assert.rejects(readCookieFile(empty), (e: unknown) => e instanceof CookieError && /empty/.test(e.message));
-    await assert.rejects(readCookieFile(`${ok}.missing`), (e: unknown) => e instanceof CookieError && e.code === "UNREADABLE");
+    await assert.rejects(
+      readCookieFile(bad),
+      (e: unknown) => e instanceof CookieError && e.code === "INVALID",
+    );
+    await assert.rejects(
+      readCookieFile(empty),
+      (e: unknown) => e instanceof CookieError && /empty/.test(e.message),
+    );
+    await assert.rejects(
+      readCookieFile(`${ok}.missing`),
+      (e: unknown) => e instanceof CookieError && e.code === "UNREADABLE",
+    );
   } finally {
     for (const p of [ok, bad, empty]) await Deno.remove(p);
   }

@@ -58,7 +58,13 @@ export class RpcError extends Error {
   readonly mfa: string;
   /** For `BADRPC`: the reason term the node sent, as Erlang would print it. */
   readonly reason?: string;
-  constructor(code: RpcErrorCode, node: string, mfa: string, message: string, options?: ErrorOptions & { reason?: string }) {
+  constructor(
+    code: RpcErrorCode,
+    node: string,
+    mfa: string,
+    message: string,
+    options?: ErrorOptions & { reason?: string },
+  ) {
     super(message, options);
     this.code = code;
     this.node = node;

@@ -40,7 +40,8 @@ export const DFLAG = {
 
 /** The flags OTP 25 requires of every peer (`DFLAG_DIST_MANDATORY_25`). */
 export const MANDATORY_25: bigint = DFLAG.EXTENDED_REFERENCES | DFLAG.FUN_TAGS | DFLAG.NEW_FUN_TAGS |
-  DFLAG.EXTENDED_PIDS_PORTS | DFLAG.EXPORT_PTR_TAG | DFLAG.BIT_BINARIES | DFLAG.NEW_FLOATS | DFLAG.UTF8_ATOMS |
+  DFLAG.EXTENDED_PIDS_PORTS | DFLAG.EXPORT_PTR_TAG | DFLAG.BIT_BINARIES | DFLAG.NEW_FLOATS |
+  DFLAG.UTF8_ATOMS |
   DFLAG.MAP_TAG | DFLAG.BIG_CREATION | DFLAG.HANDSHAKE_23;
 
 /** The flags OTP 26 and later also require (`DFLAG_DIST_MANDATORY_26`). */
@@ -50,7 +51,8 @@ export const MANDATORY_26: bigint = DFLAG.V4_NC | DFLAG.UNLINK_ID;
  * What erlmesh advertises: every mandatory flag spelled out plus the DIGEST bit, DIST_MONITOR and
  * SMALL_ATOM_TAGS (the set OTP's own erl_interface sends), and never PUBLISHED, so the link is hidden.
  */
-export const CLIENT_FLAGS: bigint = MANDATORY_25 | MANDATORY_26 | DFLAG.MANDATORY_25_DIGEST | DFLAG.DIST_MONITOR |
+export const CLIENT_FLAGS: bigint = MANDATORY_25 | MANDATORY_26 | DFLAG.MANDATORY_25_DIGEST |
+  DFLAG.DIST_MONITOR |
   DFLAG.SMALL_ATOM_TAGS;
 
 /** Expands the DIGEST bit into the whole OTP 25 mandatory set, as OTP does. */
@@ -61,7 +63,9 @@ export function expandFlags(flags: bigint): bigint {
 /** The names of the flags in `required` that `flags` lacks (after expanding the DIGEST bit). */
 export function missingFlags(flags: bigint, required: bigint): string[] {
   const have = expandFlags(flags);
-  return Object.entries(DFLAG).filter(([, bit]) => (required & bit) !== 0n && (have & bit) === 0n).map(([n]) => n);
+  return Object.entries(DFLAG).filter(([, bit]) => (required & bit) !== 0n && (have & bit) === 0n).map((
+    [n],
+  ) => n);
 }
 
 /** The names of the bits set in `flags`; unknown bits are shown as hex. */

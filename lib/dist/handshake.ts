@@ -75,7 +75,9 @@ export async function clientHandshake(
 
     // Status.
     const status = await read16("status");
-    if (status[0] !== 0x73) throw fail("PROTOCOL", `expected a status message ('s') after send_name, got tag ${status[0]}`);
+    if (status[0] !== 0x73) {
+      throw fail("PROTOCOL", `expected a status message ('s') after send_name, got tag ${status[0]}`);
+    }
     let text = latin1.decode(status.subarray(1));
     if (text === "alive") {
       // An older link under our name is still up (a quick reconnect from this process): replace it.
@@ -89,19 +91,29 @@ export async function clientHandshake(
         `the node answered status 'not_allowed': it rejects '${localName}' (net_kernel:allow/1 list, or missing flags; the node's log says which)`,
       );
     }
-    if (text !== "ok" && text !== "ok_simultaneous") throw fail("BAD_STATUS", `the node answered an unknown status '${text}'`);
+    if (text !== "ok" && text !== "ok_simultaneous") {
+      throw fail("BAD_STATUS", `the node answered an unknown status '${text}'`);
+    }
 
     // Challenge.
     const ch = await read16("challenge");
     if (ch[0] !== 0x4e || ch.length < 19) {
-      throw fail("PROTOCOL", `expected a version 6 challenge ('N', at least 19 bytes), got tag ${ch[0]} with ${ch.length} bytes`);
+      throw fail(
+        "PROTOCOL",
+        `expected a version 6 challenge ('N', at least 19 bytes), got tag ${ch[0]} with ${ch.length} bytes`,
+      );
     }
     const dv = new DataView(ch.buffer, ch.byteOffset, ch.byteLength);
     const peerFlags = dv.getBigUint64(1);
     const challenge = dv.getUint32(9);
     const peerCreation = dv.getUint32(13);
     const nlen = dv.getUint16(17);
-    if (19 + nlen > ch.length) throw fail("PROTOCOL", `the challenge names a ${nlen}-byte node name but holds ${ch.length - 19} bytes`);
+    if (19 + nlen > ch.length) {
+      throw fail(
+        "PROTOCOL",
+        `the challenge names a ${nlen}-byte node name but holds ${ch.length - 19} bytes`,
+      );
+    }
     const peerName = latin1.decode(ch.subarray(19, 19 + nlen));
     if (peerName !== targetName) {
       throw fail(
@@ -111,7 +123,10 @@ export async function clientHandshake(
     }
     const missing = missingFlags(peerFlags, MANDATORY_25);
     if (missing.length > 0) {
-      throw fail("MISSING_FLAGS", `the node lacks the mandatory distribution flags ${missing.join(", ")} (OTP 23 or later is needed)`);
+      throw fail(
+        "MISSING_FLAGS",
+        `the node lacks the mandatory distribution flags ${missing.join(", ")} (OTP 23 or later is needed)`,
+      );
     }
 
     // Challenge reply.
@@ -134,7 +149,10 @@ export async function clientHandshake(
       throw err;
     }
     if (ack[0] !== 0x61 || ack.length !== 17) {
-      throw fail("PROTOCOL", `expected challenge_ack ('a', 17 bytes), got tag ${ack[0]} with ${ack.length} bytes`);
+      throw fail(
+        "PROTOCOL",
+        `expected challenge_ack ('a', 17 bytes), got tag ${ack[0]} with ${ack.length} bytes`,
+      );
     }
     const expected = genDigest(ours, cookie);
     if (!expected.every((b, i) => b === ack[i + 1])) {
@@ -144,9 +162,15 @@ export async function clientHandshake(
   } catch (err) {
     if (err instanceof HandshakeError) throw err;
     if (err instanceof BytesError) {
-      if (err.code === "TIMEOUT") throw fail("TIMEOUT", `the handshake did not finish in time (waiting for ${step})`, err);
+      if (err.code === "TIMEOUT") {
+        throw fail("TIMEOUT", `the handshake did not finish in time (waiting for ${step})`, err);
+      }
       if (step === "status" && err.code === "EOF") {
-        throw fail("CLOSED", `the node closed the connection without a status after send_name (it rejects the name '${localName}')`, err);
+        throw fail(
+          "CLOSED",
+          `the node closed the connection without a status after send_name (it rejects the name '${localName}')`,
+          err,
+        );
       }
       throw fail("CLOSED", `the connection failed during ${step}: ${err.message}`, err);
     }

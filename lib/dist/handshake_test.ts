@@ -16,7 +16,10 @@ Deno.test("genDigest() matches the brief's worked example", () => {
 
 Deno.test("encodeSendName() produces the exact v6 bytes OTP 25 accepted", () => {
   const framed = frame16(encodeSendName("deno@127.0.0.1", 0x407074f9cn, 0x12345678));
-  assert.equal(hex(framed), "001d4e0000000407074f9c12345678000e" + hex(new TextEncoder().encode("deno@127.0.0.1")));
+  assert.equal(
+    hex(framed),
+    "001d4e0000000407074f9c12345678000e" + hex(new TextEncoder().encode("deno@127.0.0.1")),
+  );
 });
 
 /** A scripted peer B: reads from `b`, writes scripted replies, optionally split into 1-byte writes. */
@@ -31,7 +34,7 @@ class FakeB {
   }
   send(body: Uint8Array): void {
     const f = frame16(body);
-    if (this.drip) for (const x of f) this.b.peer.push(new Uint8Array([x]));
+    if (this.drip) { for (const x of f) this.b.peer.push(new Uint8Array([x])); }
     else this.b.peer.push(f);
   }
   status(text: string): void {
@@ -86,12 +89,19 @@ Deno.test("clientHandshake() answers 'alive' with 'true' and goes on", async () 
   assert.equal(new TextDecoder().decode(await peer.recv()), "strue");
   peer.challenge();
   const reply = await peer.recv();
-  peer.send(new ByteWriter().u8(0x61).bytes(genDigest(new DataView(reply.buffer).getUint32(1), cookie)).finish());
+  peer.send(
+    new ByteWriter().u8(0x61).bytes(genDigest(new DataView(reply.buffer).getUint32(1), cookie)).finish(),
+  );
   await done;
   a.close();
 });
 
-async function expectFailure(script: (peer: FakeB) => Promise<void>, code: string, re?: RegExp, timeoutMs = 2000) {
+async function expectFailure(
+  script: (peer: FakeB) => Promise<void>,
+  code: string,
+  re?: RegExp,
+  timeoutMs = 2000,
+) {
   const [a, b] = memoryPipe();
   const peer = new FakeB(b);
   const done = run(a, timeoutMs);
@@ -108,21 +118,29 @@ async function expectFailure(script: (peer: FakeB) => Promise<void>, code: strin
 }
 
 Deno.test("clientHandshake() reports a close after the challenge reply as a refused cookie", async () => {
-  await expectFailure(async (p) => {
-    await p.recv();
-    p.status("ok");
-    p.challenge();
-    await p.recv();
-    p.b.close();
-  }, "COOKIE_REJECTED", /refused our cookie.*test cookie/);
+  await expectFailure(
+    async (p) => {
+      await p.recv();
+      p.status("ok");
+      p.challenge();
+      await p.recv();
+      p.b.close();
+    },
+    "COOKIE_REJECTED",
+    /refused our cookie.*test cookie/,
+  );
 });
 
 Deno.test("clientHandshake() rejects a peer with another name", async () => {
-  await expectFailure(async (p) => {
-    await p.recv();
-    p.status("ok");
-    p.challenge("other@127.0.0.1");
-  }, "NAME_MISMATCH", /'other@127.0.0.1', not 'target@127.0.0.1'/);
+  await expectFailure(
+    async (p) => {
+      await p.recv();
+      p.status("ok");
+      p.challenge("other@127.0.0.1");
+    },
+    "NAME_MISMATCH",
+    /'other@127.0.0.1', not 'target@127.0.0.1'/,
+  );
 });
 
 Deno.test("clientHandshake() maps statuses nok and not_allowed and unknown ones", async () => {
@@ -135,11 +153,15 @@ Deno.test("clientHandshake() maps statuses nok and not_allowed and unknown ones"
 });
 
 Deno.test("clientHandshake() rejects a peer that lacks mandatory flags", async () => {
-  await expectFailure(async (p) => {
-    await p.recv();
-    p.status("ok");
-    p.challenge(TARGET, 1, MANDATORY_25 & ~DFLAG.BIG_CREATION);
-  }, "MISSING_FLAGS", /BIG_CREATION/);
+  await expectFailure(
+    async (p) => {
+      await p.recv();
+      p.status("ok");
+      p.challenge(TARGET, 1, MANDATORY_25 & ~DFLAG.BIG_CREATION);
+    },
+    "MISSING_FLAGS",
+    /BIG_CREATION/,
+  );
 });
 
 Deno.test("clientHandshake() rejects a wrong challenge_ack digest", async () => {
@@ -153,10 +175,14 @@ Deno.test("clientHandshake() rejects a wrong challenge_ack digest", async () => 
 });
 
 Deno.test("clientHandshake() fails on a close without status, garbage and truncated challenges", async () => {
-  await expectFailure(async (p) => {
-    await p.recv();
-    p.b.close();
-  }, "CLOSED", /without a status/);
+  await expectFailure(
+    async (p) => {
+      await p.recv();
+      p.b.close();
+    },
+    "CLOSED",
+    /without a status/,
+  );
   await expectFailure(async (p) => {
     await p.recv();
     p.send(new TextEncoder().encode("garbage"));
@@ -175,7 +201,12 @@ Deno.test("clientHandshake() fails on a close without status, garbage and trunca
 });
 
 Deno.test("clientHandshake() ends with TIMEOUT against a silent peer", async () => {
-  await expectFailure(async (p) => {
-    await p.recv();
-  }, "TIMEOUT", /waiting for status/, 200);
+  await expectFailure(
+    async (p) => {
+      await p.recv();
+    },
+    "TIMEOUT",
+    /waiting for status/,
+    200,
+  );
 });

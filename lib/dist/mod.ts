@@ -4,19 +4,49 @@
  * @module
  */
 export {
-  type CookieErrorCode,
   CookieError,
-  type HandshakeErrorCode,
+  type CookieErrorCode,
   HandshakeError,
-  type NodeNameErrorCode,
+  type HandshakeErrorCode,
   NodeNameError,
-  type RpcErrorCode,
+  type NodeNameErrorCode,
   RpcError,
+  type RpcErrorCode,
 } from "./errors.ts";
-export { hostKind, isIpAddress, localAliveBase, localNodeNameFor, type NameKind, type NodeName, parseNodeName } from "./names.ts";
-export { CLIENT_FLAGS, DFLAG, expandFlags, flagNames, MANDATORY_25, MANDATORY_26, missingFlags } from "./flags.ts";
-export { COOKIE_ENV_VARS, Cookie, type CookieSources, readCookieFile, redactCookies, resolveCookie } from "./cookie.ts";
-export { clientHandshake, encodeSendName, genDigest, type HandshakeOptions, type HandshakeResult, isHidden } from "./handshake.ts";
+export {
+  hostKind,
+  isIpAddress,
+  localAliveBase,
+  localNodeNameFor,
+  type NameKind,
+  type NodeName,
+  parseNodeName,
+} from "./names.ts";
+export {
+  CLIENT_FLAGS,
+  DFLAG,
+  expandFlags,
+  flagNames,
+  MANDATORY_25,
+  MANDATORY_26,
+  missingFlags,
+} from "./flags.ts";
+export {
+  Cookie,
+  COOKIE_ENV_VARS,
+  type CookieSources,
+  readCookieFile,
+  redactCookies,
+  resolveCookie,
+} from "./cookie.ts";
+export {
+  clientHandshake,
+  encodeSendName,
+  genDigest,
+  type HandshakeOptions,
+  type HandshakeResult,
+  isHidden,
+} from "./handshake.ts";
 export { type ChannelOptions, DistChannel, type DistMessage } from "./channel.ts";
 export { controlOp, DOP } from "./control.ts";
 export { atomList, connectNode, type ConnectNodeOptions, NodeConnection, type RpcOptions } from "./node.ts";

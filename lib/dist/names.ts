@@ -44,19 +44,30 @@ export function parseNodeName(input: string, defaultHost?: string): NodeName {
   const expected = "expected 'name@host' such as 'app@10.0.0.7' or 'app@app-0.app.default.svc.cluster.local'";
   if (text === "") throw new NodeNameError(input, `Invalid node name '': ${expected}`);
   const at = text.split("@");
-  if (at.length > 2) throw new NodeNameError(input, `Invalid node name '${input}': it has more than one '@'; ${expected}`);
+  if (at.length > 2) {
+    throw new NodeNameError(input, `Invalid node name '${input}': it has more than one '@'; ${expected}`);
+  }
   const alive = at[0];
   let host = at.length === 2 ? at[1] : defaultHost;
-  if (host === undefined) throw new NodeNameError(input, `Invalid node name '${input}': it has no '@host' part; ${expected}`);
+  if (host === undefined) {
+    throw new NodeNameError(input, `Invalid node name '${input}': it has no '@host' part; ${expected}`);
+  }
   if (host.endsWith(".")) host = host.slice(0, -1);
-  if (alive === "") throw new NodeNameError(input, `Invalid node name '${input}': the part before '@' is empty; ${expected}`);
+  if (alive === "") {
+    throw new NodeNameError(input, `Invalid node name '${input}': the part before '@' is empty; ${expected}`);
+  }
   if (!ALIVE.test(alive)) {
     throw new NodeNameError(
       input,
       `Invalid node name '${input}': the name part '${alive}' may hold only letters, digits, '_', '-', '.' and '+'`,
     );
   }
-  if (host === "") throw new NodeNameError(input, `Invalid node name '${input}': the host part after '@' is empty; ${expected}`);
+  if (host === "") {
+    throw new NodeNameError(
+      input,
+      `Invalid node name '${input}': the host part after '@' is empty; ${expected}`,
+    );
+  }
   if (!HOST.test(host)) {
     throw new NodeNameError(
       input,
@@ -65,7 +76,10 @@ export function parseNodeName(input: string, defaultHost?: string): NodeName {
   }
   const full = `${alive}@${host}`;
   if (full.length > 255) {
-    throw new NodeNameError(input, `Invalid node name '${input}': it is ${full.length} characters long, at most 255 are allowed`);
+    throw new NodeNameError(
+      input,
+      `Invalid node name '${input}': it is ${full.length} characters long, at most 255 are allowed`,
+    );
   }
   return { full, alive, host, kind: hostKind(host) };
 }

@@ -15,7 +15,10 @@ Deno.test("parseNodeName() splits long names with FQDN and IP hosts", () => {
 
 Deno.test("parseNodeName() treats a dotless host as a short name and strips a trailing dot", () => {
   assert.equal(parseNodeName("rabbit@myhost").kind, "short");
-  assert.equal(parseNodeName("app@app-0.app.default.svc.cluster.local.").host, "app-0.app.default.svc.cluster.local");
+  assert.equal(
+    parseNodeName("app@app-0.app.default.svc.cluster.local.").host,
+    "app-0.app.default.svc.cluster.local",
+  );
 });
 
 Deno.test("parseNodeName() uses the default host for a bare name", () => {
@@ -34,7 +37,11 @@ Deno.test("parseNodeName() rejects malformed names with a message naming the pro
     [`a@${"h".repeat(300)}`, /at most 255/],
   ];
   for (const [input, re] of cases) {
-    assert.throws(() => parseNodeName(input), (e: unknown) => e instanceof NodeNameError && re.test(e.message), input);
+    assert.throws(
+      () => parseNodeName(input),
+      (e: unknown) => e instanceof NodeNameError && re.test(e.message),
+      input,
+    );
   }
 });
 

@@ -43,7 +43,8 @@ export interface RpcOptions {
 const CREATION = (crypto.getRandomValues(new Uint32Array(1))[0] | 1) >>> 0;
 let refCounter = 0;
 
-const defaultConnect = (host: string, port: number, signal: AbortSignal) => connectTcp(host, port, { signal });
+const defaultConnect = (host: string, port: number, signal: AbortSignal) =>
+  connectTcp(host, port, { signal });
 
 /**
  * Connects to `node` as a hidden node: asks EPMD on the node's host for its port, dials it and runs
@@ -68,9 +69,17 @@ export async function connectNode(node: string, options: ConnectNodeOptions): Pr
   let port = options.distPort;
   if (port === undefined) {
     try {
-      const info = await portPlease(target.host, target.alive, { port: options.epmdPort, signal, timeoutMs, connect: dial });
+      const info = await portPlease(target.host, target.alive, {
+        port: options.epmdPort,
+        signal,
+        timeoutMs,
+        connect: dial,
+      });
       if (info.highestVersion < 6 || info.lowestVersion > 6) {
-        throw fail("VERSION", `it speaks distribution versions ${info.lowestVersion}-${info.highestVersion}; erlmesh needs 6 (OTP 23 or later)`);
+        throw fail(
+          "VERSION",
+          `it speaks distribution versions ${info.lowestVersion}-${info.highestVersion}; erlmesh needs 6 (OTP 23 or later)`,
+        );
       }
       port = info.port;
     } catch (err) {
@@ -78,12 +87,20 @@ export async function connectNode(node: string, options: ConnectNodeOptions): Pr
       if (err.code === "NOT_REGISTERED") {
         let known = "";
         try {
-          const list = await epmdNames(target.host, { port: options.epmdPort, timeoutMs: 1000, connect: dial });
+          const list = await epmdNames(target.host, {
+            port: options.epmdPort,
+            timeoutMs: 1000,
+            connect: dial,
+          });
           known = list.nodes.length
             ? ` (it knows ${list.nodes.map((n) => `'${n.name}'`).join(", ")})`
             : " (it knows no nodes: is the node started with -name/-sname?)";
         } catch { /* the first error says enough */ }
-        throw fail("NOT_REGISTERED", `EPMD on ${target.host} has no node named '${target.alive}'${known}`, err);
+        throw fail(
+          "NOT_REGISTERED",
+          `EPMD on ${target.host} has no node named '${target.alive}'${known}`,
+          err,
+        );
       }
       if (err.code === "TIMEOUT") throw fail("TIMEOUT", err.message, err);
       throw fail("UNREACHABLE", err.message, err);
@@ -94,7 +111,9 @@ export async function connectNode(node: string, options: ConnectNodeOptions): Pr
   try {
     t = await dial(target.host, port, signal);
   } catch (err) {
-    if (err instanceof BytesError && err.code === "TIMEOUT") throw fail("TIMEOUT", `no TCP connection to port ${port} in time`, err);
+    if (err instanceof BytesError && err.code === "TIMEOUT") {
+      throw fail("TIMEOUT", `no TCP connection to port ${port} in time`, err);
+    }
     const why = err instanceof Error ? err.message : String(err);
     throw fail("UNREACHABLE", `the distribution port ${port} does not answer (${why})`, err);
   }
@@ -147,7 +166,14 @@ export class NodeConnection {
   constructor(
     t: Transport,
     reader: ExactReader,
-    info: { node: string; localName: string; negotiated: bigint; peerCreation: number; tickIntervalMs?: number; deadAfterMs?: number },
+    info: {
+      node: string;
+      localName: string;
+      negotiated: bigint;
+      peerCreation: number;
+      tickIntervalMs?: number;
+      deadAfterMs?: number;
+    },
   ) {
     this.node = info.node;
     this.localName = info.localName;
@@ -201,7 +227,9 @@ export class NodeConnection {
         this.#channel.send(exit(c.elements[2] as Pid, c.elements[1] as Pid, atom("noproc"))).catch(() => {});
         return;
       case DOP.MONITOR_P:
-        this.#channel.send(monitorExit(c.elements[2], c.elements[1], c.elements[3], atom("noproc"))).catch(() => {});
+        this.#channel.send(monitorExit(c.elements[2], c.elements[1], c.elements[3], atom("noproc"))).catch(
+          () => {},
+        );
         return;
       case DOP.UNLINK_ID:
         this.#channel.send(unlinkIdAck(c.elements[1], c.elements[3], c.elements[2])).catch(() => {});
@@ -229,7 +257,12 @@ export class NodeConnection {
   async #call(server: string, request: Term, mfa: string, options: RpcOptions): Promise<Term> {
     const timeoutMs = options.timeoutMs ?? 10000;
     if (!this.open) {
-      throw new RpcError("NODEDOWN", this.node, mfa, `Cannot call ${mfa} on '${this.node}': the link is down (${this.#closeReason?.message})`);
+      throw new RpcError(
+        "NODEDOWN",
+        this.node,
+        mfa,
+        `Cannot call ${mfa} on '${this.node}': the link is down (${this.#closeReason?.message})`,
+      );
     }
     const ref = this.#newRef();
     const key = refKey(ref);
@@ -244,7 +277,9 @@ export class NodeConnection {
             "TIMEOUT",
             this.node,
             mfa,
-            aborted ? `Cannot call ${mfa} on '${this.node}': no reply within ${timeoutMs} ms` : `Cannot call ${mfa} on '${this.node}': aborted`,
+            aborted
+              ? `Cannot call ${mfa} on '${this.node}': no reply within ${timeoutMs} ms`
+              : `Cannot call ${mfa} on '${this.node}': aborted`,
           ),
         );
       };
@@ -258,9 +293,15 @@ export class NodeConnection {
     } catch (err) {
       if (err instanceof RpcError) throw err;
       const why = err instanceof Error ? err.message : String(err);
-      throw new RpcError("NODEDOWN", this.node, mfa, `Cannot call ${mfa} on '${this.node}': the link went down (${why})`, {
-        cause: err,
-      });
+      throw new RpcError(
+        "NODEDOWN",
+        this.node,
+        mfa,
+        `Cannot call ${mfa} on '${this.node}': the link went down (${why})`,
+        {
+          cause: err,
+        },
+      );
     }
   }
 
@@ -274,16 +315,27 @@ export class NodeConnection {
     const result = await this.#call("rex", request, mfa, options);
     if (result instanceof Tuple && result.arity === 2 && isAtom(result.elements[0], "badrpc")) {
       const reason = formatTerm(result.elements[1]);
-      throw new RpcError("BADRPC", this.node, mfa, `Cannot call ${mfa} on '${this.node}': it answered {badrpc, ${reason}}`, {
-        reason,
-      });
+      throw new RpcError(
+        "BADRPC",
+        this.node,
+        mfa,
+        `Cannot call ${mfa} on '${this.node}': it answered {badrpc, ${reason}}`,
+        {
+          reason,
+        },
+      );
     }
     return result;
   }
 
   /** Asks the node's `net_kernel` whether it is up (`net_adm:ping` over this link). */
   async ping(options: RpcOptions = {}): Promise<boolean> {
-    const reply = await this.#call("net_kernel", tuple(atom("is_auth"), atom(this.localName)), "net_kernel:is_auth/1", options);
+    const reply = await this.#call(
+      "net_kernel",
+      tuple(atom("is_auth"), atom(this.localName)),
+      "net_kernel:is_auth/1",
+      options,
+    );
     return isAtom(reply, "yes");
   }
 

@@ -117,10 +117,15 @@ export function epmdPort(): number {
  *
  * @example
  * ```ts
- * import { names } from "./mod.ts";
+ * import { EpmdError, names } from "./mod.ts";
  *
- * const { nodes } = await names("127.0.0.1", { timeoutMs: 2000 });
- * for (const node of nodes) console.log(`${node.name} at port ${node.port}`);
+ * try {
+ *   const { nodes } = await names("127.0.0.1", { timeoutMs: 2000 });
+ *   for (const node of nodes) console.log(`${node.name} at port ${node.port}`);
+ * } catch (err) {
+ *   if (!(err instanceof EpmdError)) throw err;
+ *   console.error(err.code); // "UNREACHABLE" when no EPMD runs here
+ * }
  * ```
  */
 export async function names(host: string, options: EpmdOptions = {}): Promise<EpmdNames> {
@@ -150,10 +155,15 @@ export async function names(host: string, options: EpmdOptions = {}): Promise<Ep
  *
  * @example
  * ```ts
- * import { portPlease } from "./mod.ts";
+ * import { EpmdError, portPlease } from "./mod.ts";
  *
- * const node = await portPlease("127.0.0.1", "app");
- * if (node.lowestVersion <= 6 && node.highestVersion >= 6) console.log(`app listens on ${node.port}`);
+ * try {
+ *   const node = await portPlease("127.0.0.1", "app");
+ *   if (node.lowestVersion <= 6 && node.highestVersion >= 6) console.log(`app listens on ${node.port}`);
+ * } catch (err) {
+ *   if (!(err instanceof EpmdError)) throw err;
+ *   console.error(err.code); // "NOT_REGISTERED", "UNREACHABLE", "TIMEOUT", ...
+ * }
  * ```
  */
 export async function portPlease(host: string, name: string, options: EpmdOptions = {}): Promise<EpmdPort> {
@@ -335,7 +345,7 @@ async function exchange<T>(
   const timerId = setTimeout(() => {
     timedOut = true;
     timer.abort(new DOMException(`EPMD deadline of ${timeoutMs} ms passed`, "TimeoutError"));
-  }, timeoutMs);
+  }, Math.min(timeoutMs, 2 ** 31 - 1)); // setTimeout fires at once beyond 2^31-1 ms
   const signal = options.signal ? AbortSignal.any([options.signal, timer.signal]) : timer.signal;
   let transport: Transport | undefined;
   let connected = false;

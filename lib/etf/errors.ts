@@ -36,6 +36,7 @@ export type EtfDecodeErrorCode =
  * ```
  */
 export class EtfDecodeError extends Error {
+  /** Always `"EtfDecodeError"`. */
   override name = "EtfDecodeError";
   /** A stable code for programs to match on. */
   readonly code: EtfDecodeErrorCode;
@@ -47,6 +48,10 @@ export class EtfDecodeError extends Error {
   /** The tag byte of the term being decoded, when there was one. */
   readonly tag: number | undefined;
 
+  /**
+   * Makes the error; the message reads `Cannot decode term at byte <offset>: <detail>`.
+   * Set `options.inflated` when `offset` counts in the inflated data of a compressed term.
+   */
   constructor(
     code: EtfDecodeErrorCode,
     offset: number,
@@ -100,10 +105,12 @@ export type EtfEncodeErrorCode =
  * ```
  */
 export class EtfEncodeError extends Error {
+  /** Always `"EtfEncodeError"`. */
   override name = "EtfEncodeError";
   /** A stable code for programs to match on. */
   readonly code: EtfEncodeErrorCode;
 
+  /** Makes the error. */
   constructor(code: EtfEncodeErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;

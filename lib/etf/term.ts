@@ -44,6 +44,7 @@ export type Term =
 export class Atom {
   /** The atom's text (Unicode). */
   readonly name: string;
+  /** Makes an atom named `name`. */
   constructor(name: string) {
     this.name = name;
   }
@@ -67,6 +68,7 @@ export function isAtom(t: unknown, name?: string): t is Atom {
 export class ErlFloat {
   /** The value; finite. */
   readonly value: number;
+  /** Wraps a finite number as a float. */
   constructor(value: number) {
     this.value = value;
   }
@@ -78,6 +80,7 @@ export class BitBinary {
   readonly bytes: Uint8Array;
   /** Significant bits in the last byte, 1 to 8. */
   readonly bits: number;
+  /** Makes a bitstring from its bytes and the significant bits (1–8) of the last byte. */
   constructor(bytes: Uint8Array, bits: number) {
     this.bytes = bytes;
     this.bits = bits;
@@ -88,6 +91,7 @@ export class BitBinary {
 export class Tuple {
   /** The elements in order. */
   readonly elements: Term[];
+  /** Makes a tuple of `elements`. */
   constructor(elements: Term[]) {
     this.elements = elements;
   }
@@ -108,6 +112,7 @@ export class ImproperList {
   readonly elements: Term[];
   /** The final tail. */
   readonly tail: Term;
+  /** Makes `[elements... | tail]`. */
   constructor(elements: Term[], tail: Term) {
     this.elements = elements;
     this.tail = tail;
@@ -118,6 +123,7 @@ export class ImproperList {
 export class ErlMap {
   /** Key/value pairs. */
   readonly entries: [Term, Term][];
+  /** Makes a map from key/value pairs (keys must be distinct). */
   constructor(entries: [Term, Term][]) {
     this.entries = entries;
   }
@@ -133,6 +139,7 @@ export class Pid {
   readonly serial: number;
   /** The node incarnation (creation). */
   readonly creation: number;
+  /** Makes a pid. */
   constructor(node: Atom, id: number, serial: number, creation: number) {
     this.node = node;
     this.id = id;
@@ -149,6 +156,7 @@ export class Ref {
   readonly creation: number;
   /** One to five 32-bit words. */
   readonly ids: number[];
+  /** Makes a reference. */
   constructor(node: Atom, creation: number, ids: number[]) {
     this.node = node;
     this.creation = creation;
@@ -164,6 +172,7 @@ export class Port {
   readonly id: bigint;
   /** The node incarnation (creation). */
   readonly creation: number;
+  /** Makes a port. */
   constructor(node: Atom, id: bigint, creation: number) {
     this.node = node;
     this.id = id;
@@ -179,6 +188,7 @@ export class ExportFun {
   readonly function: Atom;
   /** Arity. */
   readonly arity: number;
+  /** Makes `fun module:fn/arity`. */
   constructor(module: Atom, fn: Atom, arity: number) {
     this.module = module;
     this.function = fn;
@@ -194,6 +204,7 @@ export class LocalFun {
   readonly arity: number;
   /** The whole encoded term after the tag byte, so it re-encodes unchanged. */
   readonly raw: Uint8Array;
+  /** Wraps a decoded NEW_FUN_EXT body. */
   constructor(module: Atom, arity: number, raw: Uint8Array) {
     this.module = module;
     this.arity = arity;

@@ -82,11 +82,12 @@ export function isRoot(): boolean {
   }
 }
 
-/** Whether a process with this pid exists. */
+/** Whether a process with this pid exists and is not a zombie. */
 export function pidAlive(pid: number): boolean {
   try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
   } catch {
     return false;
   }

@@ -29,7 +29,7 @@ import {
   toBase64,
   tryKill,
 } from "./_process.ts";
-import { randomId, tempPrefix } from "./prefix.ts";
+import { cleanupStaleTempDirs, randomId, tempPrefix } from "./prefix.ts";
 
 /** OTP releases the harness can run. */
 export type OtpVersion = "25" | "27" | "29";
@@ -219,7 +219,14 @@ async function acquireEpmd(netns: string | undefined, port: number): Promise<voi
     }
     // A private EPMD: it dies when its stdin closes (also when this process dies).
     const child = new Deno.Command(nsPrefix(netns)[0] ?? "sh", {
-      args: [...nsPrefix(netns).slice(1), ...(netns ? ["sh"] : []), "-c", EPMD_SCRIPT, "em-epmd", String(port)],
+      args: [
+        ...nsPrefix(netns).slice(1),
+        ...(netns ? ["sh"] : []),
+        "-c",
+        EPMD_SCRIPT,
+        "em-epmd",
+        String(port),
+      ],
       stdin: "piped",
       stdout: "null",
       stderr: "piped",
@@ -255,7 +262,9 @@ async function stopEpmd(entry: EpmdEntry, netns: string | undefined, port: numbe
   } catch { /* already closed */ }
   if (!(await statusWithin(child, 3000))) {
     tryKill(child, "SIGKILL");
-    await run([...nsPrefix(netns), "epmd", "-port", String(port), "-kill"], { timeoutMs: 3000 }).catch(() => {});
+    await run([...nsPrefix(netns), "epmd", "-port", String(port), "-kill"], { timeoutMs: 3000 }).catch(
+      () => {},
+    );
     await child.status;
   }
   await entry.stderr?.cancel();
@@ -529,6 +538,10 @@ export async function startNode(options: OtpNodeOptions): Promise<OtpNode> {
   const netns = options.netns;
   const startTimeoutMs = options.startTimeoutMs ?? 30_000;
 
+  await cleanupStaleTempDirs([
+    Deno.env.get("TMPDIR") || "/tmp",
+    ...(isRoot() ? [`${otpRoot("27")}/tmp`, `${otpRoot("29")}/tmp`] : []),
+  ]);
   const homeHost = await Deno.makeTempDir({
     dir: root ? `${root}/tmp` : undefined,
     prefix: tempPrefix(`home-${alive}`),

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { pidAlive } from "./_process.ts";
+
 /** Project prefix shared by every harness resource (namespaces, veths, temp dirs). */
 export const HARNESS_PREFIX = "em";
 
@@ -26,7 +28,29 @@ export function newPrefix(): string {
 /** Prefix of this test process, used for temp files and dirs. */
 export const RUN_PREFIX: string = newPrefix();
 
-/** Prefix for `Deno.makeTempDir`/`makeTempFile`: `erlmesh-<run>-<what>-`. */
+/** Prefix for `Deno.makeTempDir`/`makeTempFile`: `erlmesh-<run>-p<pid>-<what>-`. */
 export function tempPrefix(what: string): string {
-  return `erlmesh-${RUN_PREFIX}-${what}-`;
+  return `erlmesh-${RUN_PREFIX}-p${Deno.pid}-${what}-`;
+}
+
+const TEMP_PATTERN = /^erlmesh-em[a-z0-9]{4}-p(\d+)-/;
+let tempCleanupDone = false;
+
+/**
+ * Removes harness temp dirs (in `dirs`) left by crashed runs: those whose owner process (the pid in the
+ * name) is dead. Runs once per process; never fails.
+ */
+export async function cleanupStaleTempDirs(dirs: string[]): Promise<void> {
+  if (tempCleanupDone) return;
+  tempCleanupDone = true;
+  for (const dir of dirs) {
+    try {
+      for await (const e of Deno.readDir(dir)) {
+        const m = TEMP_PATTERN.exec(e.name);
+        if (!m || Number(m[1]) === Deno.pid) continue;
+        if (pidAlive(Number(m[1]))) continue;
+        await Deno.remove(`${dir}/${e.name}`, { recursive: true }).catch(() => {});
+      }
+    } catch { /* no such dir or no permission */ }
+  }
 }

@@ -1,0 +1,390 @@
+/**
+ * A simulated Kubernetes node network made of Linux network namespaces (needs root).
+ *
+ * One "node" namespace holds a bridge `br0` with the gateway address `10.244.X.1/24` (X random per
+ * network); every pod is its own namespace with `eth0` on a veth pair whose other end sits on the bridge.
+ * All interfaces live inside the namespaces the harness creates, so the host's network is untouched and
+ * test traffic never leaves them (pods have no default route). Each pod gets `/etc/netns/<ns>/resolv.conf`
+ * (kubelet-style, nameserver = gateway) and `/etc/netns/<ns>/hosts` (the kubelet line), which
+ * `ip netns exec` binds over `/etc`.
+ *
+ * @example
+ * ```ts
+ * await using net = await createNetwork();
+ * const pod = await net.addPod("app-0", { fqdn: "app-0.app.default.svc.cluster.local" });
+ * const out = await net.run("app-0", ["ip", "-4", "addr", "show", "eth0"]);
+ * ```
+ *
+ * @module
+ */
+
+import { hasProgram, isRoot, pidAlive, run, runOk, type RunResult } from "./_process.ts";
+import { cleanupStaleTempDirs, HARNESS_PREFIX, newPrefix } from "./prefix.ts";
+
+/** Directory with one state file per live network (`<prefix>.json`), used to clean up crashed runs. */
+export const STATE_DIR = "/run/erlmesh-harness";
+
+/** Why network tests cannot run here, or undefined when they can. */
+export function networkUnavailableReason(): string | undefined {
+  if (!isRoot()) return "network namespaces need root";
+  for (const p of ["ip", "unshare", "sh"]) {
+    if (!hasProgram(p)) return `'${p}' is not on PATH`;
+  }
+  return undefined;
+}
+
+/** One simulated pod. */
+export interface Pod {
+  /** Pod name, e.g. `app-0`. */
+  readonly name: string;
+  /** Its network namespace (`<prefix>-<name>`). */
+  readonly netns: string;
+  /** Its IPv4 address on `eth0`. */
+  readonly ip: string;
+  /** Its hostname (the pod name unless given). */
+  readonly hostname: string;
+  /** The FQDN in its hosts file, if any (`app-0.app.default.svc.cluster.local`). */
+  readonly fqdn?: string;
+  /** The bridge-side veth name inside the node namespace. */
+  readonly veth: string;
+  /** Whether {@link Network.partition} cut it off. */
+  readonly partitioned: boolean;
+}
+
+/** Options of {@link Network.addPod}. */
+export interface AddPodOptions {
+  /** IPv4 address in the network's /24. @default the next free `.10`, `.11`, ... */
+  ip?: string;
+  /** FQDN for the kubelet hosts line (`IP FQDN HOSTNAME`). @default none (`IP HOSTNAME`) */
+  fqdn?: string;
+  /** Hostname for the hosts line. @default the pod name */
+  hostname?: string;
+  /** Pod namespace used for the resolv.conf search list. @default "default" */
+  namespace?: string;
+  /** Cluster domain. @default "cluster.local" */
+  zone?: string;
+}
+
+/** Options of {@link Network.exec}. */
+export interface ExecOptions {
+  /** Own UTS hostname for the process (`unshare --uts`). @default the host's */
+  hostname?: string;
+  /** Extra environment. @default {} */
+  env?: Record<string, string>;
+  /** @default "null" */
+  stdin?: "piped" | "inherit" | "null";
+  /** @default "piped" */
+  stdout?: "piped" | "inherit" | "null";
+  /** @default "piped" */
+  stderr?: "piped" | "inherit" | "null";
+}
+
+/** Options of {@link createNetwork}. */
+export interface NetworkOptions {
+  /** Name prefix of every namespace; at most 8 characters. @default a new `em` + 4 random characters */
+  prefix?: string;
+  /** Third octet X of the pod subnet `10.244.X.0/24`. @default random */
+  subnet?: number;
+}
+
+interface PodState extends Pod {
+  partitioned: boolean;
+}
+
+/** A simulated node network; see {@link createNetwork}. */
+export class Network implements AsyncDisposable {
+  /** Name prefix of this network's namespaces. */
+  readonly prefix: string;
+  /** The "node" namespace holding the bridge (and the DNS server). */
+  readonly nodeNetns: string;
+  /** Gateway/DNS address on the bridge, `10.244.X.1`. */
+  readonly gateway: string;
+  /** The pod subnet, `10.244.X.0/24`. */
+  readonly subnet: string;
+  #base: string;
+  #pods = new Map<string, PodState>();
+  #nextHost = 10;
+  #nextVeth = 0;
+  #destroyed: Promise<void> | undefined;
+
+  /** @internal use {@link createNetwork} */
+  constructor(prefix: string, x: number) {
+    this.prefix = prefix;
+    this.nodeNetns = `${prefix}-node`;
+    this.#base = `10.244.${x}`;
+    this.gateway = `${this.#base}.1`;
+    this.subnet = `${this.#base}.0/24`;
+  }
+
+  /** The pods currently present. */
+  get pods(): Pod[] {
+    return [...this.#pods.values()];
+  }
+
+  /** The pod named `name`; throws when there is none. */
+  pod(name: string): Pod {
+    return this.#state(name);
+  }
+
+  #state(name: string): PodState {
+    const p = this.#pods.get(name);
+    if (!p) throw new Error(`Cannot find pod '${name}' in network '${this.prefix}'`);
+    return p;
+  }
+
+  /** @internal */
+  async init(): Promise<void> {
+    await this.#saveState();
+    const n = this.nodeNetns;
+    await runOk(["ip", "netns", "add", n]);
+    await ipBatch(n, [
+      "link set lo up",
+      "link add br0 type bridge",
+      `addr add ${this.gateway}/24 dev br0`,
+      "link set br0 up",
+    ]);
+  }
+
+  /** Creates a pod namespace attached to the bridge, with its resolv.conf and hosts files. */
+  async addPod(name: string, options: AddPodOptions = {}): Promise<Pod> {
+    if (this.#pods.has(name)) throw new Error(`Cannot add pod '${name}': it exists`);
+    if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(name)) {
+      throw new Error(`Cannot add pod '${name}': not a DNS-1123 name`);
+    }
+    const ip = options.ip ?? this.#allocateIp();
+    if (!ip.startsWith(this.#base + ".")) {
+      throw new Error(`Cannot add pod '${name}': IP '${ip}' is outside '${this.subnet}'`);
+    }
+    if ([...this.#pods.values()].some((p) => p.ip === ip)) {
+      throw new Error(`Cannot add pod '${name}': IP '${ip}' is taken`);
+    }
+    const netns = `${this.prefix}-${name}`;
+    const veth = `v${this.#nextVeth++}`;
+    const hostname = options.hostname ?? name;
+    const pod: PodState = { name, netns, ip, hostname, fqdn: options.fqdn, veth, partitioned: false };
+    this.#pods.set(name, pod);
+    await this.#saveState();
+    const dir = `/etc/netns/${netns}`;
+    await Deno.mkdir(dir, { recursive: true });
+    const ns = options.namespace ?? "default";
+    const zone = options.zone ?? "cluster.local";
+    await Deno.writeTextFile(
+      `${dir}/resolv.conf`,
+      `nameserver ${this.gateway}\nsearch ${ns}.svc.${zone} svc.${zone} ${zone}\noptions ndots:5\n`,
+    );
+    await Deno.writeTextFile(
+      `${dir}/hosts`,
+      "# Kubernetes-managed hosts file (erlmesh test harness).\n127.0.0.1\tlocalhost\n" +
+        `::1\tlocalhost ip6-localhost ip6-loopback\n${ip}\t${
+          options.fqdn ? options.fqdn + "\t" : ""
+        }${hostname}\n`,
+    );
+    await runOk(["ip", "netns", "add", netns]);
+    await ipBatch(this.nodeNetns, [
+      `link add ${veth} type veth peer name eth0 netns ${netns}`,
+      `link set ${veth} master br0 up`,
+    ]);
+    await ipBatch(netns, ["link set lo up", `addr add ${ip}/24 dev eth0`, "link set eth0 up"]);
+    return pod;
+  }
+
+  /** Kills the pod's processes and deletes its namespace and files. */
+  async removePod(name: string): Promise<void> {
+    const pod = this.pod(name);
+    await destroyNetns(pod.netns);
+    this.#pods.delete(name);
+    await this.#saveState();
+  }
+
+  /** Cuts the pod off the network (its bridge port goes down): packets to and from it are dropped. */
+  async partition(name: string): Promise<void> {
+    const pod = this.#state(name);
+    await runOk(["ip", "-n", this.nodeNetns, "link", "set", pod.veth, "down"]);
+    pod.partitioned = true;
+  }
+
+  /** Undoes {@link partition}. */
+  async heal(name: string): Promise<void> {
+    const pod = this.#state(name);
+    await runOk(["ip", "-n", this.nodeNetns, "link", "set", pod.veth, "up"]);
+    pod.partitioned = false;
+  }
+
+  /** Command line that runs `cmd` inside the pod (or the node namespace for `"node"`). */
+  command(pod: string, cmd: string[], hostname?: string): string[] {
+    const netns = pod === "node" ? this.nodeNetns : this.pod(pod).netns;
+    const uts = hostname
+      ? ["unshare", "--uts", "sh", "-c", 'hostname "$1" && shift && exec "$@"', "em", hostname]
+      : [];
+    return ["ip", "netns", "exec", netns, ...uts, ...cmd];
+  }
+
+  /**
+   * Spawns `cmd` inside the pod (`"node"` = the node namespace). The caller owns the child: await its
+   * `status` and consume or cancel its piped streams.
+   */
+  exec(pod: string, cmd: string[], options: ExecOptions = {}): Deno.ChildProcess {
+    const full = this.command(pod, cmd, options.hostname);
+    return new Deno.Command(full[0], {
+      args: full.slice(1),
+      env: options.env,
+      stdin: options.stdin ?? "null",
+      stdout: options.stdout ?? "piped",
+      stderr: options.stderr ?? "piped",
+    }).spawn();
+  }
+
+  /** Runs `cmd` inside the pod to completion and returns its output (never throws on exit codes). */
+  run(
+    pod: string,
+    cmd: string[],
+    options: { hostname?: string; timeoutMs?: number } = {},
+  ): Promise<RunResult> {
+    return run(this.command(pod, cmd, options.hostname), { timeoutMs: options.timeoutMs });
+  }
+
+  /** Kills every process in every namespace of this network and deletes namespaces and files. Idempotent. */
+  destroy(): Promise<void> {
+    this.#destroyed ??= (async () => {
+      const errors: unknown[] = [];
+      for (const pod of this.#pods.values()) {
+        await destroyNetns(pod.netns).catch((e) => errors.push(e));
+      }
+      this.#pods.clear();
+      await destroyNetns(this.nodeNetns).catch((e) => errors.push(e));
+      await Deno.remove(`${STATE_DIR}/${this.prefix}.json`).catch(() => {});
+      if (errors.length) throw new AggregateError(errors, `Cannot destroy network '${this.prefix}'`);
+    })();
+    return this.#destroyed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.destroy();
+  }
+
+  #allocateIp(): string {
+    const used = new Set([...this.#pods.values()].map((p) => p.ip));
+    while (this.#nextHost < 255) {
+      const ip = `${this.#base}.${this.#nextHost++}`;
+      if (!used.has(ip)) return ip;
+    }
+    throw new Error(`Cannot allocate an IP: '${this.subnet}' is full`);
+  }
+
+  async #saveState(): Promise<void> {
+    await Deno.mkdir(STATE_DIR, { recursive: true });
+    const state = {
+      pid: Deno.pid,
+      created: new Date().toISOString(),
+      namespaces: [this.nodeNetns, ...[...this.#pods.values()].map((p) => p.netns)],
+    };
+    const file = `${STATE_DIR}/${this.prefix}.json`;
+    await Deno.writeTextFile(file + ".tmp", JSON.stringify(state));
+    await Deno.rename(file + ".tmp", file);
+  }
+}
+
+async function ipBatch(netns: string, lines: string[]): Promise<void> {
+  await runOk(["ip", "-n", netns, "-batch", "-"], { stdin: lines.join("\n") + "\n" });
+}
+
+async function netnsPids(netns: string): Promise<number[]> {
+  const r = await run(["ip", "netns", "pids", netns]);
+  if (!r.success) return [];
+  return r.stdout.split(/\s+/).filter((s) => s).map(Number).filter((n) => n > 1 && n !== Deno.pid);
+}
+
+/** Kills all processes of a namespace, deletes it and its `/etc/netns` directory. */
+export async function destroyNetns(netns: string): Promise<void> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const pids = await netnsPids(netns);
+    if (pids.length === 0) break;
+    for (const pid of pids) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch { /* gone */ }
+    }
+    await new Promise((r) => setTimeout(r, 40));
+  }
+  const r = await run(["ip", "netns", "del", netns]);
+  if (!r.success && !/No such file|not found|Invalid/i.test(r.stderr)) {
+    throw new Error(`Cannot delete netns '${netns}': ${r.stderr.trim()}`);
+  }
+  await Deno.remove(`/etc/netns/${netns}`, { recursive: true }).catch(() => {});
+}
+
+/**
+ * Removes namespaces left by crashed runs: those listed in a state file whose process is dead, and
+ * harness-named namespaces (`em????-*`) without a state file that are older than `maxAgeMs`. Namespaces of
+ * live runs are never touched. Returns the namespaces removed.
+ */
+export async function cleanupStale(maxAgeMs = 60 * 60 * 1000): Promise<string[]> {
+  if (!isRoot()) return [];
+  await cleanupStaleTempDirs([Deno.env.get("TMPDIR") || "/tmp"]);
+  const removed: string[] = [];
+  const known = new Set<string>();
+  const livePrefixes = new Set<string>();
+  try {
+    for await (const e of Deno.readDir(STATE_DIR)) {
+      if (!e.name.endsWith(".json")) continue;
+      const prefix = e.name.slice(0, -5);
+      const file = `${STATE_DIR}/${e.name}`;
+      let state: { pid: number; namespaces: string[] };
+      try {
+        state = JSON.parse(await Deno.readTextFile(file));
+      } catch {
+        continue;
+      }
+      if (pidAlive(state.pid)) {
+        livePrefixes.add(prefix);
+        continue;
+      }
+      for (const ns of state.namespaces) {
+        known.add(ns);
+        await destroyNetns(ns).catch(() => {});
+        removed.push(ns);
+      }
+      await Deno.remove(file).catch(() => {});
+    }
+  } catch { /* no state dir */ }
+  const pattern = new RegExp(`^(${HARNESS_PREFIX}[a-z0-9]{4})-`);
+  try {
+    for await (const e of Deno.readDir("/run/netns")) {
+      const m = pattern.exec(e.name);
+      if (!m || livePrefixes.has(m[1]) || known.has(e.name)) continue;
+      try {
+        const st = await Deno.stat(`${STATE_DIR}/${m[1]}.json`).catch(() => undefined);
+        if (st) continue; // a state file appeared meanwhile: a live run
+        const mtime = (await Deno.stat(`/run/netns/${e.name}`)).mtime?.getTime() ?? Date.now();
+        if (Date.now() - mtime < maxAgeMs) continue;
+        await destroyNetns(e.name);
+        removed.push(e.name);
+      } catch { /* raced with its owner */ }
+    }
+  } catch { /* no /run/netns */ }
+  return removed;
+}
+
+/** Creates a simulated node network; see {@link Network}. Needs root. */
+export async function createNetwork(options: NetworkOptions = {}): Promise<Network> {
+  const why = networkUnavailableReason();
+  if (why) throw new Error(`Cannot create network: ${why}`);
+  await cleanupStale();
+  let prefix = options.prefix;
+  if (prefix === undefined) {
+    const existing = new Set(
+      (await run(["ip", "netns", "list"])).stdout.split("\n").map((l) => l.split(" ")[0].split("-")[0]),
+    );
+    do prefix = newPrefix(); while (existing.has(prefix));
+  }
+  if (!/^[a-z0-9]{1,8}$/.test(prefix)) throw new Error(`Cannot create network: bad prefix '${prefix}'`);
+  const x = options.subnet ?? crypto.getRandomValues(new Uint8Array(1))[0];
+  const net = new Network(prefix, x);
+  try {
+    await net.init();
+  } catch (e) {
+    await net.destroy().catch(() => {});
+    throw e;
+  }
+  return net;
+}

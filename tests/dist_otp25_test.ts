@@ -1,0 +1,3 @@
+import { defineDistSuite } from "./_dist_suite.ts";
+
+defineDistSuite("25");
