@@ -178,10 +178,14 @@ export async function lookup(
       });
     }
     if (timeout.aborted || err instanceof Deno.errors.TimedOut) {
-      throw new DiscoveryError("TIMEOUT", `Cannot resolve '${name}' ${type}: no answer within ${timeoutMs} ms`, {
-        query,
-        cause: err,
-      });
+      throw new DiscoveryError(
+        "TIMEOUT",
+        `Cannot resolve '${name}' ${type}: no answer within ${timeoutMs} ms`,
+        {
+          query,
+          cause: err,
+        },
+      );
     }
     const reason = err instanceof Error ? err.message : String(err);
     throw new DiscoveryError("DNS", `Cannot resolve '${name}' ${type}: ${reason}`, { query, cause: err });

@@ -1,9 +1,9 @@
 import { inflateSync } from "node:zlib";
 import { EtfDecodeError, type EtfDecodeErrorCode } from "./errors.ts";
 import {
+  type DecodeOptions,
   DEFAULT_MAX_BYTES,
   DEFAULT_MAX_DEPTH,
-  type DecodeOptions,
   MAX_ATOM_CHARS,
   Tag,
   tagName,
@@ -129,10 +129,12 @@ class Decoder {
     throw new EtfDecodeError(code, at, detail, tag, { inflated: this.lim.inflated, cause });
   }
 
-  /** Fails unless `n` more bytes remain; `what` names them, e.g. `8 digit bytes`. */
-  need(n: number, tag: number, what: string): void {
+  /** Fails unless `n` more bytes remain; `what` names them (a constant, or `n bytes` by default). */
+  need(n: number, tag: number, what?: string): void {
     const left = this.b.length - this.pos;
-    if (n > left) this.fail("TRUNCATED", this.pos, `${tagName(tag)} needs ${what}, ${left} remain`, tag);
+    if (n > left) {
+      this.fail("TRUNCATED", this.pos, `${tagName(tag)} needs ${what ?? `${n} bytes`}, ${left} remain`, tag);
+    }
   }
 
   /** Fails unless a claimed count of `n` items of at least `min` bytes each fits the input. */
@@ -214,7 +216,7 @@ class Decoder {
         return this.list(depth, at);
       case Tag.BINARY: {
         const n = this.u32(tag, "a 4-byte length");
-        this.need(n, tag, `${n} bytes`);
+        this.need(n, tag);
         this.charge(n, tag, at);
         const out = b.slice(this.pos, this.pos + n);
         this.pos += n;
@@ -240,7 +242,7 @@ class Decoder {
       case Tag.NEW_PID:
       case Tag.PID: {
         const node = this.nodeAtom(tag);
-        this.need(tag === Tag.PID ? 9 : 12, tag, tag === Tag.PID ? "9 bytes" : "12 bytes");
+        this.need(tag === Tag.PID ? 9 : 12, tag);
         const id = this.v.getUint32(this.pos);
         const serial = this.v.getUint32(this.pos + 4);
         const creation = tag === Tag.PID ? b[this.pos + 8] : this.v.getUint32(this.pos + 8);
@@ -250,10 +252,12 @@ class Decoder {
       case Tag.NEWER_REFERENCE:
       case Tag.NEW_REFERENCE: {
         const n = this.u16(tag, "a 2-byte length");
-        if (n < 1 || n > 5) this.fail("INVALID", this.pos - 2, `${tagName(tag)} has ${n} words, expected 1 to 5`, tag);
+        if (n < 1 || n > 5) {
+          this.fail("INVALID", this.pos - 2, `${tagName(tag)} has ${n} words, expected 1 to 5`, tag);
+        }
         const node = this.nodeAtom(tag);
         const cs = tag === Tag.NEW_REFERENCE ? 1 : 4;
-        this.need(cs + 4 * n, tag, `${cs + 4 * n} bytes`);
+        this.need(cs + 4 * n, tag);
         const creation = cs === 1 ? b[this.pos] : this.v.getUint32(this.pos);
         this.pos += cs;
         const ids: number[] = [];
@@ -280,7 +284,7 @@ class Decoder {
       case Tag.PORT: {
         const node = this.nodeAtom(tag);
         const size = tag === Tag.PORT ? 5 : 8;
-        this.need(size, tag, `${size} bytes`);
+        this.need(size, tag);
         const id = BigInt(this.v.getUint32(this.pos));
         const creation = tag === Tag.PORT ? b[this.pos + 4] : this.v.getUint32(this.pos + 4);
         this.pos += size;
@@ -290,7 +294,12 @@ class Decoder {
         const module = this.nodeAtom(tag);
         const fn = this.nodeAtom(tag);
         if (this.pos < b.length && b[this.pos] !== Tag.SMALL_INTEGER) {
-          this.fail("INVALID", this.pos, `EXPORT_EXT arity must be a SMALL_INTEGER_EXT, got ${tagName(b[this.pos])}`, tag);
+          this.fail(
+            "INVALID",
+            this.pos,
+            `EXPORT_EXT arity must be a SMALL_INTEGER_EXT, got ${tagName(b[this.pos])}`,
+            tag,
+          );
         }
         this.need(2, tag, "a 2-byte arity");
         const arity = b[this.pos + 1];
@@ -313,7 +322,9 @@ class Decoder {
   /** Reads an atom that must be there (a node, module or function name). */
   nodeAtom(ctx: number): Atom {
     const b = this.b;
-    if (this.pos >= b.length) this.fail("TRUNCATED", this.pos, `${tagName(ctx)} needs an atom, the input ends`, ctx);
+    if (this.pos >= b.length) {
+      this.fail("TRUNCATED", this.pos, `${tagName(ctx)} needs an atom, the input ends`, ctx);
+    }
     const tag = b[this.pos];
     let latin1: boolean;
     let n: number;
@@ -332,10 +343,15 @@ class Decoder {
   }
 
   atomBody(tag: number, n: number, latin1: boolean): Atom {
-    this.need(n, tag, `${n} bytes`);
+    this.need(n, tag);
     const at = this.pos;
     if (n > (latin1 ? MAX_ATOM_CHARS : 4 * MAX_ATOM_CHARS)) {
-      this.fail("INVALID", at, `${tagName(tag)} of ${n} bytes is longer than ${MAX_ATOM_CHARS} characters`, tag);
+      this.fail(
+        "INVALID",
+        at,
+        `${tagName(tag)} of ${n} bytes is longer than ${MAX_ATOM_CHARS} characters`,
+        tag,
+      );
     }
     const b = this.b;
     const end = at + n;
@@ -359,7 +375,12 @@ class Decoder {
         let chars = 0;
         for (const _ of name) chars++;
         if (chars > MAX_ATOM_CHARS) {
-          this.fail("INVALID", at, `${tagName(tag)} has ${chars} characters, the limit is ${MAX_ATOM_CHARS}`, tag);
+          this.fail(
+            "INVALID",
+            at,
+            `${tagName(tag)} has ${chars} characters, the limit is ${MAX_ATOM_CHARS}`,
+            tag,
+          );
         }
       }
     }
@@ -369,7 +390,7 @@ class Decoder {
 
   /** Appends the `n` bytes of a STRING_EXT body to `out` as integers. */
   string(n: number, out: Term[]): void {
-    this.need(n, Tag.STRING, `${n} bytes`);
+    this.need(n, Tag.STRING);
     this.charge(n, Tag.STRING, this.pos);
     const b = this.b;
     const end = this.pos + n;
@@ -448,9 +469,13 @@ class Decoder {
     const tag = Tag.BIT_BINARY;
     const n = this.u32(tag, "a 4-byte length");
     const bits = this.u8(tag, "a bit count");
-    if (bits < 1 || bits > 8) this.fail("INVALID", this.pos - 1, `BIT_BINARY_EXT has ${bits} bits in its last byte`, tag);
-    if (n === 0 && bits !== 8) this.fail("INVALID", this.pos - 1, `empty BIT_BINARY_EXT has ${bits} bits`, tag);
-    this.need(n, tag, `${n} bytes`);
+    if (bits < 1 || bits > 8) {
+      this.fail("INVALID", this.pos - 1, `BIT_BINARY_EXT has ${bits} bits in its last byte`, tag);
+    }
+    if (n === 0 && bits !== 8) {
+      this.fail("INVALID", this.pos - 1, `empty BIT_BINARY_EXT has ${bits} bits`, tag);
+    }
+    this.need(n, tag);
     this.charge(n, tag, at);
     const bytes = this.b.slice(this.pos, this.pos + n);
     this.pos += n;
@@ -460,7 +485,7 @@ class Decoder {
   }
 
   big(tag: number, n: number, at: number): number | bigint {
-    this.need(n + 1, tag, `a sign byte and ${n} digit bytes`);
+    if (n + 1 > this.b.length - this.pos) this.need(n + 1, tag, `a sign byte and ${n} digit bytes`);
     this.charge(n, tag, at);
     const b = this.b;
     const sign = b[this.pos++];
@@ -512,7 +537,7 @@ class Decoder {
     // pid follow and are checked as they are decoded.
     if (size < 29) this.fail("INVALID", start, `NEW_FUN_EXT size ${size} is below its 29-byte header`, tag);
     this.pos = start;
-    this.need(size, tag, `${size} bytes`);
+    this.need(size, tag);
     this.charge(size, tag, at);
     const end = start + size;
     const arity = this.b[start + 4];
@@ -527,11 +552,21 @@ class Decoder {
     }
     if (!(this.term(depth + 1) instanceof Pid)) this.fail("INVALID", start, "NEW_FUN_EXT needs a pid", tag);
     if (numFree > end - this.pos) {
-      this.fail("INVALID", start, `NEW_FUN_EXT claims ${numFree} free variables in ${end - this.pos} bytes`, tag);
+      this.fail(
+        "INVALID",
+        start,
+        `NEW_FUN_EXT claims ${numFree} free variables in ${end - this.pos} bytes`,
+        tag,
+      );
     }
     for (let i = 0; i < numFree; i++) this.term(depth + 1);
     if (this.pos !== end) {
-      this.fail("INVALID", start, `NEW_FUN_EXT size says ${size} bytes, its fields take ${this.pos - start}`, tag);
+      this.fail(
+        "INVALID",
+        start,
+        `NEW_FUN_EXT size says ${size} bytes, its fields take ${this.pos - start}`,
+        tag,
+      );
     }
     return new LocalFun(module, arity, this.b.slice(start, end));
   }
@@ -543,7 +578,12 @@ class Decoder {
     const size = this.u32(tag, "a 4-byte uncompressed size");
     if (size === 0) this.fail("INVALID", at, "compressed term declares 0 bytes", tag);
     if (size > this.lim.budget) {
-      this.fail("TOO_LARGE", at, `compressed term declares ${size} bytes, over maxBytes ${this.lim.maxBytes}`, tag);
+      this.fail(
+        "TOO_LARGE",
+        at,
+        `compressed term declares ${size} bytes, over maxBytes ${this.lim.maxBytes}`,
+        tag,
+      );
     }
     this.charge(size, tag, at);
     const input = this.b.subarray(this.pos);
@@ -551,20 +591,35 @@ class Decoder {
     let consumed: number;
     try {
       // `info` gives the engine, whose bytesWritten is how much of the input the zlib stream took.
-      const r = inflateSync(input, { maxOutputLength: size, info: true } as Parameters<typeof inflateSync>[1]) as
-        unknown as { buffer: Uint8Array; engine: { bytesWritten: number } };
+      const r = inflateSync(
+        input,
+        { maxOutputLength: size, info: true } as Parameters<typeof inflateSync>[1],
+      ) as unknown as { buffer: Uint8Array; engine: { bytesWritten: number } };
       inflated = r.buffer;
       consumed = r.engine.bytesWritten;
     } catch (e) {
       const code = (e as { code?: string }).code;
       if (code === "ERR_BUFFER_TOO_LARGE") {
-        return this.fail("INVALID", at, `compressed term inflates to more than the declared ${size} bytes`, tag, e);
+        return this.fail(
+          "INVALID",
+          at,
+          `compressed term inflates to more than the declared ${size} bytes`,
+          tag,
+          e,
+        );
       }
-      if (code === "Z_BUF_ERROR") return this.fail("TRUNCATED", this.pos, "the zlib stream ends early", tag, e);
+      if (code === "Z_BUF_ERROR") {
+        return this.fail("TRUNCATED", this.pos, "the zlib stream ends early", tag, e);
+      }
       return this.fail("INVALID", this.pos, `bad zlib stream: ${(e as Error).message}`, tag, e);
     }
     if (inflated.length !== size) {
-      this.fail("INVALID", at, `compressed term declares ${size} bytes but inflates to ${inflated.length}`, tag);
+      this.fail(
+        "INVALID",
+        at,
+        `compressed term declares ${size} bytes but inflates to ${inflated.length}`,
+        tag,
+      );
     }
     const inner = new Decoder(inflated, 0, { ...this.lim, inflated: true });
     inner.lim.budget = this.lim.budget;

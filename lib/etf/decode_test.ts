@@ -18,8 +18,8 @@ import {
   Ref,
   type Term,
   termEquals,
-  tuple,
   Tuple,
+  tuple,
 } from "./mod.ts";
 
 const d = (h: string) => decodeTerm(hex(h));
@@ -29,7 +29,11 @@ function assertTerm(actual: Term, want: Term): void {
   assert.ok(termEquals(actual, want), `got ${Deno.inspect(actual, { depth: 5 })}`);
 }
 
-function fails(h: string | Uint8Array, code: string, options?: Parameters<typeof decodeTerm>[1]): EtfDecodeError {
+function fails(
+  h: string | Uint8Array,
+  code: string,
+  options?: Parameters<typeof decodeTerm>[1],
+): EtfDecodeError {
   const bytes = typeof h === "string" ? hex(h) : h;
   const e = decodeError(() => decodeTerm(bytes, options));
   assert.equal(e.code, code, e.message);
@@ -61,7 +65,10 @@ Deno.test("decodeTerm() rejects a truncated SMALL_BIG_EXT", () => {
   const e = fails("83 6e 08 00 010203", "TRUNCATED");
   assert.equal(e.offset, 3);
   assert.equal(e.tag, 110);
-  assert.equal(e.message, "Cannot decode term at byte 3: SMALL_BIG_EXT needs a sign byte and 8 digit bytes, 4 remain");
+  assert.equal(
+    e.message,
+    "Cannot decode term at byte 3: SMALL_BIG_EXT needs a sign byte and 8 digit bytes, 4 remain",
+  );
 });
 
 Deno.test("decodeTerm() rejects a bignum sign byte other than 0 or 1", () => {
@@ -334,7 +341,12 @@ Deno.test("decodeTerm() rejects nesting beyond maxDepth with TOO_DEEP", () => {
   const e = fails(nested(100_000), "TOO_DEEP");
   assert.equal(e.offset, 1 + 2 * 512);
   // Lists and maps count too.
-  const lists = new Uint8Array([131, ...new Array(600).fill([108, 0, 0, 0, 1]).flat(), 106, ...new Array(600).fill(106)]);
+  const lists = new Uint8Array([
+    131,
+    ...new Array(600).fill([108, 0, 0, 0, 1]).flat(),
+    106,
+    ...new Array(600).fill(106),
+  ]);
   fails(lists, "TOO_DEEP");
   const maps = new Uint8Array([131, ...new Array(600).fill([116, 0, 0, 0, 1, 106]).flat(), 106]);
   fails(maps, "TOO_DEEP");
@@ -386,7 +398,11 @@ Deno.test("decodeTerm() enforces maxBytes on binaries, strings, lists, tuples, m
   fails(encodeTerm("x".repeat(101)), "TOO_LARGE", opts);
   fails(encodeTerm(new Array(101).fill(atom("a"))), "TOO_LARGE", opts);
   fails(encodeTerm(new Tuple(new Array(101).fill(0))), "TOO_LARGE", opts);
-  fails(encodeTerm(new ErlMap(Array.from({ length: 51 }, (_, i) => [i, 0] as [Term, Term]))), "TOO_LARGE", opts);
+  fails(
+    encodeTerm(new ErlMap(Array.from({ length: 51 }, (_, i) => [i, 0] as [Term, Term]))),
+    "TOO_LARGE",
+    opts,
+  );
   fails(encodeTerm(2n ** 1000n), "TOO_LARGE", opts);
   // The budget is shared by the whole term.
   fails(encodeTerm([new Uint8Array(60), new Uint8Array(60)]), "TOO_LARGE", opts);

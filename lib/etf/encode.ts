@@ -181,7 +181,10 @@ class Encoder {
         if (t instanceof BitBinary) return this.bitBinary(t);
         if (t instanceof Pid) {
           if (!isU32(t.id) || !isU32(t.serial) || !isU32(t.creation)) {
-            throw new EtfEncodeError("INVALID", "Cannot encode Pid: id, serial and creation must be u32 integers");
+            throw new EtfEncodeError(
+              "INVALID",
+              "Cannot encode Pid: id, serial and creation must be u32 integers",
+            );
           }
           w.u8(Tag.NEW_PID);
           this.nodeAtom(t.node, "Pid");
@@ -191,7 +194,10 @@ class Encoder {
         if (t instanceof Ref) {
           const n = t.ids.length;
           if (n < 1 || n > 5 || !t.ids.every(isU32) || !isU32(t.creation)) {
-            throw new EtfEncodeError("INVALID", `Cannot encode Ref: it needs 1 to 5 u32 ids and a u32 creation`);
+            throw new EtfEncodeError(
+              "INVALID",
+              `Cannot encode Ref: it needs 1 to 5 u32 ids and a u32 creation`,
+            );
           }
           w.u8(Tag.NEWER_REFERENCE).u16(n);
           this.nodeAtom(t.node, "Ref");
@@ -201,7 +207,10 @@ class Encoder {
         }
         if (t instanceof Port) {
           if (typeof t.id !== "bigint" || t.id < 0n || t.id > 0xffffffffffffffffn || !isU32(t.creation)) {
-            throw new EtfEncodeError("INVALID", "Cannot encode Port: id must be a u64 bigint and creation a u32");
+            throw new EtfEncodeError(
+              "INVALID",
+              "Cannot encode Port: id must be a u64 bigint and creation a u32",
+            );
           }
           w.u8(t.id > 0xffffffffn ? Tag.V4_PORT : Tag.NEW_PORT);
           this.nodeAtom(t.node, "Port");
@@ -224,7 +233,10 @@ class Encoder {
           const r = t.raw;
           const size = r.length >= 4 ? ((r[0] << 24) | (r[1] << 16) | (r[2] << 8) | r[3]) >>> 0 : -1;
           if (r.length < 29 || size !== r.length) {
-            throw new EtfEncodeError("INVALID", "Cannot encode LocalFun: raw does not hold a NEW_FUN_EXT body");
+            throw new EtfEncodeError(
+              "INVALID",
+              "Cannot encode LocalFun: raw does not hold a NEW_FUN_EXT body",
+            );
           }
           w.u8(Tag.NEW_FUN).bytes(r);
           return;
@@ -236,7 +248,10 @@ class Encoder {
 
   nodeAtom(a: Atom, owner: string): void {
     if (!(a instanceof Atom)) {
-      throw new EtfEncodeError("INVALID", `Cannot encode ${owner}: its node, module or function is not an Atom`);
+      throw new EtfEncodeError(
+        "INVALID",
+        `Cannot encode ${owner}: its node, module or function is not an Atom`,
+      );
     }
     this.atom(a.name);
   }
@@ -270,7 +285,10 @@ class Encoder {
     const n = hex.length / 2;
     if (n <= 255) w.u8(Tag.SMALL_BIG).u8(n);
     else if (n <= 0xffffffff) w.u8(Tag.LARGE_BIG).u32(n);
-    else throw new EtfEncodeError("TOO_LARGE", `Cannot encode integer: ${n} digit bytes do not fit LARGE_BIG_EXT`);
+    else {throw new EtfEncodeError(
+        "TOO_LARGE",
+        `Cannot encode integer: ${n} digit bytes do not fit LARGE_BIG_EXT`,
+      );}
     w.u8(neg ? 1 : 0);
     for (let i = hex.length - 2; i >= 0; i -= 2) w.u8(nibble(hex, i) * 16 + nibble(hex, i + 1));
   }
@@ -297,7 +315,9 @@ class Encoder {
     if (chars > MAX_ATOM_CHARS) {
       throw new EtfEncodeError(
         "ATOM_TOO_LONG",
-        `Cannot encode atom '${name.slice(0, 20)}...': it has ${chars} characters, the limit is ${MAX_ATOM_CHARS}`,
+        `Cannot encode atom '${
+          name.slice(0, 20)
+        }...': it has ${chars} characters, the limit is ${MAX_ATOM_CHARS}`,
       );
     }
     if (!name.isWellFormed()) {

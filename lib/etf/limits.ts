@@ -52,7 +52,9 @@ export const Tag = {
 } as const;
 
 const NAMES: Record<number, string> = {};
-for (const [name, tag] of Object.entries(Tag)) NAMES[tag] = name === "COMPRESSED" ? "compressed term" : `${name}_EXT`;
+for (const [name, tag] of Object.entries(Tag)) {
+  NAMES[tag] = name === "COMPRESSED" ? "compressed term" : `${name}_EXT`;
+}
 
 /** The name of a tag for messages, e.g. `SMALL_BIG_EXT`, or `tag 42` for an unknown one. */
 export function tagName(tag: number): string {

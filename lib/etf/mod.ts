@@ -16,5 +16,10 @@
 export * from "./term.ts";
 export { decodeTerm, decodeTermAt } from "./decode.ts";
 export { encodeTerm, encodeTermInto, type TermWriter } from "./encode.ts";
-export { type EtfDecodeErrorCode, EtfDecodeError, type EtfEncodeErrorCode, EtfEncodeError } from "./errors.ts";
-export { DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, type DecodeOptions, type EncodeOptions } from "./limits.ts";
+export {
+  EtfDecodeError,
+  type EtfDecodeErrorCode,
+  EtfEncodeError,
+  type EtfEncodeErrorCode,
+} from "./errors.ts";
+export { type DecodeOptions, DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, type EncodeOptions } from "./limits.ts";

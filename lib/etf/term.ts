@@ -237,8 +237,12 @@ export function termEquals(a: Term, b: Term): boolean {
   }
   if (a instanceof Uint8Array && b instanceof Uint8Array) return bytesEqual(a, b);
   if (a instanceof Atom && b instanceof Atom) return a.name === b.name;
-  if (a instanceof ErlFloat && b instanceof ErlFloat) return Object.is(a.value, b.value) || a.value === b.value;
-  if (a instanceof BitBinary && b instanceof BitBinary) return a.bits === b.bits && bytesEqual(a.bytes, b.bytes);
+  if (a instanceof ErlFloat && b instanceof ErlFloat) {
+    return Object.is(a.value, b.value) || a.value === b.value;
+  }
+  if (a instanceof BitBinary && b instanceof BitBinary) {
+    return a.bits === b.bits && bytesEqual(a.bytes, b.bytes);
+  }
   if (a instanceof Tuple && b instanceof Tuple) return termEquals(a.elements, b.elements);
   if (a instanceof ImproperList && b instanceof ImproperList) {
     return termEquals(a.elements, b.elements) && termEquals(a.tail, b.tail);

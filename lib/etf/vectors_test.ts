@@ -79,7 +79,10 @@ function assertMatches(actual: Term, v: Vector, variant: string): void {
     assert.equal(actual.arity, v.expect.lfun.arity, what);
     return;
   }
-  assert.ok(termEquals(actual, expected(v.expect)), `${what} decoded to ${Deno.inspect(actual, { depth: 4 })}`);
+  assert.ok(
+    termEquals(actual, expected(v.expect)),
+    `${what} decoded to ${Deno.inspect(actual, { depth: 4 })}`,
+  );
 }
 
 const variants = (v: Vector) =>
@@ -89,7 +92,33 @@ Deno.test(`vectors.json holds real term_to_binary output (OTP ${file.otp_release
   assert.ok(file.cases.length >= 60);
   // Every outer tag the brief asks for appears right after the version byte somewhere.
   const outer = new Set(file.cases.flatMap((v) => variants(v).map(([, h]) => parseInt(h.slice(2, 4), 16))));
-  for (const tag of [70, 77, 80, 88, 89, 90, 97, 98, 99, 100, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 116, 118, 119]) {
+  for (
+    const tag of [
+      70,
+      77,
+      80,
+      88,
+      89,
+      90,
+      97,
+      98,
+      99,
+      100,
+      104,
+      105,
+      106,
+      107,
+      108,
+      109,
+      110,
+      111,
+      112,
+      113,
+      116,
+      118,
+      119,
+    ]
+  ) {
     assert.ok(outer.has(tag), `no vector starts with tag ${tag}`);
   }
 });
