@@ -1,9 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { redactCookies } from "../dist/mod.ts";
 import { actionExitCode } from "./common.ts";
-import { namesCommand } from "./names.ts";
-import { nodesCommand } from "./nodes.ts";
-import { pingCommand } from "./ping.ts";
+import { command, type CommandName } from "./commands.ts";
 
 /** The version printed by `erlmesh --version`. */
 export const VERSION = "0.1.0";
@@ -36,8 +34,21 @@ export function formatError(err: unknown, verbose: boolean): string {
   return redactCookies(lines.join("\n"));
 }
 
-/** Builds the command tree. */
-export function buildProgram(): Command {
+const LOADERS: Partial<Record<CommandName, () => Promise<Command>>> = {
+  names: () => import("./names.ts").then((m) => m.namesCommand()),
+  ping: () => import("./ping.ts").then((m) => m.pingCommand()),
+  nodes: () => import("./nodes.ts").then((m) => m.nodesCommand()),
+  discover: () => import("./discover.ts").then((m) => m.discoverCommand()),
+  agent: () => import("./agent.ts").then((m) => m.agentCommand()),
+  status: () => import("./status.ts").then((m) => m.statusCommand()),
+  mesh: () => import("./mesh.ts").then((m) => m.meshCommand()),
+};
+
+/**
+ * Builds the command tree. Only the command named in `args` (or every command, for `help COMMAND`)
+ * is loaded in full; the others are listed by name and summary, so start-up stays lean.
+ */
+export async function buildProgram(args: string[] = []): Promise<Command> {
   const program = new Command("erlmesh")
     .description(
       "Finds the Erlang nodes of a cluster and keeps them meshed, speaking EPMD and the distribution protocol as a hidden node",
@@ -49,8 +60,10 @@ export function buildProgram(): Command {
       writeErr: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)),
       writeOut: (s) => Deno.stdout.writeSync(new TextEncoder().encode(s)),
     });
-  for (const cmd of [namesCommand(), pingCommand(), nodesCommand()]) {
-    cmd.exitOverride().showHelpAfterError(`(run 'erlmesh ${cmd.name()} --help' for usage)`);
+  const wanted = args[0] === "help" ? args[1] : args[0];
+  for (const name of Object.keys(LOADERS) as CommandName[]) {
+    const cmd = name === wanted || wanted === undefined ? await LOADERS[name]!() : command(name);
+    cmd.exitOverride().showHelpAfterError(`(run 'erlmesh ${name} --help' for usage)`);
     program.addCommand(cmd);
   }
   return program;
@@ -59,12 +72,12 @@ export function buildProgram(): Command {
 /** Runs the CLI with `args` (without the program name) and returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   const verbose = args.includes("--verbose") || args.includes("-v");
-  const program = buildProgram();
-  if (args.length === 0) {
-    program.outputHelp();
-    return 2;
-  }
   try {
+    const program = await buildProgram(args);
+    if (args.length === 0) {
+      program.outputHelp();
+      return 2;
+    }
     await program.parseAsync(args, { from: "user" });
     return actionExitCode();
   } catch (err) {

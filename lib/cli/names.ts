@@ -1,4 +1,5 @@
-import { Command } from "commander";
+import type { Command } from "commander";
+import { command } from "./commands.ts";
 import { epmdPort, names } from "../epmd/mod.ts";
 import { act, globalOptions, printJson, println, table, withGlobalOptions } from "./common.ts";
 import { UsageError } from "./errors.ts";
@@ -6,8 +7,7 @@ import { UsageError } from "./errors.ts";
 /** `erlmesh names [HOST]`: the nodes EPMD on HOST knows, with their ports. */
 export function namesCommand(): Command {
   return withGlobalOptions(
-    new Command("names")
-      .description("list the nodes EPMD on HOST knows, with their distribution ports (like net_adm:names/1)")
+    command("names")
       .argument("[host]", "host whose EPMD to ask", "127.0.0.1"),
   ).action(act(async (host: string, raw: Record<string, unknown>) => {
     const opts = globalOptions(raw);

@@ -1,4 +1,5 @@
-import { Command } from "commander";
+import type { Command } from "commander";
+import { command } from "./commands.ts";
 import { atomList, connectNode, parseNodeName } from "../dist/mod.ts";
 import { atom } from "../etf/term.ts";
 import {
@@ -16,8 +17,7 @@ import { localHostname } from "../dist/names.ts";
 /** `erlmesh nodes NODE`: what NODE is connected to, visible and hidden. */
 export function nodesCommand(): Command {
   return withCookieOption(withGlobalOptions(
-    new Command("nodes")
-      .description("show the nodes NODE is connected to: visible (nodes()) and hidden (nodes(hidden))")
+    command("nodes")
       .argument("<node>", "node name, name@host"),
   )).action(act(async (node: string, raw: Record<string, unknown>) => {
     const opts = globalOptions(raw);

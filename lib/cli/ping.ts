@@ -1,4 +1,5 @@
-import { Command } from "commander";
+import type { Command } from "commander";
+import { command } from "./commands.ts";
 import { connectNode, parseNodeName } from "../dist/mod.ts";
 import {
   act,
@@ -29,8 +30,7 @@ export interface PingResult {
 /** `erlmesh ping NODE...`: pong or pang for each node, with round-trip times. */
 export function pingCommand(): Command {
   return withCookieOption(withGlobalOptions(
-    new Command("ping")
-      .description("check that each NODE answers (like net_adm:ping/1); exit 0 only if all answer")
+    command("ping")
       .argument("<nodes...>", "node names, name@host (a name without @host means this host)"),
   )).action(act(async (nodes: string[], raw: Record<string, unknown>) => {
     const opts = globalOptions(raw);

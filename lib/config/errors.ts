@@ -33,6 +33,7 @@ export interface ConfigErrorFields {
  * ```
  */
 export class ConfigError extends Error {
+  /** Always `ConfigError`. */
   override name = "ConfigError";
   /** A stable code for programs to match on. */
   readonly code: ConfigErrorCode;
@@ -45,6 +46,7 @@ export class ConfigError extends Error {
   /** What would have been accepted. */
   readonly expected?: string;
 
+  /** Prefer {@link ConfigError.invalid} for `INVALID`; the message is used as given. */
   constructor(code: ConfigErrorCode, fields: ConfigErrorFields, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
@@ -62,7 +64,12 @@ export class ConfigError extends Error {
   static invalid(fields: ConfigErrorFields, options?: ErrorOptions): ConfigError {
     const shown = fields.value === undefined || isCookieKey(fields.key) ? "" : ` '${fields.value}'`;
     const expected = fields.expected === undefined ? "" : `: expected ${fields.expected}`;
-    return new ConfigError("INVALID", fields, `Invalid ${fields.key}${shown} from ${fields.source}${expected}`, options);
+    return new ConfigError(
+      "INVALID",
+      fields,
+      `Invalid ${fields.key}${shown} from ${fields.source}${expected}`,
+      options,
+    );
   }
 }
 

@@ -63,7 +63,10 @@ export function podHost(ctx: NodeContext): { host: string; from: string } | unde
   const podName = envValue(ctx.env, "POD_NAME");
   const podIp = envValue(ctx.env, "POD_IP");
   const fqdn = podName !== undefined && ctx.service.length > 0
-    ? { host: `${podName}.${serviceFqdn(ctx.service[0], ctx.namespace, ctx.clusterDomain)}`, from: "POD_NAME" }
+    ? {
+      host: `${podName}.${serviceFqdn(ctx.service[0], ctx.namespace, ctx.clusterDomain)}`,
+      from: "POD_NAME",
+    }
     : undefined;
   const ip = podIp !== undefined ? { host: podIp, from: "POD_IP" } : undefined;
   switch (ctx.hostForm) {
@@ -116,9 +119,13 @@ function fromReleaseNode(releaseNode: string, ctx: NodeContext): FoundValue | un
     return { raw: `${releaseNode}@${short}`, source: "env RELEASE_NODE (host: the short host name)" };
   }
   const pod = podHost(ctx);
-  if (pod !== undefined) return { raw: `${releaseNode}@${pod.host}`, source: `env RELEASE_NODE (host: ${pod.from})` };
+  if (pod !== undefined) {
+    return { raw: `${releaseNode}@${pod.host}`, source: `env RELEASE_NODE (host: ${pod.from})` };
+  }
   const hostname = ctx.hostname();
-  if (hostname.includes(".")) return { raw: `${releaseNode}@${hostname}`, source: "env RELEASE_NODE (host: the host name)" };
+  if (hostname.includes(".")) {
+    return { raw: `${releaseNode}@${hostname}`, source: "env RELEASE_NODE (host: the host name)" };
+  }
   throw ConfigError.invalid({
     key: "node",
     source: "env RELEASE_NODE",

@@ -5,7 +5,6 @@
  * Run `deno run --allow-write lib/config/schema.ts` to regenerate docs/configuration.md.
  * @module
  */
-import { type Command, Option } from "commander";
 import { parseNodeName } from "../dist/names.ts";
 
 /** How peers are found: SRV records, A/AAAA records, a static host list, or the local EPMD only. */
@@ -97,7 +96,11 @@ export interface ValueType<T> {
   format(value: T): string;
 }
 
-function scalar<T>(expected: string, parse: (text: string) => T, format: (v: T) => string = String): ValueType<T> {
+function scalar<T>(
+  expected: string,
+  parse: (text: string) => T,
+  format: (v: T) => string = String,
+): ValueType<T> {
   return {
     expected,
     list: false,
@@ -196,7 +199,8 @@ function oneOf<T extends string>(values: readonly T[]): ValueType<T> {
   });
 }
 
-const NODE_EXPECTED = "a node name 'alive@host' such as 'app@10.0.0.7' or 'app@app-0.app.default.svc.cluster.local'";
+const NODE_EXPECTED =
+  "a node name 'alive@host' such as 'app@10.0.0.7' or 'app@app-0.app.default.svc.cluster.local'";
 
 /** Checks a full node name with {@link parseNodeName}; returns its normalized `alive@host`. */
 export function checkNodeName(text: string): string {
@@ -243,7 +247,9 @@ const PORT_NAME_EXPECTED =
   "a Service port name (lowercase letters, digits and '-', at most 15 characters) such as 'epmd', or '' for the bare Service name";
 const portName = scalar(PORT_NAME_EXPECTED, (text) => {
   const name = text.replace(/^_/, "").toLowerCase();
-  if (name !== "" && !/^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$/.test(name)) throw new ValueProblem(PORT_NAME_EXPECTED);
+  if (name !== "" && !/^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$/.test(name)) {
+    throw new ValueProblem(PORT_NAME_EXPECTED);
+  }
   return name;
 });
 
@@ -271,7 +277,8 @@ function validPort(port: string | undefined): boolean {
   return n >= 1 && n <= 65535;
 }
 
-const DNS_SERVER_EXPECTED = "an IP address with an optional port, such as '10.96.0.10', '10.96.0.10:53' or '[fd00::a]:53'";
+const DNS_SERVER_EXPECTED =
+  "an IP address with an optional port, such as '10.96.0.10', '10.96.0.10:53' or '[fd00::a]:53'";
 const dnsServer = scalar(DNS_SERVER_EXPECTED, (text) => {
   const hp = splitHostPort(text, true);
   if (!hp || !isIp(hp.host) || (hp.port !== undefined && !validPort(hp.port))) {
@@ -280,7 +287,8 @@ const dnsServer = scalar(DNS_SERVER_EXPECTED, (text) => {
   return text;
 });
 
-const LISTEN_EXPECTED = "a listen address 'host:port' such as ':9090', '0.0.0.0:9090' or '[::]:9090', or '' for off";
+const LISTEN_EXPECTED =
+  "a listen address 'host:port' such as ':9090', '0.0.0.0:9090' or '[::]:9090', or '' for off";
 const listenAddress = scalar(LISTEN_EXPECTED, (text) => {
   if (text === "") return "";
   const hp = splitHostPort(text, false);
@@ -348,13 +356,19 @@ export function splitList(text: string): string[] {
   return out;
 }
 
-function list(item: (text: string) => string, expected: string, format = (v: string[]) => v.join(",")): ValueType<string[]> {
+function list(
+  item: (text: string) => string,
+  expected: string,
+  format = (v: string[]) => v.join(","),
+): ValueType<string[]> {
   return {
     expected,
     list: true,
     parse(raw) {
-      const items = typeof raw === "string" ? splitList(raw) : raw.map((r) => r.trim()).filter((r) => r !== "");
       try {
+        const items = typeof raw === "string"
+          ? splitList(raw)
+          : raw.map((r) => r.trim()).filter((r) => r !== "");
         return items.map(item);
       } catch (err) {
         if (err instanceof ValueProblem) throw new ValueProblem(expected, { cause: err });
@@ -365,10 +379,13 @@ function list(item: (text: string) => string, expected: string, format = (v: str
   };
 }
 
-const HOST_EXPECTED = "host names or IP addresses separated by commas or spaces, such as 'host1,host2' or ['host1','host2']";
+const HOST_EXPECTED =
+  "host names or IP addresses separated by commas or spaces, such as 'host1,host2' or ['host1','host2']";
 const hostList = list((text) => {
-  const host = text.replace(/^\[(.*)\]$/, "$1").replace(/\.$/, "");
-  if (host === "" || !/^[A-Za-z0-9_.:-]+$/.test(host) || host.length > 253) throw new ValueProblem(HOST_EXPECTED);
+  const host = text.replace(/\.$/, "");
+  if (host === "" || !/^[A-Za-z0-9_.:-]+$/.test(host) || host.length > 253) {
+    throw new ValueProblem(HOST_EXPECTED);
+  }
   return host;
 }, HOST_EXPECTED);
 
@@ -456,22 +473,29 @@ export const CONFIG_KEYS: { readonly [K in ConfigKey]: KeySpec<K> } = defineKeys
   node: {
     arg: "name",
     type: nodeName,
-    defaultDoc: "from the legacy variables, else `<basename>@<pod FQDN>` (POD_NAME and a service set) " +
-      "or `<basename>@<POD_IP>`, else none",
+    defaultDoc: "`<basename>@<pod FQDN>` with POD_NAME and a service, else `<basename>@<POD_IP>`, else none",
     doc: "The local node to mesh, `alive@host`, exactly as it was started (`-name`)",
     legacy: [
       {
         name: "RELEASE_NODE",
-        doc: "Elixir release node, `name` or `name@host`. Without a host: with RELEASE_DISTRIBUTION=name the host is " +
+        doc:
+          "Elixir release node, `name` or `name@host`. Without a host: with RELEASE_DISTRIBUTION=name the host is " +
           "the pod FQDN (POD_NAME and a service set) or POD_IP; with sname (the default) the short host name",
       },
-      { name: "RELEASE_DISTRIBUTION", doc: "Elixir release: `name`, `sname` (default) or `none`; read with RELEASE_NODE" },
+      {
+        name: "RELEASE_DISTRIBUTION",
+        doc: "Elixir release: `name`, `sname` (default) or `none`; read with RELEASE_NODE",
+      },
       { name: "ERLANG_NODENAME", doc: "The full node name, `alive@host`" },
       {
         name: "POD_NAME",
-        doc: "Downward API `metadata.name`: with a service, the default node is `<basename>@<POD_NAME>.<svc FQDN>`",
+        doc:
+          "Downward API `metadata.name`: with a service, the default node is `<basename>@<POD_NAME>.<svc FQDN>`",
       },
-      { name: "POD_IP", doc: "Downward API `status.podIP`: otherwise the default node is `<basename>@<POD_IP>`" },
+      {
+        name: "POD_IP",
+        doc: "Downward API `status.podIP`: otherwise the default node is `<basename>@<POD_IP>`",
+      },
     ],
   },
   basename: {
@@ -495,8 +519,8 @@ export const CONFIG_KEYS: { readonly [K in ConfigKey]: KeySpec<K> } = defineKeys
     aliases: [
       {
         name: "K8S_HEADLESS_SVC",
-        doc: "The service, plain, quoted (`\"app.default.svc.cluster.local\"`) or as a list " +
-          "(`['app.ns.svc.cluster.local']`, `[\"a\",\"b\"]`)",
+        doc: 'The service, plain, quoted (`"app.default.svc.cluster.local"`) or as a list ' +
+          '(`[\'app.ns.svc.cluster.local\']`, `["a","b"]`)',
       },
     ],
   },
@@ -529,7 +553,8 @@ export const CONFIG_KEYS: { readonly [K in ConfigKey]: KeySpec<K> } = defineKeys
     aliases: [
       {
         name: "WORLD_LIST",
-        doc: "The host list as an Erlang list (`['host1','host2']`, `[\"host1\", \"host2\"]`) or `host1 host2`",
+        doc:
+          "The host list as an Erlang list (`['host1','host2']`, `[\"host1\", \"host2\"]`) or `host1 host2`",
       },
     ],
   },
@@ -537,7 +562,8 @@ export const CONFIG_KEYS: { readonly [K in ConfigKey]: KeySpec<K> } = defineKeys
     arg: "form",
     type: oneOf<HostForm>(["fqdn", "ip", "auto"]),
     default: "auto",
-    doc: "How a discovered host becomes a node's host part: `auto` takes SRV targets as FQDNs, A answers as IPs " +
+    doc:
+      "How a discovered host becomes a node's host part: `auto` takes SRV targets as FQDNs, A answers as IPs " +
       "and static hosts as given",
   },
   dnsServer: {
@@ -611,7 +637,7 @@ export const CONFIG_KEYS: { readonly [K in ConfigKey]: KeySpec<K> } = defineKeys
     arg: "addr",
     type: listenAddress,
     default: "",
-    defaultDoc: "`\"\"` (off)",
+    defaultDoc: '`""` (off)',
     doc: "Listen address `host:port` of the health and metrics server; empty turns it off",
     allowEmpty: true,
   },
@@ -619,7 +645,8 @@ export const CONFIG_KEYS: { readonly [K in ConfigKey]: KeySpec<K> } = defineKeys
     arg: "when",
     type: readiness,
     default: "node",
-    doc: "When erlmesh is ready: `node` (the local node answers), `meshed` (every listed peer is connected) " +
+    doc:
+      "When erlmesh is ready: `node` (the local node answers), `meshed` (every listed peer is connected) " +
       "or K (at least K peers are connected)",
   },
 });
@@ -638,6 +665,18 @@ export const COOKIE_VALUE_VARIABLES = ["RELEASE_COOKIE", "ERLANG_COOKIE", "CLUST
 // ---------------------------------------------------------------------------------------------
 // Commander
 
+/** The part of a commander `Command` that {@link addConfigOptions} uses. */
+export interface OptionTarget {
+  /** Adds an option whose argument is folded with `parseArg`. */
+  option(
+    flags: string,
+    description: string,
+    parseArg: (value: string, previous: string | undefined) => string,
+  ): unknown;
+  /** Adds an option. */
+  option(flags: string, description: string): unknown;
+}
+
 /**
  * Adds a commander option for each of `keys` (every key by default, plus `--config <path>`), with
  * help text from the table. The options carry no commander defaults and no parsing: pass
@@ -651,26 +690,28 @@ export const COOKIE_VALUE_VARIABLES = ["RELEASE_COOKIE", "ERLANG_COOKIE", "CLUST
  * const cmd = addConfigOptions(new Command("run"), ["service", "interval"]);
  * ```
  */
-export function addConfigOptions(cmd: Command, keys?: readonly string[]): Command {
+export function addConfigOptions<C extends OptionTarget>(cmd: C, keys?: readonly string[]): C {
   const wanted = keys ?? ["config", ...CONFIG_KEY_NAMES];
   for (const name of wanted) {
     if (name === "config") {
-      cmd.addOption(
-        new Option(`${CONFIG_FILE_FLAG} <path>`, `YAML configuration file (env ${CONFIG_FILE_ENV})`),
-      );
+      cmd.option(`${CONFIG_FILE_FLAG} <path>`, `YAML configuration file (env ${CONFIG_FILE_ENV})`);
       continue;
     }
     const spec = (CONFIG_KEYS as Record<string, KeySpec>)[name];
-    if (spec === undefined) throw new RangeError(`Cannot add option for '${name}': there is no such configuration key`);
+    if (spec === undefined) {
+      throw new RangeError(`Cannot add option for '${name}': there is no such configuration key`);
+    }
     const envs = [spec.env, ...spec.legacy.map((l) => l.name)].join(", ");
     const help = `${plain(spec.doc)} (default: ${plain(spec.defaultDoc)}; env ${envs})`;
-    const opt = new Option(`${spec.flag} <${spec.arg}>`, help);
-    if (spec.type.list) {
-      opt.argParser((value: string, previous: string | undefined) => previous === undefined ? value : `${previous},${value}`);
-    }
-    cmd.addOption(opt);
+    const flags = `${spec.flag} <${spec.arg}>`;
+    if (spec.type.list) cmd.option(flags, help, appendList);
+    else cmd.option(flags, help);
   }
   return cmd;
+}
+
+function appendList(value: string, previous: string | undefined): string {
+  return previous === undefined ? value : `${previous},${value}`;
 }
 
 function plain(markdown: string): string {
@@ -679,6 +720,22 @@ function plain(markdown: string): string {
 
 // ---------------------------------------------------------------------------------------------
 // Docs
+
+/** Fills a paragraph greedily to the formatter's line width (110), as `deno fmt` does. */
+function wrap(text: string, width = 110): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === "" ? word : `${line} ${word}`;
+    }
+  }
+  if (line !== "") lines.push(line);
+  return lines;
+}
 
 function mdTable(header: string[], rows: string[][]): string[] {
   const cells = [header, ...rows].map((r) => r.map((c) => c.replaceAll("|", "\\|")));
@@ -719,10 +776,12 @@ export function configTable(): string {
     "",
     "<!-- Generated from lib/config/schema.ts: run `deno run --allow-write lib/config/schema.ts`. Do not edit. -->",
     "",
-    "Each setting is taken from the first of: a command-line flag; an environment variable (`ERLMESH_*` first,",
-    "then the legacy variables); the YAML file named by `--config` or `ERLMESH_CONFIG`; the default. The YAML",
-    "keys are the camelCase key names. `erlmesh` never reads the cookie from flags, `ERLMESH_*` variables or",
-    "the YAML file: use `cookieFile` or `RELEASE_COOKIE`.",
+    ...wrap(
+      "Each setting is taken from the first of: a command-line flag; an environment variable (`ERLMESH_*` first, " +
+        "then the legacy variables); the YAML file named by `--config` or `ERLMESH_CONFIG`; the default. The YAML " +
+        "keys are the camelCase key names. `erlmesh` never reads the cookie from flags, `ERLMESH_*` variables or " +
+        "the YAML file: use `cookieFile` or `RELEASE_COOKIE`.",
+    ),
     "",
     ...mdTable(["Key", "Flag", "Environment", "YAML", "Default", "Meaning"], rows),
     "",
@@ -735,8 +794,10 @@ export function configTable(): string {
     "",
     "## Legacy variables",
     "",
-    "Read after the `ERLMESH_*` variable of the same key and before the YAML file.",
-    "Downward-API values that only build a default (`POD_NAME`, `POD_IP`) come after the YAML file.",
+    ...wrap(
+      "Read after the `ERLMESH_*` variable of the same key and before the YAML file. Downward-API values that " +
+        "only build a default (`POD_NAME`, `POD_IP`) come after the YAML file.",
+    ),
     "",
     ...mdTable(["Variable", "Key", "Meaning"], legacyRows),
     "",

@@ -8,8 +8,10 @@ import { CLIENT_FLAGS, DFLAG, expandFlags, MANDATORY_25, missingFlags } from "./
 export interface HandshakeOptions {
   /** Our own node name, `alive@host`. */
   localName: string;
-  /** The exact name of the node we are dialling. */
+  /** The exact name of the node we are dialling (or, with `anyName`, what to call it in errors). */
   targetName: string;
+  /** Accept whatever name the node gives in its challenge (to learn a local node's full name). */
+  anyName?: boolean;
   /** The shared secret. */
   cookie: Cookie;
   /** Our creation, a non-zero u32 used in every pid and ref we make. */
@@ -28,6 +30,8 @@ export interface HandshakeResult {
   negotiated: bigint;
   /** The peer's creation. */
   peerCreation: number;
+  /** The peer's node name, from its challenge. */
+  peerName: string;
 }
 
 /** `MD5(cookie ++ decimal(challenge))`, the digest both sides prove the cookie with. */
@@ -115,7 +119,7 @@ export async function clientHandshake(
       );
     }
     const peerName = latin1.decode(ch.subarray(19, 19 + nlen));
-    if (peerName !== targetName) {
+    if (peerName !== targetName && !options.anyName) {
       throw fail(
         "NAME_MISMATCH",
         `the node on that port is '${peerName}', not '${targetName}' (use the node's exact name, as in its -name/-sname or RELEASE_NODE)`,
@@ -158,7 +162,7 @@ export async function clientHandshake(
     if (!expected.every((b, i) => b === ack[i + 1])) {
       throw fail("BAD_DIGEST", "the node's challenge_ack digest is wrong: its cookie differs from ours");
     }
-    return { peerFlags, negotiated: flags & expandFlags(peerFlags), peerCreation };
+    return { peerFlags, negotiated: flags & expandFlags(peerFlags), peerCreation, peerName };
   } catch (err) {
     if (err instanceof HandshakeError) throw err;
     if (err instanceof BytesError) {

@@ -49,4 +49,4 @@ export {
 } from "./handshake.ts";
 export { type ChannelOptions, DistChannel, type DistMessage } from "./channel.ts";
 export { controlOp, DOP } from "./control.ts";
-export { atomList, connectNode, type ConnectNodeOptions, NodeConnection, type RpcOptions } from "./node.ts";
+export { atomList, connectByAlive, connectNode, type ConnectNodeOptions, NodeConnection, type RpcOptions } from "./node.ts";

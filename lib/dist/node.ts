@@ -58,28 +58,38 @@ const defaultConnect = (host: string, port: number, signal: AbortSignal) =>
  * conn.close();
  * ```
  */
-export async function connectNode(node: string, options: ConnectNodeOptions): Promise<NodeConnection> {
+export function connectNode(node: string, options: ConnectNodeOptions): Promise<NodeConnection> {
   const target = parseNodeName(node);
+  return openLink(target.alive, target.host, target.full, options);
+}
+
+/**
+ * Connects to the node registered as `alive` with the EPMD on `host` and learns its full name from
+ * the handshake: for finding the name of the node beside us when only its alive part is known.
+ */
+export function connectByAlive(alive: string, host: string, options: ConnectNodeOptions): Promise<NodeConnection> {
+  return openLink(alive, host, undefined, options);
+}
+
+async function openLink(
+  alive: string,
+  host: string,
+  expected: string | undefined,
+  options: ConnectNodeOptions,
+): Promise<NodeConnection> {
+  const label = expected ?? `${alive}@${host}`;
   const timeoutMs = options.timeoutMs ?? 5000;
   const signal = deadline(timeoutMs, options.signal);
   const dial = options.connect ?? defaultConnect;
   const fail = (code: HandshakeError["code"], msg: string, cause?: unknown) =>
-    new HandshakeError(code, target.full, `Cannot connect to '${target.full}': ${msg}`, { cause });
+    new HandshakeError(code, label, `Cannot connect to '${label}': ${msg}`, { cause });
 
   let port = options.distPort;
   if (port === undefined) {
     try {
-      const info = await portPlease(target.host, target.alive, {
-        port: options.epmdPort,
-        signal,
-        timeoutMs,
-        connect: dial,
-      });
+      const info = await portPlease(host, alive, { port: options.epmdPort, signal, timeoutMs, connect: dial });
       if (info.highestVersion < 6 || info.lowestVersion > 6) {
-        throw fail(
-          "VERSION",
-          `it speaks distribution versions ${info.lowestVersion}-${info.highestVersion}; erlmesh needs 6 (OTP 23 or later)`,
-        );
+        throw fail("VERSION", `it speaks distribution versions ${info.lowestVersion}-${info.highestVersion}; erlmesh needs 6 (OTP 23 or later)`);
       }
       port = info.port;
     } catch (err) {
@@ -87,20 +97,12 @@ export async function connectNode(node: string, options: ConnectNodeOptions): Pr
       if (err.code === "NOT_REGISTERED") {
         let known = "";
         try {
-          const list = await epmdNames(target.host, {
-            port: options.epmdPort,
-            timeoutMs: 1000,
-            connect: dial,
-          });
+          const list = await epmdNames(host, { port: options.epmdPort, timeoutMs: 1000, connect: dial });
           known = list.nodes.length
             ? ` (it knows ${list.nodes.map((n) => `'${n.name}'`).join(", ")})`
             : " (it knows no nodes: is the node started with -name/-sname?)";
         } catch { /* the first error says enough */ }
-        throw fail(
-          "NOT_REGISTERED",
-          `EPMD on ${target.host} has no node named '${target.alive}'${known}`,
-          err,
-        );
+        throw fail("NOT_REGISTERED", `EPMD on ${host} has no node named '${alive}'${known}`, err);
       }
       if (err.code === "TIMEOUT") throw fail("TIMEOUT", err.message, err);
       throw fail("UNREACHABLE", err.message, err);
@@ -109,26 +111,25 @@ export async function connectNode(node: string, options: ConnectNodeOptions): Pr
 
   let t: Transport;
   try {
-    t = await dial(target.host, port, signal);
+    t = await dial(host, port, signal);
   } catch (err) {
-    if (err instanceof BytesError && err.code === "TIMEOUT") {
-      throw fail("TIMEOUT", `no TCP connection to port ${port} in time`, err);
-    }
+    if (err instanceof BytesError && err.code === "TIMEOUT") throw fail("TIMEOUT", `no TCP connection to port ${port} in time`, err);
     const why = err instanceof Error ? err.message : String(err);
     throw fail("UNREACHABLE", `the distribution port ${port} does not answer (${why})`, err);
   }
   const reader = new ExactReader(t);
-  const localName = options.localName ?? localNodeNameFor(target);
+  const localName = options.localName ?? localNodeNameFor(parseNodeName(label));
   try {
     const hs = await clientHandshake(t, reader, {
       localName,
-      targetName: target.full,
+      targetName: label,
+      anyName: expected === undefined,
       cookie: options.cookie,
       creation: CREATION,
       signal,
     });
     return new NodeConnection(t, reader, {
-      node: target.full,
+      node: hs.peerName,
       localName,
       negotiated: hs.negotiated,
       peerCreation: hs.peerCreation,

@@ -37,6 +37,9 @@ const FLOAT_TEXT = /^[ ]*[-+]?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?$/;
  * BIT_BINARY_EXT with 8 bits in its last byte to a plain `Uint8Array`. A list whose tail is itself
  * encoded as a list is joined into one list. A compressed term (tag 80) is inflated synchronously.
  *
+ * Binaries are copies, never views into `bytes`; small ones (up to 1 KiB) may share one
+ * ArrayBuffer per call, so reach for `.buffer` only together with `byteOffset` and `byteLength`.
+ *
  * @throws {EtfDecodeError} on malformed, truncated, too deep or too large input, or trailing bytes.
  * @example
  * ```ts
@@ -112,17 +115,54 @@ interface Limits {
   inflated: boolean;
 }
 
+/** Binaries up to this size are copied into a shared slab instead of a buffer of their own. */
+const SLAB_ITEM_MAX = 1024;
+const SLAB_SIZE = 64 * 1024;
+const ATOM_CACHE_SLOTS = 64;
+
+interface CachedAtom {
+  at: number;
+  n: number;
+  atom: Atom;
+}
+
 class Decoder {
   readonly b: Uint8Array;
   readonly v: DataView;
   pos: number;
   readonly lim: Limits;
+  slab: Uint8Array | undefined;
+  slabUsed = 0;
+  /** Recently decoded ASCII atoms by a hash of their bytes: repeated atoms skip string decoding. */
+  atoms: (CachedAtom | undefined)[] | undefined;
 
   constructor(bytes: Uint8Array, pos: number, limits: Limits) {
-    this.b = bytes;
+    // A Node Buffer's slice() is a view, not a copy: work on a plain Uint8Array over the same memory.
+    this.b = bytes.constructor === Uint8Array
+      ? bytes
+      : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.pos = pos;
     this.lim = limits;
+  }
+
+  /**
+   * A copy of `b[start, start + n)`. Small copies are views into a slab shared within one decode
+   * call (at most 64 KiB, and never more than the input left), which is much cheaper than one
+   * ArrayBuffer per binary.
+   */
+  copy(start: number, n: number): Uint8Array {
+    if (n > SLAB_ITEM_MAX) return this.b.slice(start, start + n);
+    let slab = this.slab;
+    if (slab === undefined || this.slabUsed + n > slab.length) {
+      slab = this.slab = new Uint8Array(Math.max(n, Math.min(SLAB_SIZE, this.b.length - start)));
+      this.slabUsed = 0;
+    }
+    const out = slab.subarray(this.slabUsed, this.slabUsed + n);
+    const b = this.b;
+    for (let i = 0; i < n; i++) out[i] = b[start + i];
+    this.slabUsed += n;
+    return out;
   }
 
   fail(code: EtfDecodeErrorCode, at: number, detail: string, tag?: number, cause?: unknown): never {
@@ -218,7 +258,7 @@ class Decoder {
         const n = this.u32(tag, "a 4-byte length");
         this.need(n, tag);
         this.charge(n, tag, at);
-        const out = b.slice(this.pos, this.pos + n);
+        const out = this.copy(this.pos, n);
         this.pos += n;
         return out;
       }
@@ -355,6 +395,22 @@ class Decoder {
     }
     const b = this.b;
     const end = at + n;
+    const slot = (n * 31 + (n > 0 ? b[at] * 7 + b[end - 1] : 0)) & (ATOM_CACHE_SLOTS - 1);
+    const cache = this.atoms ??= new Array(ATOM_CACHE_SLOTS);
+    const hit = cache[slot];
+    if (hit !== undefined && hit.n === n) {
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        if (b[hit.at + i] !== b[at + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) {
+        this.pos = end;
+        return hit.atom;
+      }
+    }
     let ascii = true;
     for (let i = at; i < end; i++) {
       if (b[i] > 0x7f) {
@@ -364,6 +420,9 @@ class Decoder {
     }
     let name: string;
     if (ascii || latin1) {
+      if (n > MAX_ATOM_CHARS) {
+        this.fail("INVALID", at, `${tagName(tag)} has ${n} characters, the limit is ${MAX_ATOM_CHARS}`, tag);
+      }
       name = String.fromCharCode.apply(null, b.subarray(at, end) as unknown as number[]);
     } else {
       try {
@@ -385,7 +444,9 @@ class Decoder {
       }
     }
     this.pos = end;
-    return new Atom(name);
+    const atom = new Atom(name);
+    if (ascii) cache[slot] = { at, n, atom }; // ASCII reads the same in Latin-1 and UTF-8
+    return atom;
   }
 
   /** Appends the `n` bytes of a STRING_EXT body to `out` as integers. */
@@ -401,10 +462,10 @@ class Decoder {
   tuple(tag: number, n: number, depth: number, at: number): Tuple {
     this.fits(n, 1, tag, "elements");
     this.charge(n, tag, at);
-    const elements: Term[] = [];
+    const elements: Term[] = new Array(n);
     if (n > 0) {
       this.deeper(depth, tag, at);
-      for (let i = 0; i < n; i++) elements.push(this.term(depth + 1));
+      for (let i = 0; i < n; i++) elements[i] = this.term(depth + 1);
     }
     return new Tuple(elements);
   }
@@ -477,7 +538,7 @@ class Decoder {
     }
     this.need(n, tag);
     this.charge(n, tag, at);
-    const bytes = this.b.slice(this.pos, this.pos + n);
+    const bytes = this.copy(this.pos, n);
     this.pos += n;
     if (bits === 8) return bytes;
     bytes[n - 1] &= (0xff00 >> bits) & 0xff; // unused low bits are zero

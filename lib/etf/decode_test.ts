@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { deflateSync } from "node:zlib";
 import { decodeError, hex, toHex } from "./_test_util.ts";
 import {
@@ -10,7 +11,7 @@ import {
   encodeTerm,
   ErlFloat,
   ErlMap,
-  EtfDecodeError,
+  type EtfDecodeError,
   ImproperList,
   LocalFun,
   Pid,
@@ -112,6 +113,8 @@ Deno.test("decodeTerm() rejects invalid UTF-8 in atoms and atoms over 255 charac
   fails("83 77 02 c328", "INVALID");
   fails("83 76 0001 ff", "INVALID");
   fails("83 64 0100" + "61".repeat(256), "INVALID");
+  fails("83 76 0100" + "61".repeat(256), "INVALID");
+  fails("83 76 03fc" + "61".repeat(1020), "INVALID");
   fails("83 76 0200" + "c3a9".repeat(256), "INVALID");
   fails("83 76 0400" + "f09f9880".repeat(256), "INVALID");
   assertTerm(d("83 76 03fc" + "f09f9880".repeat(255)), atom("😀".repeat(255)));
@@ -275,6 +278,18 @@ Deno.test("decodeTermAt() reads consecutive terms and returns the offset after e
   assert.throws(() => decodeTermAt(bytes, bytes.length + 1), RangeError);
   assert.equal(decodeError(() => decodeTermAt(bytes, bytes.length)).code, "TRUNCATED");
   assert.equal(decodeError(() => decodeTermAt(bytes, 0)).code, "BAD_VERSION");
+});
+
+Deno.test("decodeTerm() returns plain Uint8Array copies even from a Node Buffer or a compressed term", () => {
+  const input = Buffer.from(encodeTerm([new Uint8Array(2000).fill(1), new Uint8Array([5])]));
+  const [big, small] = decodeTerm(input) as Uint8Array[];
+  input.fill(0);
+  assert.equal(big.constructor, Uint8Array);
+  assert.equal(small.constructor, Uint8Array);
+  assert.equal(big[0], 1);
+  assert.equal(small[0], 5);
+  const fromZ = decodeTerm(compressed(new Uint8Array(3000).fill(2)));
+  assert.equal(fromZ.constructor, Uint8Array);
 });
 
 Deno.test("decodeTerm() works on a Uint8Array view into a larger buffer", () => {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ByteWriter } from "../bytes/writer.ts";
 import { hex, toHex } from "./_test_util.ts";
 import {
-  Atom,
+  type Atom,
   atom,
   BitBinary,
   encodeTerm,

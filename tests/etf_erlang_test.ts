@@ -1,9 +1,11 @@
 // Real Erlang reads what encodeTerm() writes: binary_to_term/1 each term, then term_to_binary/2 it back.
 import assert from "node:assert/strict";
-import { hasProgram, toHex } from "./_test_util.ts";
+import fc from "fast-check";
+import { hasProgram, hex, term as arbitraryTerm, toHex } from "../lib/etf/_test_util.ts";
 import {
   atom,
   BitBinary,
+  decodeTerm,
   encodeTerm,
   ErlFloat,
   ErlMap,
@@ -13,8 +15,9 @@ import {
   Port,
   Ref,
   type Term,
+  termEquals,
   tuple,
-} from "./mod.ts";
+} from "../lib/etf/mod.ts";
 
 const hasErl = hasProgram("erl");
 if (!hasErl) console.warn("SKIPPED: erlang_test.ts needs `erl` on PATH (install Erlang/OTP)");
@@ -72,42 +75,64 @@ const SCRIPT = `
     end, lists:sort(Files)),
   halt().`;
 
+/** Writes each file, runs SCRIPT over them in one `erl`, and returns its line per file. */
+async function erlRoundTrip(
+  files: Map<string, Uint8Array>,
+): Promise<Map<string, { hex: string; text: string }>> {
+  const dir = await Deno.makeTempDir({ prefix: "etf_erl_" });
+  try {
+    for (const [name, bytes] of files) await Deno.writeFile(`${dir}/${name}`, bytes);
+    const out = await new Deno.Command("erl", {
+      args: ["-noshell", "-eval", SCRIPT, "-extra", dir],
+      stdout: "piped",
+      stderr: "piped",
+      stdin: "null",
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    assert.ok(out.success, `erl failed: ${new TextDecoder().decode(out.stderr)}\n${stdout}`);
+    return new Map(
+      stdout.trim().split("\n").map((l) => {
+        const [file, hex, ...text] = l.split(" ");
+        return [file, { hex, text: text.join(" ") }] as const;
+      }),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 Deno.test({
   name: "binary_to_term/1 in real Erlang accepts encodeTerm() output and re-encodes it to the same bytes",
   ignore: !hasErl,
   fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "etf_erl_" });
-    try {
-      for (const [i, [, t]] of exact.entries()) {
-        await Deno.writeFile(`${dir}/e${String(i).padStart(3, "0")}`, encodeTerm(t));
-      }
-      for (const [i, [t]] of printed.entries()) {
-        await Deno.writeFile(`${dir}/p${String(i).padStart(3, "0")}`, encodeTerm(t));
-      }
-      const out = await new Deno.Command("erl", {
-        args: ["-noshell", "-eval", SCRIPT, "-extra", dir],
-        stdout: "piped",
-        stderr: "piped",
-        signal: AbortSignal.timeout(60_000),
-      }).output();
-      const stdout = new TextDecoder().decode(out.stdout);
-      assert.ok(out.success, `erl failed: ${new TextDecoder().decode(out.stderr)}\n${stdout}`);
-      const lines = new Map(
-        stdout.trim().split("\n").map((l) => {
-          const [file, hex, ...text] = l.split(" ");
-          return [file, { hex, text: text.join(" ") }] as const;
-        }),
-      );
-      for (const [i, [what, t]] of exact.entries()) {
-        const got = lines.get(`e${String(i).padStart(3, "0")}`);
-        assert.ok(got, `no output for ${what}`);
-        assert.equal(got.hex, toHex(encodeTerm(t)), what);
-      }
-      for (const [i, [, text]] of printed.entries()) {
-        assert.equal(lines.get(`p${String(i).padStart(3, "0")}`)?.text, text);
-      }
-    } finally {
-      await Deno.remove(dir, { recursive: true });
+    const files = new Map<string, Uint8Array>();
+    for (const [i, [, t]] of exact.entries()) files.set(`e${String(i).padStart(3, "0")}`, encodeTerm(t));
+    for (const [i, [t]] of printed.entries()) files.set(`p${String(i).padStart(3, "0")}`, encodeTerm(t));
+    const lines = await erlRoundTrip(files);
+    for (const [i, [what, t]] of exact.entries()) {
+      const got = lines.get(`e${String(i).padStart(3, "0")}`);
+      assert.ok(got, `no output for ${what}`);
+      assert.equal(got.hex, toHex(encodeTerm(t)), what);
+    }
+    for (const [i, [, text]] of printed.entries()) {
+      assert.equal(lines.get(`p${String(i).padStart(3, "0")}`)?.text, text);
+    }
+  },
+});
+
+Deno.test({
+  name: "Real Erlang decodes 300 arbitrary encodeTerm() outputs to terms that decodeTerm() reads back equal",
+  ignore: !hasErl,
+  fn: async () => {
+    const terms = fc.sample(arbitraryTerm, { numRuns: 300, seed: 42 });
+    const files = new Map(terms.map((t, i) => [`a${String(i).padStart(3, "0")}`, encodeTerm(t)] as const));
+    const lines = await erlRoundTrip(files);
+    for (const [i, t] of terms.entries()) {
+      const got = lines.get(`a${String(i).padStart(3, "0")}`);
+      assert.ok(got, `erl printed nothing for term ${i}`);
+      const back = decodeTerm(hex(got.hex));
+      assert.ok(termEquals(back, t), `term ${i} changed in Erlang: ${Deno.inspect(t, { depth: 6 })}`);
     }
   },
 });

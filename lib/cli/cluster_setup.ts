@@ -1,0 +1,120 @@
+import type { Command } from "commander";
+import { type Cookie, parseNodeName, resolveCookie } from "../dist/mod.ts";
+import {
+  aSource,
+  type Discovery,
+  type DiscoverySource,
+  localEpmdSource,
+  NodeEnumerator,
+  srvSource,
+  staticSource,
+} from "../discovery/mod.ts";
+import { addConfigOptions, type Config, ConfigError, loadConfig, serviceNames } from "../config/mod.ts";
+
+/** Adds `--output`, `--verbose`, `--config` and every configuration key's flag. */
+export function withConfigOptions(cmd: Command): Command {
+  cmd.option("-o, --output <format>", "output format: text or json", "text")
+    .option("-v, --verbose", "print the cause chain of errors", false);
+  return addConfigOptions(cmd) as Command;
+}
+
+function safeEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Loads the configuration from the command's flags, the environment and the optional file. */
+export function configFrom(raw: Record<string, unknown>): Promise<Config> {
+  const { output: _o, verbose: _v, ...flags } = raw;
+  return loadConfig({ flags, env: safeEnv });
+}
+
+/** The cookie from `cookieFile` or the usual places. */
+export function cookieFrom(cfg: Config): Promise<Cookie> {
+  return resolveCookie({ cookieFile: cfg.cookieFile });
+}
+
+function nameServer(cfg: Config): { ipAddr: string; port: number } | undefined {
+  if (!cfg.dnsServer) return undefined;
+  const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(cfg.dnsServer);
+  const ipAddr = m?.[1] ?? cfg.dnsServer;
+  return { ipAddr, port: m?.[2] ? Number(m[2]) : 53 };
+}
+
+/** The discovery source the configuration names. Several Services are asked together. */
+export function sourceFrom(cfg: Config): DiscoverySource {
+  const ns = nameServer(cfg);
+  const common = { timeoutMs: cfg.dnsTimeout, nameServer: ns };
+  let sources: DiscoverySource[];
+  switch (cfg.discovery) {
+    case "srv":
+    case "a": {
+      const names = serviceNames(cfg);
+      if (names.length === 0) {
+        throw new ConfigError(
+          "INVALID",
+          { key: "service", source: cfg.sources.discovery ?? "default" },
+          `Missing service for discovery '${cfg.discovery}' (from ${cfg.sources.discovery ?? "default"}): expected a headless Service name in --service, ERLMESH_SERVICE or K8S_HEADLESS_SVC`,
+        );
+      }
+      sources = names.map((name) =>
+        cfg.discovery === "srv"
+          ? srvSource({ name, ...common })
+          : aSource({ name, family: "both", hostForm: cfg.hostForm === "fqdn" ? "dashed" : "ip", ...common })
+      );
+      break;
+    }
+    case "static":
+      if (cfg.hosts.length === 0) {
+        throw new ConfigError(
+          "INVALID",
+          { key: "hosts", source: cfg.sources.discovery ?? "default" },
+          `Missing hosts for discovery 'static' (from ${cfg.sources.discovery ?? "default"}): expected a list of hosts in --hosts, ERLMESH_HOSTS or WORLD_LIST`,
+        );
+      }
+      sources = [staticSource(cfg.hosts)];
+      break;
+    case "epmd":
+      sources = [localEpmdSource({ nodeHost: cfg.node ? parseNodeName(cfg.node).host : undefined })];
+      break;
+  }
+  return sources.length === 1 ? sources[0] : mergeSources(sources);
+}
+
+/** One source that asks several and joins their answers. */
+function mergeSources(sources: DiscoverySource[]): DiscoverySource {
+  return {
+    kind: sources[0].kind,
+    description: sources.map((s) => s.description).join(" + "),
+    async discover(signal?: AbortSignal): Promise<Discovery> {
+      const all = await Promise.all(sources.map((s) => s.discover(signal)));
+      const hosts = new Map(all.flatMap((d) => d.hosts).map((h) => [h.host, h]));
+      return {
+        hosts: [...hosts.values()].sort((a, b) => a.host.localeCompare(b.host)),
+        recordTypes: [...new Set(all.flatMap((d) => d.recordTypes))].sort(),
+        stale: all.some((d) => d.stale),
+        error: all.find((d) => d.error)?.error,
+        queries: all.reduce((n, d) => n + d.queries, 0),
+      };
+    },
+  };
+}
+
+/** The alive part peers must have: `basename`, else the local node's. */
+export function basenameOf(cfg: Config): string | undefined {
+  return cfg.basename ?? (cfg.node ? parseNodeName(cfg.node).alive : undefined);
+}
+
+/** The host-to-node enumerator the configuration asks for. */
+export function enumeratorFrom(cfg: Config): NodeEnumerator {
+  return new NodeEnumerator({
+    basename: basenameOf(cfg),
+    useEpmd: true,
+    epmdPort: cfg.epmdPort,
+    timeoutMs: cfg.connectTimeout,
+    concurrency: cfg.concurrency,
+  });
+}

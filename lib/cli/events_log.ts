@@ -1,0 +1,42 @@
+import { getLogger } from "@logtape/logtape";
+import type { ClusterEvent } from "../cluster/mod.ts";
+
+const log = getLogger(["erlmesh", "cluster"]);
+
+/** Logs a reconcile event: each join, departure and failure once. */
+export function logEvent(e: ClusterEvent): void {
+  switch (e.type) {
+    case "local_up":
+      log.info("Connected to the local node {node}", { event: e.type, node: e.node, generation: e.generation });
+      return;
+    case "local_down":
+      log.warn("The local node {node} is not reachable: {reason}", { event: e.type, node: e.node, reason: e.reason });
+      return;
+    case "join":
+      log.info("Peer {node} joined", { event: e.type, node: e.node });
+      return;
+    case "leave":
+      log.warn("Peer {node} left", { event: e.type, node: e.node });
+      return;
+    case "connect_failed":
+      log.warn("Cannot connect to {node} ({code}): {reason}", { event: e.type, node: e.node, code: e.code, reason: e.reason });
+      return;
+    case "discovery_failed":
+      log.warn("Discovery failed ({code}): {reason}; {action}", {
+        event: e.type,
+        code: e.code,
+        reason: e.reason,
+        action: e.stale ? "keeping the last good answer" : "no earlier answer to keep",
+      });
+      return;
+    case "discovery_recovered":
+      log.info("Discovery works again", { event: e.type });
+      return;
+    case "peer_found":
+      log.debug("Discovered {node}", { event: e.type, node: e.node });
+      return;
+    case "peer_gone":
+      log.info("{node} is no longer discovered", { event: e.type, node: e.node });
+      return;
+  }
+}

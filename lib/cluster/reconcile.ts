@@ -1,0 +1,425 @@
+import { atomList, type Cookie, type NodeConnection } from "../dist/mod.ts";
+import { atom, isAtom } from "../etf/term.ts";
+import type { DiscoverySource, NodeEnumerator, Peer } from "../discovery/mod.ts";
+import { ClusterError } from "./errors.ts";
+import { diagnosePeer, type PeerDiagnosis, probePeer } from "./diagnose.ts";
+import { LocalLink } from "./local.ts";
+
+/** Something worth logging once: a join, a departure, a failure or a recovery. */
+export type ClusterEvent =
+  | { type: "local_up"; node: string; generation: number }
+  | { type: "local_down"; node: string; reason: string }
+  | { type: "join"; node: string }
+  | { type: "leave"; node: string }
+  | { type: "connect_failed"; node: string; code: string; reason: string }
+  | { type: "discovery_failed"; code: string; reason: string; stale: boolean }
+  | { type: "discovery_recovered" }
+  | { type: "peer_found"; node: string }
+  | { type: "peer_gone"; node: string };
+
+/** Options of {@link Reconciler}. */
+export interface ReconcilerOptions {
+  /** The local node: full name, or its alive part (then `localHost`'s EPMD is asked and the name learnt). */
+  localNode?: string;
+  /** The local node's alive part, when `localNode` is not given. */
+  localAlive?: string;
+  /** Where the local node's EPMD runs. @default "127.0.0.1" */
+  localHost?: string;
+  /** The cookie. */
+  cookie: Cookie;
+  /** Where peers come from. */
+  source: DiscoverySource;
+  /** Turns discovered hosts into node names. */
+  enumerator: NodeEnumerator;
+  /** EPMD port on every host. */
+  epmdPort?: number;
+  /** Steady-state cycle interval, ms. @default 5000 */
+  intervalMs?: number;
+  /** Interval while anything is missing or changed recently, ms. @default 200 */
+  fastIntervalMs?: number;
+  /** Stay on the fast interval this long after a change, ms. @default 30000 */
+  settleMs?: number;
+  /** Deadline of one connect_node call, ms. @default 2000 */
+  connectTimeoutMs?: number;
+  /** Deadline of the local rpc, ms. @default 3000 */
+  rpcTimeoutMs?: number;
+  /** Connect attempts in flight at once. @default 8 */
+  concurrency?: number;
+  /** Longest wait between attempts at one peer, ms. @default 1000 */
+  maxBackoffMs?: number;
+  /** Receives events. */
+  onEvent?: (e: ClusterEvent) => void;
+  /** Receives each cycle's report. */
+  onCycle?: (r: CycleReport) => void;
+}
+
+/** One missing peer and why. */
+export interface MissingPeer {
+  node: string;
+  code: string;
+  reason: string;
+}
+
+/** What one cycle saw and did. */
+export interface CycleReport {
+  /** When it started (ms since epoch). */
+  at: number;
+  durationMs: number;
+  ok: boolean;
+  /** The local node, when known. */
+  local?: string;
+  error?: string;
+  discovered: string[];
+  connected: string[];
+  missing: MissingPeer[];
+  attempted: string[];
+  stale: boolean;
+  dnsQueries: number;
+  epmdQueries: number;
+  rpcs: number;
+}
+
+/** Counters since start, for metrics. */
+export interface ReconcilerCounters {
+  cycles: number;
+  failedCycles: number;
+  dnsQueries: number;
+  dnsErrors: number;
+  epmdQueries: number;
+  rpcs: number;
+  connectAttempts: number;
+  connectFailures: Record<string, number>;
+  joins: number;
+  leaves: number;
+}
+
+interface PeerState {
+  failures: number;
+  nextAttemptAt: number;
+  lastCode?: string;
+}
+
+/**
+ * The reconcile loop of one pod: discover peers, compare with the local node's `nodes()`, and ask
+ * the local node to `net_kernel:connect_node/1` each missing peer. It never connects to a node that was
+ * not discovered and never disconnects anything.
+ *
+ * Intervals: a cycle every `fastIntervalMs` (200 ms) while a discovered peer is missing, the local node
+ * is down, or something changed in the last `settleMs` (30 s); otherwise every `intervalMs` (5 s).
+ * A missing peer is retried with its own backoff from `fastIntervalMs` doubling to `maxBackoffMs`
+ * (1 s), and before each attempt its EPMD is asked whether it is registered, so an unreachable peer
+ * never makes the local node wait in net_kernel. Steady state costs one DNS query and one local rpc
+ * per cycle, and no EPMD query.
+ */
+export class Reconciler {
+  #o: Required<Pick<ReconcilerOptions, "intervalMs" | "fastIntervalMs" | "settleMs" | "connectTimeoutMs" | "rpcTimeoutMs" | "concurrency" | "maxBackoffMs">> & ReconcilerOptions;
+  #link: LocalLink;
+  #peers = new Map<string, PeerState>();
+  #discovered = new Set<string>();
+  #connected = new Set<string>();
+  #lastGeneration = 0;
+  #settleUntil = 0;
+  #discoveryFailing = false;
+  #timer: number | undefined;
+  #running = false;
+  #stopped = false;
+  #wake: (() => void) | undefined;
+  #cycle: Promise<CycleReport> | undefined;
+  /** Counters since start. */
+  readonly counters: ReconcilerCounters = {
+    cycles: 0,
+    failedCycles: 0,
+    dnsQueries: 0,
+    dnsErrors: 0,
+    epmdQueries: 0,
+    rpcs: 0,
+    connectAttempts: 0,
+    connectFailures: {},
+    joins: 0,
+    leaves: 0,
+  };
+  /** The last cycle's report. */
+  last: CycleReport | undefined;
+  /** When the last cycle that reached the local node ended (ms since epoch). */
+  lastSuccessAt = 0;
+
+  constructor(options: ReconcilerOptions) {
+    this.#o = {
+      ...options,
+      intervalMs: options.intervalMs ?? 5000,
+      fastIntervalMs: options.fastIntervalMs ?? 200,
+      settleMs: options.settleMs ?? 30000,
+      connectTimeoutMs: options.connectTimeoutMs ?? 2000,
+      rpcTimeoutMs: options.rpcTimeoutMs ?? 3000,
+      concurrency: options.concurrency ?? 8,
+      maxBackoffMs: options.maxBackoffMs ?? 1000,
+    };
+    this.#link = new LocalLink({
+      node: options.localNode,
+      alive: options.localAlive,
+      host: options.localHost,
+      cookie: options.cookie,
+      epmdPort: options.epmdPort,
+      connectTimeoutMs: this.#o.connectTimeoutMs,
+    });
+    this.#settleUntil = Date.now() + this.#o.settleMs;
+  }
+
+  /** The link to the local node. */
+  get link(): LocalLink {
+    return this.#link;
+  }
+
+  #emit(e: ClusterEvent): void {
+    this.#o.onEvent?.(e);
+  }
+
+  /** Runs one cycle now (or joins the one running). */
+  runCycle(): Promise<CycleReport> {
+    if (!this.#cycle) this.#cycle = this.#doCycle().finally(() => (this.#cycle = undefined));
+    return this.#cycle;
+  }
+
+  async #doCycle(): Promise<CycleReport> {
+    const at = Date.now();
+    const t0 = performance.now();
+    const report: CycleReport = {
+      at,
+      durationMs: 0,
+      ok: false,
+      discovered: [],
+      connected: [],
+      missing: [],
+      attempted: [],
+      stale: false,
+      dnsQueries: 0,
+      epmdQueries: 0,
+      rpcs: 0,
+    };
+    this.counters.cycles++;
+    try {
+      // 1. Discover hosts, then nodes.
+      const disc = await this.#o.source.discover();
+      report.dnsQueries = disc.queries;
+      report.stale = disc.stale;
+      this.counters.dnsQueries += disc.queries;
+      if (disc.error && disc.error.code !== "NXDOMAIN_OR_NODATA") {
+        this.counters.dnsErrors++;
+        if (!this.#discoveryFailing) {
+          this.#discoveryFailing = true;
+          this.#emit({ type: "discovery_failed", code: disc.error.code, reason: disc.error.message, stale: disc.stale });
+        }
+      } else if (this.#discoveryFailing) {
+        this.#discoveryFailing = false;
+        this.#emit({ type: "discovery_recovered" });
+      }
+      const en = await this.#o.enumerator.enumerate(disc.hosts);
+      report.epmdQueries = en.epmdQueries;
+      this.counters.epmdQueries += en.epmdQueries;
+      const hostsWithPeers = new Set(en.peers.map((p) => p.host));
+      for (const h of disc.hosts) {
+        // A host whose EPMD lists no matching node yet is asked again next cycle.
+        if (!hostsWithPeers.has(h.host)) this.#o.enumerator.invalidate(h.host);
+      }
+
+      // 2. The local node and what it is connected to.
+      let conn: NodeConnection;
+      try {
+        conn = await this.#link.get();
+      } catch (err) {
+        this.#localDown(this.#link.name ?? this.#o.localNode ?? `${this.#o.localAlive}@${this.#o.localHost ?? "127.0.0.1"}`, err);
+        throw new ClusterError("LOCAL_NODE_DOWN", `Cannot reach the local node: ${errText(err)}`, { cause: err });
+      }
+      if (this.#link.generation !== this.#lastGeneration) {
+        this.#lastGeneration = this.#link.generation;
+        this.#localDownReported = false;
+        this.#settleUntil = Date.now() + this.#o.settleMs;
+        this.#emit({ type: "local_up", node: conn.node, generation: this.#link.generation });
+        conn.closed.then((reason) => {
+          if (this.#stopped) return;
+          this.#localDown(conn.node, reason);
+          this.#poke();
+        });
+      }
+      report.local = conn.node;
+      const wanted = en.peers.filter((p) => p.node !== conn.node);
+      report.discovered = wanted.map((p) => p.node);
+      this.#trackDiscovered(report.discovered);
+
+      const nodesNow = atomList(await conn.rpc("erlang", "nodes", [], { timeoutMs: this.#o.rpcTimeoutMs }), "nodes()");
+      report.rpcs++;
+      this.#trackConnected(nodesNow);
+      report.connected = [...nodesNow].sort();
+
+      // 3. Connect the missing peers.
+      const missing = wanted.filter((p) => !this.#connected.has(p.node));
+      const now = Date.now();
+      const due = missing.filter((p) => (this.#peers.get(p.node)?.nextAttemptAt ?? 0) <= now);
+      const results = await pool(due, this.#o.concurrency, (p) => this.#connectPeer(conn, p, report));
+      const byNode = new Map(results.map((r) => [r.node, r]));
+      for (const p of missing) {
+        const r = byNode.get(p.node);
+        if (r && r.ok) continue;
+        const st = this.#peers.get(p.node);
+        report.missing.push({
+          node: p.node,
+          code: r?.diagnosis?.code ?? st?.lastCode ?? "PENDING",
+          reason: r?.diagnosis?.message ?? "waiting for the next attempt",
+        });
+      }
+      // Peers that just connected show in nodes() at once; record them as joined now.
+      for (const r of results) if (r.ok) this.#trackConnected([...this.#connected, r.node]);
+      report.connected = [...this.#connected].sort();
+      report.ok = true;
+      this.lastSuccessAt = Date.now();
+    } catch (err) {
+      report.error = errText(err);
+      this.counters.failedCycles++;
+    }
+    report.durationMs = performance.now() - t0;
+    this.counters.rpcs += report.rpcs;
+    this.last = report;
+    this.#o.onCycle?.(report);
+    return report;
+  }
+
+  #localDownReported = false;
+
+  #localDown(node: string, reason: unknown): void {
+    if (this.#localDownReported) return;
+    this.#localDownReported = true;
+    this.#settleUntil = Date.now() + this.#o.settleMs;
+    this.#emit({ type: "local_down", node, reason: errText(reason) });
+  }
+
+  #trackDiscovered(nodes: string[]): void {
+    const next = new Set(nodes);
+    let changed = false;
+    for (const n of next) {
+      if (!this.#discovered.has(n)) {
+        changed = true;
+        this.#emit({ type: "peer_found", node: n });
+      }
+    }
+    for (const n of this.#discovered) {
+      if (!next.has(n)) {
+        changed = true;
+        this.#peers.delete(n);
+        this.#emit({ type: "peer_gone", node: n });
+      }
+    }
+    this.#discovered = next;
+    if (changed) this.#settleUntil = Date.now() + this.#o.settleMs;
+  }
+
+  #trackConnected(nodes: string[]): void {
+    const next = new Set(nodes);
+    for (const n of next) {
+      if (!this.#connected.has(n)) {
+        this.counters.joins++;
+        this.#peers.delete(n);
+        this.#emit({ type: "join", node: n });
+      }
+    }
+    for (const n of this.#connected) {
+      if (!next.has(n)) {
+        this.counters.leaves++;
+        this.#settleUntil = Date.now() + this.#o.settleMs;
+        this.#emit({ type: "leave", node: n });
+      }
+    }
+    this.#connected = next;
+  }
+
+  async #connectPeer(
+    conn: NodeConnection,
+    p: Peer,
+    report: CycleReport,
+  ): Promise<{ node: string; ok: boolean; diagnosis?: PeerDiagnosis }> {
+    const st = this.#peers.get(p.node) ?? { failures: 0, nextAttemptAt: 0 };
+    this.#peers.set(p.node, st);
+    report.attempted.push(p.node);
+    this.counters.connectAttempts++;
+    let diagnosis: PeerDiagnosis | undefined;
+    // Ask the peer's EPMD first: an unreachable or unregistered peer never reaches net_kernel.
+    report.epmdQueries++;
+    this.counters.epmdQueries++;
+    diagnosis = await probePeer(p.node, { epmdPort: this.#o.epmdPort, timeoutMs: Math.min(1000, this.#o.connectTimeoutMs) });
+    if (!diagnosis) {
+      try {
+        report.rpcs++;
+        const r = await conn.rpc("net_kernel", "connect_node", [atom(p.node)], { timeoutMs: this.#o.connectTimeoutMs });
+        if (isAtom(r, "true")) return { node: p.node, ok: true };
+        diagnosis = await diagnosePeer(p.node, this.#o.cookie, { epmdPort: this.#o.epmdPort, timeoutMs: this.#o.connectTimeoutMs });
+      } catch (err) {
+        diagnosis = { code: "RPC", message: errText(err) };
+      }
+    }
+    if (diagnosis.code === "NOT_REGISTERED" || diagnosis.code === "UNREACHABLE" || diagnosis.code === "TIMEOUT") {
+      this.#o.enumerator.invalidate(p.host);
+    }
+    st.failures++;
+    st.nextAttemptAt = Date.now() + Math.min(this.#o.fastIntervalMs * 2 ** (st.failures - 1), this.#o.maxBackoffMs);
+    this.counters.connectFailures[diagnosis.code] = (this.counters.connectFailures[diagnosis.code] ?? 0) + 1;
+    if (st.lastCode !== diagnosis.code) {
+      st.lastCode = diagnosis.code;
+      this.#emit({ type: "connect_failed", node: p.node, code: diagnosis.code, reason: diagnosis.message });
+    }
+    return { node: p.node, ok: false, diagnosis };
+  }
+
+  /** The delay before the next cycle, by the rules in the class comment. */
+  nextDelay(report: CycleReport | undefined = this.last): number {
+    if (!report || !report.ok || report.missing.length > 0 || Date.now() < this.#settleUntil) return this.#o.fastIntervalMs;
+    return this.#o.intervalMs;
+  }
+
+  #poke(): void {
+    this.#wake?.();
+  }
+
+  /** Runs cycles until {@link Reconciler.stop}. */
+  async run(): Promise<void> {
+    if (this.#running) throw new ClusterError("STOPPED", "The reconcile loop is already running");
+    this.#running = true;
+    while (!this.#stopped) {
+      const report = await this.runCycle();
+      if (this.#stopped) break;
+      await new Promise<void>((resolve) => {
+        this.#wake = () => {
+          clearTimeout(this.#timer);
+          resolve();
+        };
+        this.#timer = setTimeout(resolve, this.nextDelay(report)) as unknown as number;
+      });
+      this.#wake = undefined;
+    }
+    this.#running = false;
+  }
+
+  /** Stops the loop and closes the local link. */
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#wake?.();
+    this.#link.close();
+  }
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+export async function pool<T, R>(items: T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

@@ -1,0 +1,393 @@
+import { parseDocument } from "yaml";
+import { localHostname } from "../dist/names.ts";
+import { ConfigError, isCookieKey } from "./errors.ts";
+import {
+  downwardApiNode,
+  envValue,
+  legacyNode,
+  type NodeContext,
+  resolvConfDefaults,
+  serviceFqdn,
+} from "./legacy.ts";
+import {
+  type Config,
+  CONFIG_FILE_ENV,
+  CONFIG_KEY_NAMES,
+  CONFIG_KEYS,
+  type ConfigKey,
+  type Discovery,
+  type KeySpec,
+  ValueProblem,
+} from "./schema.ts";
+
+/** Where {@link loadConfig} reads from. Every field is optional; tests pass their own. */
+export interface LoadConfigInput {
+  /**
+   * Parsed command-line options keyed by camelCase key (commander's `opts()`); raw strings, parsed here.
+   * `config` names the YAML file. Keys that are not configuration keys are ignored.
+   * @default {}
+   */
+  flags?: Record<string, unknown>;
+  /** Environment lookup. @default Deno.env.get (every variable unset when env access is denied) */
+  env?: (name: string) => string | undefined;
+  /** Path of the YAML file; overrides `flags.config` and `ERLMESH_CONFIG`. @default none */
+  file?: string;
+  /** The text of resolv.conf. @default the content of /etc/resolv.conf, or "" when it cannot be read */
+  resolvConf?: string;
+  /** This machine's host name, for `RELEASE_NODE` without a host. @default Deno.hostname() */
+  hostname?: () => string;
+}
+
+type Raw = string | string[];
+
+interface Found {
+  raw: Raw;
+  source: string;
+}
+
+function safeEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+async function readResolvConf(): Promise<string> {
+  try {
+    return await Deno.readTextFile("/etc/resolv.conf");
+  } catch {
+    return "";
+  }
+}
+
+/** Turns a flag or YAML value into raw text (or list elements); undefined when it is unset. */
+function toRaw(key: string, value: unknown, source: string, expected: string): Raw | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") {
+    return String(value);
+  }
+  if (
+    Array.isArray(value) && value.every((v) => ["string", "number", "boolean", "bigint"].includes(typeof v))
+  ) {
+    return value.map(String);
+  }
+  throw ConfigError.invalid({ key, source, value: show(value), expected });
+}
+
+function show(value: unknown): string {
+  if (typeof value === "string") return value;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+function parseFound<K extends ConfigKey>(spec: KeySpec<K>, found: Found): NonNullable<Config[K]> {
+  const fields = { key: spec.key, source: found.source, value: show(found.raw) };
+  if (Array.isArray(found.raw) && !spec.type.list) {
+    throw ConfigError.invalid({ ...fields, expected: spec.type.expected });
+  }
+  try {
+    return spec.type.parse(found.raw);
+  } catch (err) {
+    if (err instanceof ValueProblem) {
+      throw ConfigError.invalid({ ...fields, expected: err.expected }, { cause: err.cause ?? err });
+    }
+    throw err;
+  }
+}
+
+function levenshtein(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+/** The known keys closest to `key` (typos, other case, kebab or snake case), best first. */
+export function closeKeys(key: string, known: readonly string[] = CONFIG_KEY_NAMES): string[] {
+  const norm = (s: string) => s.toLowerCase().replace(/[-_\s]/g, "");
+  const k = norm(key);
+  return known
+    .map((name) => {
+      const n = norm(name);
+      const d = levenshtein(k, n);
+      const close = d <= Math.max(2, Math.floor(n.length / 3)) ||
+        (k.length >= 4 && (n.includes(k) || k.includes(n)));
+      return { name, d, close };
+    })
+    .filter((c) => c.close)
+    .sort((a, b) => a.d - b.d)
+    .slice(0, 3)
+    .map((c) => c.name);
+}
+
+function quoteList(names: string[]): string {
+  const q = names.map((n) => `'${n}'`);
+  return q.length === 1 ? q[0] : `${q.slice(0, -1).join(", ")} or ${q.at(-1)}`;
+}
+
+/** Reads and checks the YAML file: a mapping of known keys. */
+async function readConfigFile(path: string): Promise<Map<string, unknown>> {
+  const fileSource = `file ${path}`;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new ConfigError(
+      "FILE",
+      { key: "", source: fileSource },
+      `Cannot read the config file '${path}': ${why}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const pos = e.linePos?.[0];
+    const what = e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+    const where = pos ? `line ${pos.line}, column ${pos.col}: ` : "";
+    throw new ConfigError(
+      "FILE",
+      { key: "", source: fileSource, expected: "a YAML mapping of configuration keys" },
+      `Cannot parse the config file '${path}': ${where}${what}`,
+      { cause: e },
+    );
+  }
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new ConfigError(
+      "FILE",
+      { key: "", source: fileSource },
+      `Cannot parse the config file '${path}': ${why}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  const values = new Map<string, unknown>();
+  if (data === null || data === undefined) return values;
+  if (typeof data !== "object" || Array.isArray(data)) {
+    throw new ConfigError(
+      "FILE",
+      { key: "", source: fileSource, expected: "a YAML mapping of configuration keys" },
+      `Cannot use the config file '${path}': expected a mapping of keys such as 'interval: 2s' at the top level`,
+    );
+  }
+  for (const [key, value] of Object.entries(data as Record<string, unknown>)) {
+    const source = `${fileSource} (key ${key})`;
+    if (isCookieKey(key) && key !== "cookieFile") {
+      throw new ConfigError(
+        "UNKNOWN_KEY",
+        { key, source, expected: "cookieFile" },
+        `Unknown key '${key}' in the config file '${path}': erlmesh does not read the cookie from its config file; ` +
+          "use cookieFile or RELEASE_COOKIE",
+      );
+    }
+    if (!Object.hasOwn(CONFIG_KEYS, key)) {
+      const close = closeKeys(key);
+      const hint = close.length > 0
+        ? `did you mean ${quoteList(close)}?`
+        : `the known keys are ${CONFIG_KEY_NAMES.join(", ")}`;
+      throw new ConfigError(
+        "UNKNOWN_KEY",
+        {
+          key,
+          source,
+          expected: close.length > 0 ? quoteList(close) : `one of ${CONFIG_KEY_NAMES.join(", ")}`,
+        },
+        `Unknown key '${key}' in the config file '${path}': ${hint}`,
+      );
+    }
+    values.set(key, value);
+  }
+  return values;
+}
+
+/**
+ * Loads the configuration. Each key comes from the first layer that has it:
+ *
+ * 1. `flags` (`--interval`),
+ * 2. the environment: `ERLMESH_*` first, then the legacy variables (`RELEASE_NODE`, `ERLANG_NODENAME`,
+ *    `K8S_HEADLESS_SVC`, `WORLD_LIST`, `POD_NAMESPACE`, `ERL_EPMD_PORT`),
+ * 3. the YAML file (`file`, `flags.config` or `ERLMESH_CONFIG`),
+ * 4. defaults, some derived: namespace and zone from resolv.conf, `discovery` from `service`/`hosts`,
+ *    `node` from the downward API (`POD_NAME`, `POD_IP`) and `basename` from `node`.
+ *
+ * `sources` records where each value came from. Any bad value is a {@link ConfigError}.
+ *
+ * @example
+ * ```ts
+ * import { loadConfig } from "./load.ts";
+ * const env: Record<string, string> = { K8S_HEADLESS_SVC: "['app']", POD_IP: "10.0.0.7", ERLMESH_BASENAME: "app" };
+ * const cfg = await loadConfig({ env: (n) => env[n], resolvConf: "" });
+ * cfg.node; // "app@10.0.0.7" when POD_NAME is unset
+ * ```
+ */
+export async function loadConfig(input: LoadConfigInput = {}): Promise<Config> {
+  const flags = input.flags ?? {};
+  const env = input.env ?? safeEnv;
+  const hostname = input.hostname ?? localHostname;
+
+  let configFile: string | undefined;
+  if (input.file !== undefined) configFile = input.file;
+  else if (typeof flags.config === "string" && flags.config !== "") configFile = flags.config;
+  else configFile = envValue(env, CONFIG_FILE_ENV);
+  const file = configFile === undefined ? new Map<string, unknown>() : await readConfigFile(configFile);
+  const resolv = resolvConfDefaults(input.resolvConf ?? await readResolvConf());
+
+  const values: Record<string, unknown> = {};
+  const sources: Record<string, string> = {};
+  const set = (key: string, value: unknown, source: string) => {
+    if (value === undefined) return;
+    values[key] = value;
+    sources[key] = source;
+  };
+
+  /** Flag, then `ERLMESH_*`, then plain aliases; `legacy` runs between env and file. */
+  const explicit = <K extends ConfigKey>(
+    key: K,
+    legacy?: () => { raw: string; source: string } | undefined,
+  ): { value: NonNullable<Config[K]>; source: string } | undefined => {
+    const spec = CONFIG_KEYS[key] as KeySpec<K>;
+    const parse = (found: Found) => ({ value: parseFound(spec, found), source: found.source });
+    const flagSource = `flag ${spec.flag}`;
+    const flag = toRaw(key, flags[key], flagSource, spec.type.expected);
+    if (flag !== undefined) return parse({ raw: flag, source: flagSource });
+    for (const name of [spec.env, ...spec.aliases]) {
+      const v = env(name);
+      if (v === undefined) continue;
+      if (v.trim() === "" && !(spec.allowEmpty && name === spec.env)) continue;
+      return parse({ raw: v, source: `env ${name}` });
+    }
+    const fromLegacy = legacy?.();
+    if (fromLegacy !== undefined) return parse(fromLegacy);
+    if (file.has(key)) {
+      const fileSource = `file ${configFile} (key ${key})`;
+      const raw = toRaw(key, file.get(key), fileSource, spec.type.expected);
+      if (raw !== undefined) return parse({ raw, source: fileSource });
+    }
+    return undefined;
+  };
+
+  const withDefault = (key: ConfigKey) => {
+    const found = explicit(key);
+    if (found !== undefined) set(key, found.value, found.source);
+    else set(key, CONFIG_KEYS[key].default, "default");
+  };
+
+  for (const key of CONFIG_KEY_NAMES) {
+    if (key === "node" || key === "basename" || key === "discovery") continue;
+    if (key === "namespace" || key === "clusterDomain") {
+      const found = explicit(key);
+      if (found !== undefined) set(key, found.value, found.source);
+      else if (resolv[key] !== undefined) set(key, resolv[key], `resolv.conf (search ${resolv.entry})`);
+      else set(key, key === "namespace" ? "default" : "cluster.local", "default");
+      continue;
+    }
+    withDefault(key);
+  }
+
+  const service = values.service as string[];
+  const hosts = values.hosts as string[];
+  const discovery = explicit("discovery");
+  if (discovery !== undefined) {
+    set("discovery", discovery.value, discovery.source);
+    checkDiscovery(discovery.value, discovery.source, service, hosts);
+  } else if (service.length > 0) set("discovery", "srv", "default (service is set)");
+  else if (hosts.length > 0) set("discovery", "static", "default (hosts are set)");
+  else set("discovery", "epmd", "default");
+
+  const ctx: NodeContext = {
+    env,
+    service,
+    namespace: values.namespace as string,
+    clusterDomain: values.clusterDomain as string,
+    hostForm: values.hostForm as Config["hostForm"],
+    discovery: values.discovery as Discovery,
+    hostname,
+  };
+  const basename = explicit("basename");
+  if (basename !== undefined) set("basename", basename.value, basename.source);
+  const node = explicit("node", () => legacyNode(ctx)) ??
+    fromDerived("node", downwardApiNode(basename?.value, ctx));
+  if (node !== undefined) {
+    set("node", node.value, node.source);
+    if (basename === undefined) {
+      set("basename", node.value.slice(0, node.value.indexOf("@")), "default (from node)");
+    }
+  }
+
+  const ordered: Record<string, unknown> = {};
+  for (const key of CONFIG_KEY_NAMES) if (key in values) ordered[key] = values[key];
+  const cfg = { ...ordered, sources } as unknown as Config;
+  if (configFile !== undefined) cfg.configFile = configFile;
+  return cfg;
+}
+
+function fromDerived(
+  key: "node",
+  found: { raw: string; source: string } | undefined,
+): { value: string; source: string } | undefined {
+  if (found === undefined) return undefined;
+  return { value: parseFound(CONFIG_KEYS[key], found), source: found.source };
+}
+
+function checkDiscovery(discovery: Discovery, source: string, service: string[], hosts: string[]): void {
+  if ((discovery === "srv" || discovery === "a") && service.length === 0) {
+    throw ConfigError.invalid({
+      key: "discovery",
+      source,
+      value: discovery,
+      expected:
+        `a service (--service, ERLMESH_SERVICE or K8S_HEADLESS_SVC) to query with discovery '${discovery}'`,
+    });
+  }
+  if (discovery === "static" && hosts.length === 0) {
+    throw ConfigError.invalid({
+      key: "discovery",
+      source,
+      value: discovery,
+      expected: "a host list (--hosts, ERLMESH_HOSTS or WORLD_LIST) with discovery 'static'",
+    });
+  }
+}
+
+/**
+ * The absolute DNS names to query, with a trailing dot, one per service: for discovery `srv`,
+ * `_<srvPortName>._tcp.<svc FQDN>.` (or `<svc FQDN>.` when `srvPortName` is empty); for `a`,
+ * `<svc FQDN>.`; none for `static` and `epmd`. A service with a dot is taken as a FQDN, otherwise it
+ * becomes `<service>.<namespace>.svc.<clusterDomain>`.
+ *
+ * @example
+ * ```ts
+ * import { serviceNames } from "./load.ts";
+ * serviceNames({ discovery: "srv", service: ["app"], srvPortName: "epmd", namespace: "default", clusterDomain: "cluster.local" });
+ * // ["_epmd._tcp.app.default.svc.cluster.local."]
+ * ```
+ */
+export function serviceNames(
+  cfg: Pick<Config, "discovery" | "service" | "srvPortName" | "namespace" | "clusterDomain">,
+): string[] {
+  if (cfg.discovery !== "srv" && cfg.discovery !== "a") return [];
+  return cfg.service.map((s) => {
+    const fqdn = serviceFqdn(s, cfg.namespace, cfg.clusterDomain);
+    return cfg.discovery === "srv" && cfg.srvPortName !== ""
+      ? `_${cfg.srvPortName}._tcp.${fqdn}.`
+      : `${fqdn}.`;
+  });
+}

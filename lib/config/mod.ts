@@ -1,0 +1,50 @@
+/**
+ * erlmesh's configuration: one typed {@link Config} from flags, then environment (`ERLMESH_*`, then
+ * the legacy variables of the original article, Elixir releases and the downward API), then an optional
+ * YAML file, then defaults. Every key is described once, in {@link CONFIG_KEYS}; the commander options
+ * ({@link addConfigOptions}) and docs/configuration.md ({@link configTable}) are derived from it.
+ *
+ * @example
+ * ```ts
+ * import { loadConfig, serviceNames } from "./mod.ts";
+ *
+ * const env: Record<string, string> = {
+ *   K8S_HEADLESS_SVC: "app",
+ *   POD_NAME: "app-0",
+ *   POD_NAMESPACE: "default",
+ *   RELEASE_DISTRIBUTION: "name",
+ *   RELEASE_NODE: "app",
+ * };
+ * const cfg = await loadConfig({ env: (name) => env[name], resolvConf: "" });
+ * cfg.node; // "app@app-0.app.default.svc.cluster.local"
+ * cfg.sources.node; // "env RELEASE_NODE (host: POD_NAME)"
+ * serviceNames(cfg); // ["_epmd._tcp.app.default.svc.cluster.local."]
+ * ```
+ * @module
+ */
+export { ConfigError, type ConfigErrorCode, type ConfigErrorFields } from "./errors.ts";
+export {
+  addConfigOptions,
+  type Config,
+  CONFIG_FILE_ENV,
+  CONFIG_FILE_FLAG,
+  CONFIG_KEY_NAMES,
+  CONFIG_KEYS,
+  type ConfigKey,
+  configTable,
+  type Discovery,
+  formatDuration,
+  type HostForm,
+  type KeySpec,
+  type LegacyVariable,
+  type LogFormat,
+  type LogLevel,
+  type OptionTarget,
+  parseBoolean,
+  parseDuration,
+  type Readiness,
+  splitList,
+  type ValueType,
+} from "./schema.ts";
+export { closeKeys, loadConfig, type LoadConfigInput, serviceNames } from "./load.ts";
+export { type ResolvConfDefaults, resolvConfDefaults, serviceFqdn } from "./legacy.ts";
