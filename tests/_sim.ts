@@ -1,0 +1,164 @@
+/**
+ * erlmesh agents in a simulated Kubernetes cluster: start one per pod, ask `erlmesh mesh` from the
+ * cluster's node namespace, and wait for a full mesh.
+ */
+import type { Cluster, ClusterPod } from "./_harness/mod.ts";
+import { tempPrefix } from "./_harness/prefix.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const DENO_FLAGS = ["run", "--quiet", "--allow-net", "--allow-env", "--allow-read", "--allow-run", "--allow-sys"];
+
+/** The environment an erlmesh process gets: Deno's cache, nothing of the test's cookie variables. */
+function env(extra: Record<string, string>): Record<string, string> {
+  return {
+    DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`,
+    NO_COLOR: "1",
+    ...extra,
+  };
+}
+
+/** A running agent in a pod. */
+export class Agent implements AsyncDisposable {
+  readonly pod: ClusterPod;
+  #child: Deno.ChildProcess;
+  #lines: string[] = [];
+  #done: Promise<void>;
+  constructor(pod: ClusterPod, child: Deno.ChildProcess) {
+    this.pod = pod;
+    this.#child = child;
+    this.#done = (async () => {
+      const dec = new TextDecoder();
+      let buf = "";
+      for await (const chunk of child.stderr) {
+        buf += dec.decode(chunk, { stream: true });
+        const parts = buf.split("\n");
+        buf = parts.pop()!;
+        this.#lines.push(...parts);
+      }
+      if (buf) this.#lines.push(buf);
+    })();
+    child.stdout.cancel().catch(() => {});
+  }
+  /** The log lines so far, parsed as JSON where possible. */
+  events(): Record<string, unknown>[] {
+    return this.#lines.flatMap((l) => {
+      try {
+        const r = JSON.parse(l);
+        return [{ ...r, ...(r.properties ?? {}) }];
+      } catch {
+        return [];
+      }
+    });
+  }
+  /** Raw log text. */
+  log(): string {
+    return this.#lines.join("\n");
+  }
+  /** Stops the agent (SIGTERM) and waits for it. */
+  async stop(): Promise<Deno.CommandStatus> {
+    try {
+      this.#child.kill("SIGTERM");
+    } catch { /* gone */ }
+    const t = setTimeout(() => {
+      try {
+        this.#child.kill("SIGKILL");
+      } catch { /* gone */ }
+    }, 5000);
+    const status = await this.#child.status;
+    clearTimeout(t);
+    await this.#done;
+    return status;
+  }
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop().then(() => {});
+  }
+}
+
+/** A cookie file for the cluster (mode 0400), removed by the returned disposer. */
+export async function cookieFile(cluster: Cluster): Promise<string> {
+  const path = `${await Deno.makeTempDir({ prefix: tempPrefix("cookie") })}/cookie`;
+  await Deno.writeTextFile(path, cluster.cookie, { mode: 0o400 });
+  return path;
+}
+
+/** Options of {@link startAgent}. */
+export interface AgentOptions {
+  /** Extra flags, e.g. `["--discovery", "static", "--hosts", "…"]`. @default SRV discovery of the Service */
+  args?: string[];
+  /** Extra environment. */
+  env?: Record<string, string>;
+}
+
+/** Starts `erlmesh agent` inside the pod, with the cookie in RELEASE_COOKIE and JSON logs. */
+export function startAgent(cluster: Cluster, pod: ClusterPod, options: AgentOptions = {}): Agent {
+  const args = options.args ?? ["--service", cluster.service];
+  const child = cluster.network.exec(
+    pod.name,
+    [Deno.execPath(), ...DENO_FLAGS, MAIN, "agent", "--node", pod.nodeName, "--log-format", "json", "--log-level", "debug", ...args],
+    { env: env({ RELEASE_COOKIE: cluster.cookie, ...options.env }), hostname: pod.name, stdout: "piped", stderr: "piped" },
+  );
+  return new Agent(pod, child);
+}
+
+/** What `erlmesh mesh -o json` printed. */
+export interface MeshJson {
+  nodes: { node: string; reachable: boolean; connected: string[]; error?: string }[];
+  missingPairs: [string, string][];
+  clusters: string[][];
+  fullMesh: boolean;
+}
+
+const observers = new WeakMap<Cluster, Promise<string>>();
+
+/** A pod outside the Service, like a debug pod an SRE would `kubectl exec` into, to look from. */
+export function observer(cluster: Cluster): Promise<string> {
+  let p = observers.get(cluster);
+  if (!p) {
+    p = cluster.network.addPod("observer").then((pod) => pod.name);
+    observers.set(cluster, p);
+  }
+  return p;
+}
+
+/** Runs `erlmesh mesh` from an observer pod over the given nodes (or by SRV discovery). */
+export async function mesh(cluster: Cluster, cookiePath: string, nodes?: string[]): Promise<{ code: number; json?: MeshJson; stderr: string }> {
+  const sel = nodes ? ["--nodes", nodes.join(",")] : ["--service", cluster.service];
+  const r = await cluster.network.run(await observer(cluster), [
+    "env",
+    ...Object.entries(env({})).map(([k, v]) => `${k}=${v}`),
+    Deno.execPath(),
+    ...DENO_FLAGS,
+    MAIN,
+    "mesh",
+    "-o",
+    "json",
+    "--cookie-file",
+    cookiePath,
+    "--connect-timeout",
+    "1500",
+    ...sel,
+  ], { timeoutMs: 30000 });
+  let json: MeshJson | undefined;
+  try {
+    json = JSON.parse(r.stdout);
+  } catch { /* left undefined */ }
+  return { code: r.code, json, stderr: r.stderr };
+}
+
+/** Polls `mesh` until the given nodes are fully meshed or `timeoutMs` passes; returns the last answer. */
+export async function waitFullMesh(cluster: Cluster, cookiePath: string, nodes: string[], timeoutMs = 30000): Promise<MeshJson | undefined> {
+  const end = Date.now() + timeoutMs;
+  let last: MeshJson | undefined;
+  while (Date.now() < end) {
+    const r = await mesh(cluster, cookiePath, nodes);
+    last = r.json;
+    if (r.code === 0 && last?.fullMesh && last.nodes.length === nodes.length) return last;
+    await new Promise((res) => setTimeout(res, 250));
+  }
+  return last;
+}
+
+/** The nodes of the pods that have a running node. */
+export function runningNodes(cluster: Cluster): string[] {
+  return cluster.pods.filter((p) => p.node && !p.node.exited).map((p) => p.nodeName).sort();
+}

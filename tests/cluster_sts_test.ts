@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { clusterUnavailableReason, createCluster } from "./_harness/mod.ts";
+import { type Agent, cookieFile, mesh, runningNodes, startAgent, waitFullMesh } from "./_sim.ts";
+
+const why = clusterUnavailableReason(["25"]);
+if (why) console.warn(`SKIP StatefulSet cluster scenarios: ${why}`);
+
+Deno.test({
+  name: "StatefulSet of 3 (SRV): full mesh; scale out by 2 and in by 2; pod restart; node restart under its agent",
+  ignore: why !== undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    await using cluster = await createCluster({ pods: 3, kind: "statefulset" });
+    const cookie = await cookieFile(cluster);
+    const agents = new Map<string, Agent>();
+    try {
+      await Promise.all(cluster.pods.map((p) => cluster.startNode(p)));
+      for (const p of cluster.pods) agents.set(p.name, startAgent(cluster, p));
+
+      await t.step("the 3 pods form a full mesh", async () => {
+        const m = await waitFullMesh(cluster, cookie, runningNodes(cluster));
+        assert.ok(m?.fullMesh, JSON.stringify(m));
+        const viaSrv = await mesh(cluster, cookie);
+        assert.equal(viaSrv.code, 0, viaSrv.stderr);
+        assert.deepEqual(viaSrv.json?.nodes.map((n) => n.node), runningNodes(cluster));
+      });
+
+      await t.step("erlmesh stays hidden: no node lists an agent in nodes()", async () => {
+        for (const p of cluster.pods) {
+          const visible = await p.node!.eval("nodes().");
+          assert.ok(!visible.includes("erlmesh-"), visible);
+        }
+      });
+
+      await t.step("scale out by 2: the new pods join", async () => {
+        for (let i = 0; i < 2; i++) {
+          const p = await cluster.addPod();
+          await cluster.publish();
+          await cluster.startNode(p);
+          agents.set(p.name, startAgent(cluster, p));
+        }
+        const m = await waitFullMesh(cluster, cookie, runningNodes(cluster));
+        assert.ok(m?.fullMesh && m.nodes.length === 5, JSON.stringify(m));
+      });
+
+      await t.step("scale in by 2: the removed nodes are gone and nobody keeps dialling them", async () => {
+        const removed = cluster.pods.slice(-2);
+        for (const p of removed) {
+          p.ready = false;
+          await cluster.publish();
+          await agents.get(p.name)!.stop();
+          agents.delete(p.name);
+          await cluster.removePod(p);
+        }
+        const m = await waitFullMesh(cluster, cookie, runningNodes(cluster));
+        assert.ok(m?.fullMesh && m.nodes.length === 3, JSON.stringify(m));
+        for (const p of cluster.pods) {
+          const conn = await p.node!.eval("nodes().");
+          for (const r of removed) assert.ok(!conn.includes(r.nodeName), conn);
+        }
+        // After the removal is seen, no agent attempts the removed nodes any more.
+        await new Promise((r) => setTimeout(r, 1500));
+        const mark = new Map([...agents].map(([k, a]) => [k, a.events().length]));
+        await new Promise((r) => setTimeout(r, 2000));
+        for (const [k, a] of agents) {
+          const later = a.events().slice(mark.get(k));
+          const dialled = later.filter((e) => e.event === "connect_failed" && removed.some((r) => r.nodeName === e.node));
+          assert.deepEqual(dialled, [], `${k} still dials removed nodes`);
+        }
+      });
+
+      await t.step("one pod restarted (node and agent): it rejoins", async () => {
+        const p = cluster.pods[1];
+        await agents.get(p.name)!.stop();
+        await cluster.stopNode(p);
+        await cluster.startNode(p);
+        agents.set(p.name, startAgent(cluster, p));
+        const m = await waitFullMesh(cluster, cookie, runningNodes(cluster));
+        assert.ok(m?.fullMesh, JSON.stringify(m));
+      });
+
+      await t.step("one node restarted under its running agent: it rejoins", async () => {
+        const p = cluster.pods[2];
+        await cluster.stopNode(p);
+        await cluster.startNode(p);
+        const m = await waitFullMesh(cluster, cookie, runningNodes(cluster));
+        assert.ok(m?.fullMesh, JSON.stringify(m));
+        const ev = agents.get(p.name)!.events();
+        assert.ok(ev.some((e) => e.event === "local_down"), "the agent noticed its node went down");
+        assert.ok(ev.filter((e) => e.event === "local_up").length >= 2, "and came back");
+      });
+    } finally {
+      await Promise.all([...agents.values()].map((a) => a.stop()));
+      await Deno.remove(cookie.replace(/\/cookie$/, ""), { recursive: true });
+    }
+  },
+});
