@@ -87,8 +87,13 @@ export function abortable<T>(
   dispose?: (value: T) => void,
 ): Promise<T> {
   if (!signal) return promise;
+  const safeDispose = (v: T) => {
+    try {
+      dispose?.(v);
+    } catch { /* already gone */ }
+  };
   if (signal.aborted) {
-    promise.then((v) => dispose?.(v), () => {});
+    promise.then(safeDispose, () => {});
     return Promise.reject(abortError(signal));
   }
   return new Promise<T>((resolve, reject) => {
@@ -96,14 +101,13 @@ export function abortable<T>(
     const onAbort = () => {
       if (done) return;
       done = true;
-      promise.then((v) => dispose?.(v), () => {});
       reject(abortError(signal));
     };
     signal.addEventListener("abort", onAbort, { once: true });
     promise.then(
       (v) => {
         signal.removeEventListener("abort", onAbort);
-        if (done) return dispose?.(v);
+        if (done) return safeDispose(v); // arrived after the deadline: nobody will use it
         done = true;
         resolve(v);
       },

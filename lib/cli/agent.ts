@@ -18,6 +18,7 @@ export function agentCommand(): Command {
     const cfg = await configFrom(raw);
     await setupLogging(cfg.logFormat, cfg.logLevel);
     const log = getLogger(["erlmesh", "agent"]);
+    keepRunningOnInternalErrors(log);
     const target = localTarget(cfg);
     const cookie = await cookieFrom(cfg);
     const source = sourceFrom(cfg);
@@ -49,4 +50,13 @@ export function agentCommand(): Command {
     log.info("erlmesh agent stopped after {cycles} cycles", { cycles: reconciler.counters.cycles });
     return 0;
   }));
+}
+
+/** An agent must not die of a stray rejected promise: it logs the bug and keeps the mesh. */
+export function keepRunningOnInternalErrors(log: ReturnType<typeof getLogger>): void {
+  globalThis.addEventListener("unhandledrejection", (e) => {
+    e.preventDefault();
+    const r = e.reason;
+    log.error("Internal error, kept running (please report it): {error}", { error: r instanceof Error ? r.stack ?? r.message : String(r) });
+  });
 }

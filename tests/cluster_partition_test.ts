@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import { clusterUnavailableReason, createCluster } from "./_harness/mod.ts";
+import { type Agent, cookieFile, runningNodes, startAgent, waitFullMesh } from "./_sim.ts";
+
+const why = clusterUnavailableReason(["25"]);
+if (why) console.warn(`SKIP partition scenario: ${why}`);
+
+const TICKTIME = 4; // seconds: a partition longer than this drops the links
+
+Deno.test({
+  name: "a partition of one pod longer than net_ticktime, then healed: the mesh re-forms",
+  ignore: why !== undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using cluster = await createCluster({ pods: 3, kind: "statefulset", nodeArgs: ["-kernel", "net_ticktime", String(TICKTIME)] });
+    const cookie = await cookieFile(cluster);
+    const agents: Agent[] = [];
+    try {
+      await Promise.all(cluster.pods.map((p) => cluster.startNode(p)));
+      for (const p of cluster.pods) agents.push(startAgent(cluster, p));
+      assert.ok((await waitFullMesh(cluster, cookie, runningNodes(cluster)))?.fullMesh);
+
+      const cut = cluster.pods[2];
+      await cluster.network.partition(cut.name);
+      // Wait until the others have dropped it (net_ticktime), polling with a deadline.
+      const end = Date.now() + TICKTIME * 5000;
+      let seen = "";
+      while (Date.now() < end) {
+        seen = await cluster.pods[0].node!.eval("nodes().");
+        if (!seen.includes(cut.nodeName)) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      assert.ok(!seen.includes(cut.nodeName), `pod 0 still lists the partitioned node: ${seen}`);
+      await new Promise((r) => setTimeout(r, 1500));
+      await cluster.network.heal(cut.name);
+
+      const m = await waitFullMesh(cluster, cookie, runningNodes(cluster), 30000);
+      assert.ok(m?.fullMesh, `${JSON.stringify(m)}\n${agents.map((a) => a.log()).join("\n---\n")}`);
+      const left = agents[0].events().filter((e) => e.event === "leave" && e.node === cut.nodeName);
+      assert.equal(left.length, 1, "the departure is logged once");
+      const failed = agents[0].events().filter((e) => e.event === "connect_failed" && e.node === cut.nodeName);
+      assert.ok(failed.length >= 1 && failed.length <= 3, `failures are logged once per reason, not per attempt: ${failed.length}`);
+    } finally {
+      await Promise.all(agents.map((a) => a.stop()));
+      await Deno.remove(cookie.replace(/\/cookie$/, ""), { recursive: true });
+    }
+  },
+});
