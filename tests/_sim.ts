@@ -6,7 +6,15 @@ import type { Cluster, ClusterPod } from "./_harness/mod.ts";
 import { tempPrefix } from "./_harness/prefix.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const DENO_FLAGS = ["run", "--quiet", "--allow-net", "--allow-env", "--allow-read", "--allow-run", "--allow-sys"];
+const DENO_FLAGS = [
+  "run",
+  "--quiet",
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+  "--allow-run",
+  "--allow-sys",
+];
 
 /** The environment an erlmesh process gets: Deno's cache, nothing of the test's cookie variables. */
 function env(extra: Record<string, string>): Record<string, string> {
@@ -94,8 +102,25 @@ export function startAgent(cluster: Cluster, pod: ClusterPod, options: AgentOpti
   const args = options.args ?? ["--service", cluster.service];
   const child = cluster.network.exec(
     pod.name,
-    [Deno.execPath(), ...DENO_FLAGS, MAIN, "agent", "--node", pod.nodeName, "--log-format", "json", "--log-level", "debug", ...args],
-    { env: env({ RELEASE_COOKIE: cluster.cookie, ...options.env }), hostname: pod.name, stdout: "piped", stderr: "piped" },
+    [
+      Deno.execPath(),
+      ...DENO_FLAGS,
+      MAIN,
+      "agent",
+      "--node",
+      pod.nodeName,
+      "--log-format",
+      "json",
+      "--log-level",
+      "debug",
+      ...args,
+    ],
+    {
+      env: env({ RELEASE_COOKIE: cluster.cookie, ...options.env }),
+      hostname: pod.name,
+      stdout: "piped",
+      stderr: "piped",
+    },
   );
   return new Agent(pod, child);
 }
@@ -121,7 +146,11 @@ export function observer(cluster: Cluster): Promise<string> {
 }
 
 /** Runs `erlmesh mesh` from an observer pod over the given nodes (or by SRV discovery). */
-export async function mesh(cluster: Cluster, cookiePath: string, nodes?: string[]): Promise<{ code: number; json?: MeshJson; stderr: string }> {
+export async function mesh(
+  cluster: Cluster,
+  cookiePath: string,
+  nodes?: string[],
+): Promise<{ code: number; json?: MeshJson; stderr: string }> {
   const sel = nodes ? ["--nodes", nodes.join(",")] : ["--service", cluster.service];
   const r = await cluster.network.run(await observer(cluster), [
     "env",
@@ -146,7 +175,12 @@ export async function mesh(cluster: Cluster, cookiePath: string, nodes?: string[
 }
 
 /** Polls `mesh` until the given nodes are fully meshed or `timeoutMs` passes; returns the last answer. */
-export async function waitFullMesh(cluster: Cluster, cookiePath: string, nodes: string[], timeoutMs = 30000): Promise<MeshJson | undefined> {
+export async function waitFullMesh(
+  cluster: Cluster,
+  cookiePath: string,
+  nodes: string[],
+  timeoutMs = 30000,
+): Promise<MeshJson | undefined> {
   const end = Date.now() + timeoutMs;
   let last: MeshJson | undefined;
   while (Date.now() < end) {

@@ -16,13 +16,17 @@ Deno.test({
     const agents: Agent[] = [];
     try {
       await Promise.all(cluster.pods.map((p) => cluster.startNode(p)));
-      for (const p of cluster.pods) agents.push(startAgent(cluster, p, { args: ["--service", cluster.service, "--interval", "1s"] }));
+      for (const p of cluster.pods) {
+        agents.push(startAgent(cluster, p, { args: ["--service", cluster.service, "--interval", "1s"] }));
+      }
       assert.ok((await waitFullMesh(cluster, cookie, runningNodes(cluster)))?.fullMesh);
 
       await cluster.dns.pause();
       const end = Date.now() + 30000;
       while (Date.now() < end) {
-        for (const p of cluster.pods) assert.equal(await p.node!.eval("length(nodes())."), "2", "no node lost a peer");
+        for (const p of cluster.pods) {
+          assert.equal(await p.node!.eval("length(nodes())."), "2", "no node lost a peer");
+        }
         await new Promise((r) => setTimeout(r, 2000));
       }
       await cluster.dns.resume();
@@ -35,7 +39,10 @@ Deno.test({
       const m = await waitFullMesh(cluster, cookie, runningNodes(cluster));
       assert.ok(m?.fullMesh && m.nodes.length === 4, JSON.stringify(m));
       const deadline = Date.now() + 15000;
-      while (Date.now() < deadline && !agents[0].events().some((e) => e.event === "peer_found" && e.node === p.nodeName)) {
+      while (
+        Date.now() < deadline &&
+        !agents[0].events().some((e) => e.event === "peer_found" && e.node === p.nodeName)
+      ) {
         await new Promise((r) => setTimeout(r, 200));
       }
       for (const a of agents.slice(0, 3)) {
@@ -44,7 +51,10 @@ Deno.test({
         assert.ok(ev.some((e) => e.event === "discovery_recovered"), "and its end");
         assert.ok(!ev.some((e) => e.event === "leave"), "nobody left");
       }
-      assert.ok(agents[0].events().some((e) => e.event === "peer_found" && e.node === p.nodeName), "old agents see the new pod in DNS");
+      assert.ok(
+        agents[0].events().some((e) => e.event === "peer_found" && e.node === p.nodeName),
+        "old agents see the new pod in DNS",
+      );
     } finally {
       await Promise.all(agents.map((a) => a.stop()));
       await Deno.remove(cookie.replace(/\/cookie$/, ""), { recursive: true });

@@ -6,7 +6,8 @@ const why = clusterUnavailableReason(["25"]);
 if (why) console.warn(`SKIP readiness gating scenario: ${why}`);
 
 Deno.test({
-  name: "readiness gating: an unpublished pod meshes with the listed peers; late records, one by one, end in a full mesh",
+  name:
+    "readiness gating: an unpublished pod meshes with the listed peers; late records, one by one, end in a full mesh",
   ignore: why !== undefined,
   sanitizeOps: false,
   sanitizeResources: false,

@@ -13,7 +13,11 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await using cluster = await createCluster({ pods: 3, kind: "statefulset", nodeArgs: ["-kernel", "net_ticktime", String(TICKTIME)] });
+    await using cluster = await createCluster({
+      pods: 3,
+      kind: "statefulset",
+      nodeArgs: ["-kernel", "net_ticktime", String(TICKTIME)],
+    });
     const cookie = await cookieFile(cluster);
     const agents: Agent[] = [];
     try {
@@ -39,8 +43,13 @@ Deno.test({
       assert.ok(m?.fullMesh, `${JSON.stringify(m)}\n${agents.map((a) => a.log()).join("\n---\n")}`);
       const left = agents[0].events().filter((e) => e.event === "leave" && e.node === cut.nodeName);
       assert.equal(left.length, 1, "the departure is logged once");
-      const failed = agents[0].events().filter((e) => e.event === "connect_failed" && e.node === cut.nodeName);
-      assert.ok(failed.length >= 1 && failed.length <= 3, `failures are logged once per reason, not per attempt: ${failed.length}`);
+      const failed = agents[0].events().filter((e) =>
+        e.event === "connect_failed" && e.node === cut.nodeName
+      );
+      assert.ok(
+        failed.length >= 1 && failed.length <= 3,
+        `failures are logged once per reason, not per attempt: ${failed.length}`,
+      );
     } finally {
       await Promise.all(agents.map((a) => a.stop()));
       await Deno.remove(cookie.replace(/\/cookie$/, ""), { recursive: true });

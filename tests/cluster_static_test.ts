@@ -6,7 +6,8 @@ const why = clusterUnavailableReason(["25"]);
 if (why) console.warn(`SKIP static list scenario: ${why}`);
 
 Deno.test({
-  name: "static host list as in the article's docker-compose file (WORLD_LIST, ERLANG_NODENAME, CLUSTER_ERLANG_COOKIE): full mesh",
+  name:
+    "static host list as in the article's docker-compose file (WORLD_LIST, ERLANG_NODENAME, CLUSTER_ERLANG_COOKIE): full mesh",
   ignore: why !== undefined,
   sanitizeOps: false,
   sanitizeResources: false,
@@ -23,7 +24,12 @@ Deno.test({
         // As in docker-compose, each host name resolves to its container (here: plain A records, no Service).
         agents.push(startAgent(cluster, p, {
           args: [],
-          env: { WORLD_LIST: worldList, ERLANG_NODENAME: p.nodeName, CLUSTER_ERLANG_COOKIE: cluster.cookie, RELEASE_COOKIE: "" },
+          env: {
+            WORLD_LIST: worldList,
+            ERLANG_NODENAME: p.nodeName,
+            CLUSTER_ERLANG_COOKIE: cluster.cookie,
+            RELEASE_COOKIE: "",
+          },
         }));
       }
       await cluster.dns.setZone(cluster.pods.map((p) => ({ name: `${p.fqdn}.`, type: "A", data: p.ip })));

@@ -6,7 +6,8 @@ const why = clusterUnavailableReason(["25"]);
 if (why) console.warn(`SKIP StatefulSet cluster scenarios: ${why}`);
 
 Deno.test({
-  name: "StatefulSet of 3 (SRV): full mesh; scale out by 2 and in by 2; pod restart; node restart under its agent",
+  name:
+    "StatefulSet of 3 (SRV): full mesh; scale out by 2 and in by 2; pod restart; node restart under its agent",
   ignore: why !== undefined,
   sanitizeOps: false,
   sanitizeResources: false,
@@ -65,7 +66,9 @@ Deno.test({
         await new Promise((r) => setTimeout(r, 2000));
         for (const [k, a] of agents) {
           const later = a.events().slice(mark.get(k));
-          const dialled = later.filter((e) => e.event === "connect_failed" && removed.some((r) => r.nodeName === e.node));
+          const dialled = later.filter((e) =>
+            e.event === "connect_failed" && removed.some((r) => r.nodeName === e.node)
+          );
           assert.deepEqual(dialled, [], `${k} still dials removed nodes`);
         }
       });

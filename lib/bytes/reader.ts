@@ -12,6 +12,7 @@ export class ExactReader {
   #end = 0;
   #eof = false;
 
+  /** Reads from `transport`; use one reader per stream, as it keeps bytes read ahead. */
   constructor(transport: Transport) {
     this.#t = transport;
   }

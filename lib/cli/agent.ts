@@ -35,11 +35,14 @@ export function agentCommand(): Command {
       concurrency: cfg.concurrency,
       onEvent: logEvent,
     });
-    log.info("erlmesh agent started for {node}, discovering peers through {source} (cookie from {cookieSource})", {
-      node: target.localNode ?? `${target.localAlive}@? (learnt from the local EPMD)`,
-      source: source.description,
-      cookieSource: cookie.source,
-    });
+    log.info(
+      "erlmesh agent started for {node}, discovering peers through {source} (cookie from {cookieSource})",
+      {
+        node: target.localNode ?? `${target.localAlive}@? (learnt from the local EPMD)`,
+        source: source.description,
+        cookieSource: cookie.source,
+      },
+    );
     const stop = () => reconciler.stop();
     for (const sig of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(sig, stop);
     try {
@@ -57,6 +60,8 @@ export function keepRunningOnInternalErrors(log: ReturnType<typeof getLogger>): 
   globalThis.addEventListener("unhandledrejection", (e) => {
     e.preventDefault();
     const r = e.reason;
-    log.error("Internal error, kept running (please report it): {error}", { error: r instanceof Error ? r.stack ?? r.message : String(r) });
+    log.error("Internal error, kept running (please report it): {error}", {
+      error: r instanceof Error ? r.stack ?? r.message : String(r),
+    });
   });
 }

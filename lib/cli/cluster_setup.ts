@@ -57,7 +57,9 @@ export function sourceFrom(cfg: Config): DiscoverySource {
         throw new ConfigError(
           "INVALID",
           { key: "service", source: cfg.sources.discovery ?? "default" },
-          `Missing service for discovery '${cfg.discovery}' (from ${cfg.sources.discovery ?? "default"}): expected a headless Service name in --service, ERLMESH_SERVICE or K8S_HEADLESS_SVC`,
+          `Missing service for discovery '${cfg.discovery}' (from ${
+            cfg.sources.discovery ?? "default"
+          }): expected a headless Service name in --service, ERLMESH_SERVICE or K8S_HEADLESS_SVC`,
         );
       }
       sources = names.map((name) =>
@@ -72,7 +74,9 @@ export function sourceFrom(cfg: Config): DiscoverySource {
         throw new ConfigError(
           "INVALID",
           { key: "hosts", source: cfg.sources.discovery ?? "default" },
-          `Missing hosts for discovery 'static' (from ${cfg.sources.discovery ?? "default"}): expected a list of hosts in --hosts, ERLMESH_HOSTS or WORLD_LIST`,
+          `Missing hosts for discovery 'static' (from ${
+            cfg.sources.discovery ?? "default"
+          }): expected a list of hosts in --hosts, ERLMESH_HOSTS or WORLD_LIST`,
         );
       }
       sources = [staticSource(cfg.hosts)];

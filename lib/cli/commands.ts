@@ -2,7 +2,8 @@ import { Command } from "commander";
 
 /** Every command with its one-line summary; the command modules are loaded only when used. */
 export const COMMANDS = {
-  run: "start the release (CMD ARGS...) as PID 1 and keep its node meshed until it exits (the container entrypoint)",
+  run:
+    "start the release (CMD ARGS...) as PID 1 and keep its node meshed until it exits (the container entrypoint)",
   agent:
     "keep the local node connected to every discovered peer (the reconcile loop, for a node that is already running: the sidecar form)",
   wait: "wait until DNS and peers are ready (the initContainer gate)",
@@ -10,7 +11,8 @@ export const COMMANDS = {
   names: "list the nodes EPMD on HOST knows, with their distribution ports (like net_adm:names/1)",
   ping: "check that each NODE answers (like net_adm:ping/1); exit 0 only if all answer",
   nodes: "show the nodes NODE is connected to: visible (nodes()) and hidden (nodes(hidden))",
-  discover: "show the hosts the configured discovery source yields (with the record types seen) and the nodes EPMD lists on them",
+  discover:
+    "show the hosts the configured discovery source yields (with the record types seen) and the nodes EPMD lists on them",
   status:
     "show the local node, its discovered peers, which are connected, and why the others are missing (changes nothing); exit 0 when fully meshed",
   mesh:

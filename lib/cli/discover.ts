@@ -31,7 +31,11 @@ export function discoverCommand(): Command {
       if (disc.error) println(`Note: ${disc.error.message}`);
       println(`Record types: ${disc.recordTypes.join(", ") || "none"}`);
       println();
-      println(disc.hosts.length ? table(["HOST", "ADDRESS", "VIA"], disc.hosts.map((h) => [h.host, h.address ?? "", h.via])) : "No hosts.");
+      println(
+        disc.hosts.length
+          ? table(["HOST", "ADDRESS", "VIA"], disc.hosts.map((h) => [h.host, h.address ?? "", h.via]))
+          : "No hosts.",
+      );
       println();
       const base = basenameOf(cfg);
       println(

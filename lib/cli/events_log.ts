@@ -7,10 +7,18 @@ const log = getLogger(["erlmesh", "cluster"]);
 export function logEvent(e: ClusterEvent): void {
   switch (e.type) {
     case "local_up":
-      log.info("Connected to the local node {node}", { event: e.type, node: e.node, generation: e.generation });
+      log.info("Connected to the local node {node}", {
+        event: e.type,
+        node: e.node,
+        generation: e.generation,
+      });
       return;
     case "local_down":
-      log.warn("The local node {node} is not reachable: {reason}", { event: e.type, node: e.node, reason: e.reason });
+      log.warn("The local node {node} is not reachable: {reason}", {
+        event: e.type,
+        node: e.node,
+        reason: e.reason,
+      });
       return;
     case "join":
       log.info("Peer {node} joined", { event: e.type, node: e.node });
@@ -19,7 +27,12 @@ export function logEvent(e: ClusterEvent): void {
       log.warn("Peer {node} left", { event: e.type, node: e.node });
       return;
     case "connect_failed":
-      log.warn("Cannot connect to {node} ({code}): {reason}", { event: e.type, node: e.node, code: e.code, reason: e.reason });
+      log.warn("Cannot connect to {node} ({code}): {reason}", {
+        event: e.type,
+        node: e.node,
+        code: e.code,
+        reason: e.reason,
+      });
       return;
     case "discovery_failed":
       log.warn("Discovery failed ({code}): {reason}; {action}", {

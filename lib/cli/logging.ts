@@ -8,7 +8,10 @@ export type LogFormatChoice = "auto" | "text" | "json";
  * Sends the `erlmesh` loggers to stderr: human text on a terminal, JSON lines otherwise (for log
  * collectors), or as `format` says. Every line passes through cookie redaction.
  */
-export async function setupLogging(format: LogFormatChoice, level: "debug" | "info" | "warning" | "error"): Promise<void> {
+export async function setupLogging(
+  format: LogFormatChoice,
+  level: "debug" | "info" | "warning" | "error",
+): Promise<void> {
   const json = format === "json" || (format === "auto" && !Deno.stderr.isTerminal());
   const formatter = json ? getJsonLinesFormatter() : getTextFormatter({ timestamp: "date-time-tz" });
   const enc = new TextEncoder();

@@ -37,7 +37,8 @@ export function statusCommand(): Command {
         : await connectByAlive(target.localAlive!, "127.0.0.1", common);
       try {
         local = conn.node;
-        connected = atomList(await conn.rpc("erlang", "nodes", [], { timeoutMs: cfg.rpcTimeout }), "nodes()").sort();
+        connected = atomList(await conn.rpc("erlang", "nodes", [], { timeoutMs: cfg.rpcTimeout }), "nodes()")
+          .sort();
       } finally {
         conn.close();
       }
@@ -50,7 +51,8 @@ export function statusCommand(): Command {
     const statuses = await pool(peers, cfg.concurrency, async (p): Promise<PeerStatus> => {
       if (connectedSet.has(p.node)) return { node: p.node, state: "connected" };
       const probe = await probePeer(p.node, { epmdPort: cfg.epmdPort, timeoutMs: cfg.connectTimeout });
-      const why = probe ?? (await diagnosePeer(p.node, cookie, { epmdPort: cfg.epmdPort, timeoutMs: cfg.connectTimeout }));
+      const why = probe ??
+        (await diagnosePeer(p.node, cookie, { epmdPort: cfg.epmdPort, timeoutMs: cfg.connectTimeout }));
       return { node: p.node, state: "missing", code: why.code, reason: why.message };
     });
     const discoveredSet = new Set(peers.map((p) => p.node));
@@ -71,15 +73,34 @@ export function statusCommand(): Command {
         meshed: ok,
       });
     } else {
-      println(local ? `Local node: ${local} (up)` : `Local node: ${target.localNode ?? target.localAlive} is DOWN: ${localError?.message}`);
-      println(`Discovery: ${source.description}: ${disc.hosts.length} host(s)${disc.stale ? ", stale (last good answer)" : ""}`);
+      println(
+        local
+          ? `Local node: ${local} (up)`
+          : `Local node: ${target.localNode ?? target.localAlive} is DOWN: ${localError?.message}`,
+      );
+      println(
+        `Discovery: ${source.description}: ${disc.hosts.length} host(s)${
+          disc.stale ? ", stale (last good answer)" : ""
+        }`,
+      );
       if (disc.error) println(`  ${disc.error.message}`);
       for (const f of failures) println(`  ${f.host}: ${f.message}`);
       println();
-      println(statuses.length ? table(["PEER", "STATE", "WHY"], statuses.map((s) => [s.node, s.state, s.reason ? `${s.code}: ${s.reason}` : ""])) : "No peers discovered.");
+      println(
+        statuses.length
+          ? table(
+            ["PEER", "STATE", "WHY"],
+            statuses.map((s) => [s.node, s.state, s.reason ? `${s.code}: ${s.reason}` : ""]),
+          )
+          : "No peers discovered.",
+      );
       if (extra.length) println(`\nAlso connected, not discovered: ${extra.join(", ")}`);
       println();
-      println(ok ? `Meshed: connected to all ${statuses.length} discovered peer(s)` : `Not meshed: ${missing.length} of ${statuses.length} peer(s) missing`);
+      println(
+        ok
+          ? `Meshed: connected to all ${statuses.length} discovered peer(s)`
+          : `Not meshed: ${missing.length} of ${statuses.length} peer(s) missing`,
+      );
     }
     return ok ? 0 : 1;
   }));

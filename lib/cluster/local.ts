@@ -1,4 +1,11 @@
-import { type Cookie, connectByAlive, connectNode, HandshakeError, type NodeConnection, parseNodeName } from "../dist/mod.ts";
+import {
+  connectByAlive,
+  connectNode,
+  type Cookie,
+  HandshakeError,
+  type NodeConnection,
+  parseNodeName,
+} from "../dist/mod.ts";
 
 /** Options of {@link LocalLink}. */
 export interface LocalLinkOptions {
@@ -10,7 +17,7 @@ export interface LocalLinkOptions {
   host?: string;
   /** The cookie. */
   cookie: Cookie;
-  /** EPMD port. */
+  /** EPMD port. @default ERL_EPMD_PORT or 4369 */
   epmdPort?: number;
   /** Deadline of one connect attempt. @default 2000 */
   connectTimeoutMs?: number;
@@ -35,11 +42,18 @@ export class LocalLink {
   /** The local node's full name, once known. */
   name: string | undefined;
 
+  /**
+   * Does not connect yet; the first {@link LocalLink.get} does.
+   *
+   * @throws {TypeError} when neither `options.node` nor `options.alive` is given.
+   */
   constructor(options: LocalLinkOptions) {
     this.#opts = options;
     this.#backoff = options.minBackoffMs ?? 50;
     this.name = options.node;
-    if (!options.node && !options.alive) throw new TypeError("LocalLink needs the local node's name or its alive part");
+    if (!options.node && !options.alive) {
+      throw new TypeError("LocalLink needs the local node's name or its alive part");
+    }
   }
 
   /** How many times a link was established (a new generation means the node restarted or the link dropped). */
@@ -96,9 +110,14 @@ export class LocalLink {
       try {
         return await this.get();
       } catch (err) {
-        if (err instanceof HandshakeError && ["COOKIE_REJECTED", "NAME_MISMATCH", "NOT_ALLOWED"].includes(err.code)) throw err;
+        if (
+          err instanceof HandshakeError &&
+          ["COOKIE_REJECTED", "NAME_MISMATCH", "NOT_ALLOWED"].includes(err.code)
+        ) throw err;
         if (Date.now() >= end) throw err;
-        await new Promise((r) => setTimeout(r, Math.max(10, Math.min(this.#nextAttempt - Date.now(), end - Date.now()))));
+        await new Promise((r) =>
+          setTimeout(r, Math.max(10, Math.min(this.#nextAttempt - Date.now(), end - Date.now())))
+        );
       }
     }
   }

@@ -1,18 +1,21 @@
-import { atomList, type Cookie, connectNode } from "../dist/mod.ts";
+import { atomList, connectNode, type Cookie } from "../dist/mod.ts";
 import { pool } from "./reconcile.ts";
 
 /** One node's view in a {@link MeshStatus}. */
 export interface MeshNodeView {
+  /** The node's name. */
   node: string;
   /** False when erlmesh could not reach it or it did not answer. */
   reachable: boolean;
   /** Its `nodes()`, when reachable. */
   connected: string[];
+  /** Why it could not be reached or asked, when `reachable` is false. */
   error?: string;
 }
 
 /** Who is connected to whom among a set of nodes. */
 export interface MeshStatus {
+  /** Each node's view ({@link meshStatus} sorts them by name). */
   nodes: MeshNodeView[];
   /** Pairs not connected (either side lacks the other), each pair once, sorted. */
   missingPairs: [string, string][];
@@ -24,7 +27,9 @@ export interface MeshStatus {
 
 /** Options of {@link meshStatus}. */
 export interface MeshOptions {
+  /** The cookie. */
   cookie: Cookie;
+  /** The port EPMD listens on. @default ERL_EPMD_PORT or 4369 */
   epmdPort?: number;
   /** Deadline per node (connect + rpc). @default 3000 */
   timeoutMs?: number;
@@ -46,7 +51,12 @@ export async function meshStatus(nodes: string[], options: MeshOptions): Promise
         conn.close();
       }
     } catch (err) {
-      return { node, reachable: false, connected: [], error: err instanceof Error ? err.message : String(err) };
+      return {
+        node,
+        reachable: false,
+        connected: [],
+        error: err instanceof Error ? err.message : String(err),
+      };
     }
   });
   return analyseMesh(views);
@@ -75,7 +85,9 @@ export function analyseMesh(views: MeshNodeView[]): MeshStatus {
     const r = find(n);
     groups.set(r, [...(groups.get(r) ?? []), n]);
   }
-  const clusters = [...groups.values()].map((g) => g.sort()).sort((x, y) => y.length - x.length || x[0].localeCompare(y[0]));
+  const clusters = [...groups.values()].map((g) => g.sort()).sort((x, y) =>
+    y.length - x.length || x[0].localeCompare(y[0])
+  );
   return {
     nodes: views,
     missingPairs,
@@ -92,8 +104,15 @@ export function meshMatrix(status: MeshStatus): string {
   lines.push(`${" ".repeat(w)}  ${idx.map((s) => s.padStart(w)).join(" ")}`);
   status.nodes.forEach((v, i) => {
     const set = new Set(v.connected);
-    const cells = status.nodes.map((o, j) => (i === j ? "-" : !v.reachable ? "x" : set.has(o.node) ? "#" : "."));
-    lines.push(`${idx[i].padStart(w)}  ${cells.map((c) => c.padStart(w)).join(" ")}  ${v.node}${v.reachable ? "" : `  (unreachable: ${v.error})`}`);
+    const cells = status.nodes.map((
+      o,
+      j,
+    ) => (i === j ? "-" : !v.reachable ? "x" : set.has(o.node) ? "#" : "."));
+    lines.push(
+      `${idx[i].padStart(w)}  ${cells.map((c) => c.padStart(w)).join(" ")}  ${v.node}${
+        v.reachable ? "" : `  (unreachable: ${v.error})`
+      }`,
+    );
   });
   return lines.join("\n");
 }

@@ -3,8 +3,8 @@
  * diagnosis.
  * @module
  */
-export { type ClusterErrorCode, ClusterError } from "./errors.ts";
-export { diagnosePeer, type PeerDiagnosis, probePeer, type ProbeOptions } from "./diagnose.ts";
+export { ClusterError, type ClusterErrorCode } from "./errors.ts";
+export { diagnosePeer, type PeerDiagnosis, type ProbeOptions, probePeer } from "./diagnose.ts";
 export { LocalLink, type LocalLinkOptions } from "./local.ts";
 export {
   type ClusterEvent,
@@ -15,4 +15,12 @@ export {
   type ReconcilerCounters,
   type ReconcilerOptions,
 } from "./reconcile.ts";
-export { analyseMesh, meshDot, meshMatrix, type MeshNodeView, type MeshOptions, meshStatus, type MeshStatus } from "./mesh.ts";
+export {
+  analyseMesh,
+  meshDot,
+  meshMatrix,
+  type MeshNodeView,
+  type MeshOptions,
+  type MeshStatus,
+  meshStatus,
+} from "./mesh.ts";

@@ -31,7 +31,7 @@ export interface ReconcilerOptions {
   source: DiscoverySource;
   /** Turns discovered hosts into node names. */
   enumerator: NodeEnumerator;
-  /** EPMD port on every host. */
+  /** EPMD port on every host. @default ERL_EPMD_PORT or 4369 */
   epmdPort?: number;
   /** Steady-state cycle interval, ms. @default 5000 */
   intervalMs?: number;
@@ -55,8 +55,14 @@ export interface ReconcilerOptions {
 
 /** One missing peer and why. */
 export interface MissingPeer {
+  /** The peer's node name. */
   node: string;
+  /**
+   * Why it is missing: a {@link PeerDiagnosis} code from the last attempt, or `PENDING` when it has
+   * not been tried yet.
+   */
   code: string;
+  /** A readable reason, or `waiting for the next attempt`. */
   reason: string;
 }
 
@@ -64,32 +70,53 @@ export interface MissingPeer {
 export interface CycleReport {
   /** When it started (ms since epoch). */
   at: number;
+  /** How long it took, ms. */
   durationMs: number;
+  /** True when the cycle reached the local node and went through to the end. */
   ok: boolean;
   /** The local node, when known. */
   local?: string;
+  /** Why the cycle failed, when `ok` is false. */
   error?: string;
+  /** Peers discovered, as node names (the local node left out). */
   discovered: string[];
+  /** The local node's `nodes()` at the end of the cycle, sorted. */
   connected: string[];
+  /** Discovered peers still not connected at the end of the cycle. */
   missing: MissingPeer[];
+  /** Peers a connect was attempted to in this cycle. */
   attempted: string[];
+  /** True when the discovery source answered with its last good answer. */
   stale: boolean;
+  /** Queries the discovery source made. */
   dnsQueries: number;
+  /** EPMD queries made, to enumerate hosts and to probe peers before connecting. */
   epmdQueries: number;
+  /** Remote calls made on the local node. */
   rpcs: number;
 }
 
 /** Counters since start, for metrics. */
 export interface ReconcilerCounters {
+  /** Cycles started. */
   cycles: number;
+  /** Cycles that ended with an error (see {@link CycleReport.error}). */
   failedCycles: number;
+  /** Queries the discovery source made. */
   dnsQueries: number;
+  /** Discovery answers that carried an error other than `NXDOMAIN_OR_NODATA`. */
   dnsErrors: number;
+  /** EPMD queries made. */
   epmdQueries: number;
+  /** Remote calls made on the local node. */
   rpcs: number;
+  /** Attempts to connect a missing peer. */
   connectAttempts: number;
+  /** Failed attempts, by {@link PeerDiagnosis} code. */
   connectFailures: Record<string, number>;
+  /** Nodes that appeared in the local node's `nodes()`. */
   joins: number;
+  /** Nodes that left the local node's `nodes()`. */
   leaves: number;
 }
 
@@ -112,7 +139,20 @@ interface PeerState {
  * per cycle, and no EPMD query.
  */
 export class Reconciler {
-  #o: Required<Pick<ReconcilerOptions, "intervalMs" | "fastIntervalMs" | "settleMs" | "connectTimeoutMs" | "rpcTimeoutMs" | "concurrency" | "maxBackoffMs">> & ReconcilerOptions;
+  #o:
+    & Required<
+      Pick<
+        ReconcilerOptions,
+        | "intervalMs"
+        | "fastIntervalMs"
+        | "settleMs"
+        | "connectTimeoutMs"
+        | "rpcTimeoutMs"
+        | "concurrency"
+        | "maxBackoffMs"
+      >
+    >
+    & ReconcilerOptions;
   #link: LocalLink;
   #peers = new Map<string, PeerState>();
   #discovered = new Set<string>();
@@ -143,6 +183,7 @@ export class Reconciler {
   /** When the last cycle that reached the local node ended (ms since epoch). */
   lastSuccessAt = 0;
 
+  /** Does not start anything yet: call {@link Reconciler.run} or {@link Reconciler.runCycle}. */
   constructor(options: ReconcilerOptions) {
     this.#o = {
       ...options,
@@ -207,7 +248,12 @@ export class Reconciler {
         this.counters.dnsErrors++;
         if (!this.#discoveryFailing) {
           this.#discoveryFailing = true;
-          this.#emit({ type: "discovery_failed", code: disc.error.code, reason: disc.error.message, stale: disc.stale });
+          this.#emit({
+            type: "discovery_failed",
+            code: disc.error.code,
+            reason: disc.error.message,
+            stale: disc.stale,
+          });
         }
       } else if (this.#discoveryFailing) {
         this.#discoveryFailing = false;
@@ -227,8 +273,13 @@ export class Reconciler {
       try {
         conn = await this.#link.get();
       } catch (err) {
-        this.#localDown(this.#link.name ?? this.#o.localNode ?? `${this.#o.localAlive}@${this.#o.localHost ?? "127.0.0.1"}`, err);
-        throw new ClusterError("LOCAL_NODE_DOWN", `Cannot reach the local node: ${errText(err)}`, { cause: err });
+        this.#localDown(
+          this.#link.name ?? this.#o.localNode ?? `${this.#o.localAlive}@${this.#o.localHost ?? "127.0.0.1"}`,
+          err,
+        );
+        throw new ClusterError("LOCAL_NODE_DOWN", `Cannot reach the local node: ${errText(err)}`, {
+          cause: err,
+        });
       }
       if (this.#link.generation !== this.#lastGeneration) {
         this.#lastGeneration = this.#link.generation;
@@ -246,7 +297,10 @@ export class Reconciler {
       report.discovered = wanted.map((p) => p.node);
       this.#trackDiscovered(report.discovered);
 
-      const nodesNow = atomList(await conn.rpc("erlang", "nodes", [], { timeoutMs: this.#o.rpcTimeoutMs }), "nodes()");
+      const nodesNow = atomList(
+        await conn.rpc("erlang", "nodes", [], { timeoutMs: this.#o.rpcTimeoutMs }),
+        "nodes()",
+      );
       report.rpcs++;
       this.#trackConnected(nodesNow);
       report.connected = [...nodesNow].sort();
@@ -344,22 +398,33 @@ export class Reconciler {
     // Ask the peer's EPMD first: an unreachable or unregistered peer never reaches net_kernel.
     report.epmdQueries++;
     this.counters.epmdQueries++;
-    diagnosis = await probePeer(p.node, { epmdPort: this.#o.epmdPort, timeoutMs: Math.min(1000, this.#o.connectTimeoutMs) });
+    diagnosis = await probePeer(p.node, {
+      epmdPort: this.#o.epmdPort,
+      timeoutMs: Math.min(1000, this.#o.connectTimeoutMs),
+    });
     if (!diagnosis) {
       try {
         report.rpcs++;
-        const r = await conn.rpc("net_kernel", "connect_node", [atom(p.node)], { timeoutMs: this.#o.connectTimeoutMs });
+        const r = await conn.rpc("net_kernel", "connect_node", [atom(p.node)], {
+          timeoutMs: this.#o.connectTimeoutMs,
+        });
         if (isAtom(r, "true")) return { node: p.node, ok: true };
-        diagnosis = await diagnosePeer(p.node, this.#o.cookie, { epmdPort: this.#o.epmdPort, timeoutMs: this.#o.connectTimeoutMs });
+        diagnosis = await diagnosePeer(p.node, this.#o.cookie, {
+          epmdPort: this.#o.epmdPort,
+          timeoutMs: this.#o.connectTimeoutMs,
+        });
       } catch (err) {
         diagnosis = { code: "RPC", message: errText(err) };
       }
     }
-    if (diagnosis.code === "NOT_REGISTERED" || diagnosis.code === "UNREACHABLE" || diagnosis.code === "TIMEOUT") {
+    if (
+      diagnosis.code === "NOT_REGISTERED" || diagnosis.code === "UNREACHABLE" || diagnosis.code === "TIMEOUT"
+    ) {
       this.#o.enumerator.invalidate(p.host);
     }
     st.failures++;
-    st.nextAttemptAt = Date.now() + Math.min(this.#o.fastIntervalMs * 2 ** (st.failures - 1), this.#o.maxBackoffMs);
+    st.nextAttemptAt = Date.now() +
+      Math.min(this.#o.fastIntervalMs * 2 ** (st.failures - 1), this.#o.maxBackoffMs);
     this.counters.connectFailures[diagnosis.code] = (this.counters.connectFailures[diagnosis.code] ?? 0) + 1;
     if (st.lastCode !== diagnosis.code) {
       st.lastCode = diagnosis.code;
@@ -370,7 +435,9 @@ export class Reconciler {
 
   /** The delay before the next cycle, by the rules in the class comment. */
   nextDelay(report: CycleReport | undefined = this.last): number {
-    if (!report || !report.ok || report.missing.length > 0 || Date.now() < this.#settleUntil) return this.#o.fastIntervalMs;
+    if (!report || !report.ok || report.missing.length > 0 || Date.now() < this.#settleUntil) {
+      return this.#o.fastIntervalMs;
+    }
     return this.#o.intervalMs;
   }
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { ConfigError } from "./errors.ts";
-import type { Discovery, HostForm } from "./schema.ts";
+import type { DiscoveryKind, HostForm } from "./schema.ts";
 
 /** What the node derivations need to know about the rest of the configuration. */
 export interface NodeContext {
@@ -21,7 +21,7 @@ export interface NodeContext {
   /** How discovered hosts become host parts. */
   hostForm: HostForm;
   /** How peers are found. */
-  discovery: Discovery;
+  discovery: DiscoveryKind;
   /** This machine's host name. */
   hostname: () => string;
 }

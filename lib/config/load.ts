@@ -15,7 +15,7 @@ import {
   CONFIG_KEY_NAMES,
   CONFIG_KEYS,
   type ConfigKey,
-  type Discovery,
+  type DiscoveryKind,
   type KeySpec,
   ValueProblem,
 } from "./schema.ts";
@@ -318,7 +318,7 @@ export async function loadConfig(input: LoadConfigInput = {}): Promise<Config> {
     namespace: values.namespace as string,
     clusterDomain: values.clusterDomain as string,
     hostForm: values.hostForm as Config["hostForm"],
-    discovery: values.discovery as Discovery,
+    discovery: values.discovery as DiscoveryKind,
     hostname,
   };
   const basename = explicit("basename");
@@ -347,7 +347,7 @@ function fromDerived(
   return { value: parseFound(CONFIG_KEYS[key], found), source: found.source };
 }
 
-function checkDiscovery(discovery: Discovery, source: string, service: string[], hosts: string[]): void {
+function checkDiscovery(discovery: DiscoveryKind, source: string, service: string[], hosts: string[]): void {
   if ((discovery === "srv" || discovery === "a") && service.length === 0) {
     throw ConfigError.invalid({
       key: "discovery",

@@ -32,7 +32,7 @@ export {
   CONFIG_KEYS,
   type ConfigKey,
   configTable,
-  type Discovery,
+  type DiscoveryKind,
   formatDuration,
   type HostForm,
   type KeySpec,

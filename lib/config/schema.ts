@@ -8,7 +8,7 @@
 import { parseNodeName } from "../dist/names.ts";
 
 /** How peers are found: SRV records, A/AAAA records, a static host list, or the local EPMD only. */
-export type Discovery = "srv" | "a" | "static" | "epmd";
+export type DiscoveryKind = "srv" | "a" | "static" | "epmd";
 /** How a discovered host becomes the host part of a node name. */
 export type HostForm = "fqdn" | "ip" | "auto";
 /** Log output format; `auto` picks text on a terminal and JSON otherwise. */
@@ -25,7 +25,7 @@ export interface Config {
   /** The alive part peers are expected to have; defaults to the alive part of {@link Config.node}. */
   basename?: string;
   /** How peers are found. */
-  discovery: Discovery;
+  discovery: DiscoveryKind;
   /** Headless Services to query: short names (`app`) or FQDNs, lowercase, without trailing dot. */
   service: string[];
   /** The namespace of short service names. */
@@ -506,7 +506,7 @@ export const CONFIG_KEYS: { readonly [K in ConfigKey]: KeySpec<K> } = defineKeys
   },
   discovery: {
     arg: "method",
-    type: oneOf<Discovery>(["srv", "a", "static", "epmd"]),
+    type: oneOf<DiscoveryKind>(["srv", "a", "static", "epmd"]),
     defaultDoc: "`srv` when a service is set, `static` when hosts are set, else `epmd`",
     doc: "How peers are found: SRV records, A/AAAA records, the static host list, or the local EPMD only",
   },

@@ -49,6 +49,10 @@ export class DistChannel {
   /** Resolves (never rejects) with the reason once the link has ended. */
   readonly closed: Promise<Error>;
 
+  /**
+   * Takes over `t` after a successful handshake; `reader` is the one the handshake read through, so
+   * bytes it already buffered are not lost. Starts reading and ticking at once.
+   */
   constructor(t: Transport, reader: ExactReader, options: ChannelOptions) {
     this.#t = t;
     this.#reader = reader;

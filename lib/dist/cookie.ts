@@ -17,6 +17,10 @@ export class Cookie {
   #value: string;
   /** Where it came from, for error messages: `file /root/.erlang.cookie`, `RELEASE_COOKIE`, … */
   readonly source: string;
+  /**
+   * Holds `value`, read from `source`. A value of 4 or more characters is also registered for
+   * {@link redactCookies}.
+   */
   constructor(value: string, source: string) {
     this.#value = value;
     this.source = source;

@@ -3,11 +3,13 @@ export type NodeNameErrorCode = "INVALID_NAME";
 
 /** A node name that is not of the form `alive@host`, or not of the kind expected. */
 export class NodeNameError extends Error {
+  /** Always `"NodeNameError"`. */
   override name = "NodeNameError";
   /** A stable code for programs to match on. */
   readonly code: NodeNameErrorCode = "INVALID_NAME";
   /** The text that was rejected. */
   readonly input: string;
+  /** Rejects `input` with `message`. */
   constructor(input: string, message: string) {
     super(message);
     this.input = input;
@@ -32,11 +34,13 @@ export type HandshakeErrorCode =
 
 /** The distribution handshake with a node failed. */
 export class HandshakeError extends Error {
+  /** Always `"HandshakeError"`. */
   override name = "HandshakeError";
   /** A stable code for programs to match on. */
   readonly code: HandshakeErrorCode;
   /** The node we tried to reach. */
   readonly node: string;
+  /** A handshake failure with `node`; `options.cause` carries the underlying error. */
   constructor(code: HandshakeErrorCode, node: string, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
@@ -49,6 +53,7 @@ export type RpcErrorCode = "TIMEOUT" | "NODEDOWN" | "BADRPC" | "CLOSED";
 
 /** A remote call failed: it timed out, the link went down, or the node answered `{badrpc, Reason}`. */
 export class RpcError extends Error {
+  /** Always `"RpcError"`. */
   override name = "RpcError";
   /** A stable code for programs to match on. */
   readonly code: RpcErrorCode;
@@ -58,6 +63,7 @@ export class RpcError extends Error {
   readonly mfa: string;
   /** For `BADRPC`: the reason term the node sent, as Erlang would print it. */
   readonly reason?: string;
+  /** A failed call of `mfa` on `node`; `options.reason` is set for `BADRPC`. */
   constructor(
     code: RpcErrorCode,
     node: string,
@@ -78,11 +84,13 @@ export type CookieErrorCode = "NOT_FOUND" | "UNREADABLE" | "INVALID";
 
 /** No usable cookie: none configured, or the file or variable holds something OTP would refuse. */
 export class CookieError extends Error {
+  /** Always `"CookieError"`. */
   override name = "CookieError";
   /** A stable code for programs to match on. */
   readonly code: CookieErrorCode;
   /** Where the cookie was looked for or read from (never the cookie itself). */
   readonly source: string;
+  /** A cookie problem found at `source` (a description, never the cookie). */
   constructor(code: CookieErrorCode, source: string, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;

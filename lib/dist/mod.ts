@@ -48,5 +48,13 @@ export {
   isHidden,
 } from "./handshake.ts";
 export { type ChannelOptions, DistChannel, type DistMessage } from "./channel.ts";
+export { ExactReader } from "../bytes/mod.ts";
 export { controlOp, DOP } from "./control.ts";
-export { atomList, connectByAlive, connectNode, type ConnectNodeOptions, NodeConnection, type RpcOptions } from "./node.ts";
+export {
+  atomList,
+  connectByAlive,
+  connectNode,
+  type ConnectNodeOptions,
+  NodeConnection,
+  type RpcOptions,
+} from "./node.ts";

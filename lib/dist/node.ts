@@ -67,7 +67,11 @@ export function connectNode(node: string, options: ConnectNodeOptions): Promise<
  * Connects to the node registered as `alive` with the EPMD on `host` and learns its full name from
  * the handshake: for finding the name of the node beside us when only its alive part is known.
  */
-export function connectByAlive(alive: string, host: string, options: ConnectNodeOptions): Promise<NodeConnection> {
+export function connectByAlive(
+  alive: string,
+  host: string,
+  options: ConnectNodeOptions,
+): Promise<NodeConnection> {
   return openLink(alive, host, undefined, options);
 }
 
@@ -87,9 +91,17 @@ async function openLink(
   let port = options.distPort;
   if (port === undefined) {
     try {
-      const info = await portPlease(host, alive, { port: options.epmdPort, signal, timeoutMs, connect: dial });
+      const info = await portPlease(host, alive, {
+        port: options.epmdPort,
+        signal,
+        timeoutMs,
+        connect: dial,
+      });
       if (info.highestVersion < 6 || info.lowestVersion > 6) {
-        throw fail("VERSION", `it speaks distribution versions ${info.lowestVersion}-${info.highestVersion}; erlmesh needs 6 (OTP 23 or later)`);
+        throw fail(
+          "VERSION",
+          `it speaks distribution versions ${info.lowestVersion}-${info.highestVersion}; erlmesh needs 6 (OTP 23 or later)`,
+        );
       }
       port = info.port;
     } catch (err) {
@@ -113,7 +125,9 @@ async function openLink(
   try {
     t = await dial(host, port, signal);
   } catch (err) {
-    if (err instanceof BytesError && err.code === "TIMEOUT") throw fail("TIMEOUT", `no TCP connection to port ${port} in time`, err);
+    if (err instanceof BytesError && err.code === "TIMEOUT") {
+      throw fail("TIMEOUT", `no TCP connection to port ${port} in time`, err);
+    }
     const why = err instanceof Error ? err.message : String(err);
     throw fail("UNREACHABLE", `the distribution port ${port} does not answer (${why})`, err);
   }

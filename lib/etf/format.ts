@@ -25,7 +25,8 @@ export function formatTerm(t: Term): string {
 }
 
 function printable(list: Term[]): boolean {
-  return list.length > 0 && list.every((c) => typeof c === "number" && ((c >= 32 && c < 127) || c === 10 || c === 9));
+  return list.length > 0 &&
+    list.every((c) => typeof c === "number" && ((c >= 32 && c < 127) || c === 10 || c === 9));
 }
 
 function fmt(t: Term, depth: number): string {
@@ -41,7 +42,9 @@ function fmt(t: Term, depth: number): string {
   if (t instanceof Atom) return t.toString();
   if (t instanceof ErlFloat) return fmtFloat(t.value);
   if (t instanceof Uint8Array) {
-    const text = t.length > 0 && t.every((b) => b >= 32 && b < 127) ? JSON.stringify(String.fromCharCode(...t.slice(0, 1024))) : undefined;
+    const text = t.length > 0 && t.every((b) => b >= 32 && b < 127)
+      ? JSON.stringify(String.fromCharCode(...t.slice(0, 1024)))
+      : undefined;
     return text ? `<<${text}>>` : `<<${[...t.subarray(0, 256)].join(",")}${t.length > 256 ? ",..." : ""}>>`;
   }
   if (t instanceof BitBinary) {
