@@ -164,7 +164,7 @@ export async function mesh(
     "--cookie-file",
     cookiePath,
     "--connect-timeout",
-    "1500",
+    "3000",
     ...sel,
   ], { timeoutMs: 30000 });
   let json: MeshJson | undefined;
@@ -179,7 +179,7 @@ export async function waitFullMesh(
   cluster: Cluster,
   cookiePath: string,
   nodes: string[],
-  timeoutMs = 30000,
+  timeoutMs = 60000,
 ): Promise<MeshJson | undefined> {
   const end = Date.now() + timeoutMs;
   let last: MeshJson | undefined;

@@ -137,6 +137,8 @@ export async function demo(): Promise<number> {
         "agent",
         "--node",
         a,
+        "--basename",
+        "*",
         "--discovery",
         "static",
         "--hosts",

@@ -1,9 +1,9 @@
 import type { Command } from "commander";
 import { command } from "./commands.ts";
 import { getLogger } from "@logtape/logtape";
-import { Reconciler } from "../cluster/mod.ts";
+import type { Reconciler } from "../cluster/mod.ts";
 import { act } from "./common.ts";
-import { configFrom, cookieFrom, enumeratorFrom, sourceFrom, withConfigOptions } from "./cluster_setup.ts";
+import { configFrom, cookieFrom, reconcilerFrom, withConfigOptions } from "./cluster_setup.ts";
 import { logEvent } from "./events_log.ts";
 import { localTarget } from "./local_node.ts";
 import { setupLogging } from "./logging.ts";
@@ -12,47 +12,74 @@ import { globalOutput } from "./output.ts";
 /** `erlmesh agent`: keeps an already running node meshed (the sidecar form). */
 export function agentCommand(): Command {
   return withConfigOptions(
-    command("agent"),
+    command("agent")
+      .option("--once", "run one reconcile pass and exit: 0 when every discovered peer is connected", false),
   ).action(act(async (raw: Record<string, unknown>) => {
     globalOutput(raw);
-    const cfg = await configFrom(raw);
+    const { once, ...rest } = raw;
+    const cfg = await configFrom(rest);
     await setupLogging(cfg.logFormat, cfg.logLevel);
     const log = getLogger(["erlmesh", "agent"]);
     keepRunningOnInternalErrors(log);
     const target = localTarget(cfg);
     const cookie = await cookieFrom(cfg);
-    const source = sourceFrom(cfg);
-    const reconciler = new Reconciler({
-      ...target,
-      cookie,
-      source,
-      enumerator: enumeratorFrom(cfg),
-      epmdPort: cfg.epmdPort,
-      intervalMs: cfg.interval,
-      fastIntervalMs: cfg.fastInterval,
-      connectTimeoutMs: cfg.connectTimeout,
-      rpcTimeoutMs: cfg.rpcTimeout,
-      concurrency: cfg.concurrency,
-      onEvent: logEvent,
-    });
+    const reconciler = reconcilerFrom(cfg, target, cookie, logEvent);
     log.info(
       "erlmesh agent started for {node}, discovering peers through {source} (cookie from {cookieSource})",
       {
         node: target.localNode ?? `${target.localAlive}@? (learnt from the local EPMD)`,
-        source: source.description,
+        source: reconciler.source.description,
         cookieSource: cookie.source,
       },
     );
-    const stop = () => reconciler.stop();
-    for (const sig of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(sig, stop);
-    try {
-      await reconciler.run();
-    } finally {
-      for (const sig of ["SIGTERM", "SIGINT"] as const) Deno.removeSignalListener(sig, stop);
-    }
-    log.info("erlmesh agent stopped after {cycles} cycles", { cycles: reconciler.counters.cycles });
-    return 0;
+    if (once) return await runOnce(reconciler, cfg.connectTimeout);
+    return await runUntilSignalled(reconciler, log);
   }));
+}
+
+/** One pass: wait for the local node, reconcile once, report; exit 0 when nothing is missing. */
+export async function runOnce(reconciler: Reconciler, waitMs: number): Promise<number> {
+  const log = getLogger(["erlmesh", "agent"]);
+  try {
+    await reconciler.link.waitUp(waitMs);
+  } catch { /* the cycle reports it */ }
+  const r = await reconciler.runCycle();
+  reconciler.stop();
+  if (!r.ok) {
+    log.error("Reconcile pass failed: {error}", { error: r.error });
+    return 1;
+  }
+  log.info("{local}: {connected} connected, {missing} missing of {discovered} discovered peer(s)", {
+    local: r.local,
+    connected: r.discovered.length - r.missing.length,
+    missing: r.missing.length,
+    discovered: r.discovered.length,
+  });
+  return r.missing.length === 0 ? 0 : 1;
+}
+
+/** Runs the loop until SIGTERM or SIGINT; SIGUSR1 logs the counters. */
+export async function runUntilSignalled(
+  reconciler: Reconciler,
+  log: ReturnType<typeof getLogger>,
+): Promise<number> {
+  const stop = () => reconciler.stop();
+  const stats = () =>
+    log.info("Counters: {counters}", { event: "stats", counters: { ...reconciler.counters } });
+  for (const sig of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(sig, stop);
+  Deno.addSignalListener("SIGUSR1", stats);
+  try {
+    await reconciler.run();
+  } finally {
+    for (const sig of ["SIGTERM", "SIGINT"] as const) Deno.removeSignalListener(sig, stop);
+    Deno.removeSignalListener("SIGUSR1", stats);
+  }
+  log.info("erlmesh agent stopped after {cycles} cycles: {counters}", {
+    event: "stopped",
+    cycles: reconciler.counters.cycles,
+    counters: { ...reconciler.counters },
+  });
+  return 0;
 }
 
 /** An agent must not die of a stray rejected promise: it logs the bug and keeps the mesh. */

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { type Cookie, parseNodeName, resolveCookie } from "../dist/mod.ts";
+import { type ClusterEvent, Reconciler } from "../cluster/mod.ts";
 import {
   aSource,
   type Discovery,
@@ -120,5 +121,27 @@ export function enumeratorFrom(cfg: Config): NodeEnumerator {
     epmdPort: cfg.epmdPort,
     timeoutMs: cfg.connectTimeout,
     concurrency: cfg.concurrency,
+  });
+}
+
+/** The reconcile loop the configuration describes, for the local node `target`. */
+export function reconcilerFrom(
+  cfg: Config,
+  target: { localNode?: string; localAlive?: string },
+  cookie: Cookie,
+  onEvent?: (e: ClusterEvent) => void,
+): Reconciler {
+  return new Reconciler({
+    ...target,
+    cookie,
+    source: sourceFrom(cfg),
+    enumerator: enumeratorFrom(cfg),
+    epmdPort: cfg.epmdPort,
+    intervalMs: cfg.interval,
+    fastIntervalMs: cfg.fastInterval,
+    connectTimeoutMs: cfg.connectTimeout,
+    rpcTimeoutMs: cfg.rpcTimeout,
+    concurrency: cfg.concurrency,
+    onEvent,
   });
 }

@@ -13,7 +13,7 @@ export async function setupLogging(
   level: "debug" | "info" | "warning" | "error",
 ): Promise<void> {
   const json = format === "json" || (format === "auto" && !Deno.stderr.isTerminal());
-  const formatter = json ? getJsonLinesFormatter() : getTextFormatter({ timestamp: "date-time-tz" });
+  const formatter = json ? getJsonLinesFormatter() : getTextFormatter({ timestamp: "date-time-tz", value: "bare" });
   const enc = new TextEncoder();
   const sink = (record: LogRecord) => {
     try {

@@ -23,7 +23,7 @@ export interface LocalLinkOptions {
   connectTimeoutMs?: number;
   /** First retry delay; doubles up to `maxBackoffMs`. @default 50 */
   minBackoffMs?: number;
-  /** Longest retry delay. @default 1000 */
+  /** Longest retry delay. @default 250 */
   maxBackoffMs?: number;
 }
 
@@ -97,7 +97,7 @@ export class LocalLink {
     } catch (err) {
       this.#lastError = err instanceof Error ? err : new Error(String(err));
       this.#nextAttempt = Date.now() + this.#backoff;
-      this.#backoff = Math.min(this.#backoff * 2, o.maxBackoffMs ?? 1000);
+      this.#backoff = Math.min(this.#backoff * 2, o.maxBackoffMs ?? 250);
       throw err;
     }
   }

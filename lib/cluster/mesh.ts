@@ -114,6 +114,7 @@ export function meshMatrix(status: MeshStatus): string {
       }`,
     );
   });
+  lines.push(`(# connected, . not connected, x unreachable)`);
   return lines.join("\n");
 }
 

@@ -33,7 +33,7 @@ export interface ReconcilerOptions {
   enumerator: NodeEnumerator;
   /** EPMD port on every host. @default ERL_EPMD_PORT or 4369 */
   epmdPort?: number;
-  /** Steady-state cycle interval, ms. @default 5000 */
+  /** Steady-state cycle interval, ms. @default 2000 */
   intervalMs?: number;
   /** Interval while anything is missing or changed recently, ms. @default 200 */
   fastIntervalMs?: number;
@@ -45,7 +45,7 @@ export interface ReconcilerOptions {
   rpcTimeoutMs?: number;
   /** Connect attempts in flight at once. @default 8 */
   concurrency?: number;
-  /** Longest wait between attempts at one peer, ms. @default 1000 */
+  /** Longest wait between attempts at one peer, ms. @default 400 */
   maxBackoffMs?: number;
   /** Receives events. */
   onEvent?: (e: ClusterEvent) => void;
@@ -132,9 +132,9 @@ interface PeerState {
  * not discovered and never disconnects anything.
  *
  * Intervals: a cycle every `fastIntervalMs` (200 ms) while a discovered peer is missing, the local node
- * is down, or something changed in the last `settleMs` (30 s); otherwise every `intervalMs` (5 s).
+ * is down, or something changed in the last `settleMs` (30 s); otherwise every `intervalMs` (2 s).
  * A missing peer is retried with its own backoff from `fastIntervalMs` doubling to `maxBackoffMs`
- * (1 s), and before each attempt its EPMD is asked whether it is registered, so an unreachable peer
+ * (400 ms), and before each attempt its EPMD is asked whether it is registered, so an unreachable peer
  * never makes the local node wait in net_kernel. Steady state costs one DNS query and one local rpc
  * per cycle, and no EPMD query.
  */
@@ -187,13 +187,13 @@ export class Reconciler {
   constructor(options: ReconcilerOptions) {
     this.#o = {
       ...options,
-      intervalMs: options.intervalMs ?? 5000,
+      intervalMs: options.intervalMs ?? 2000,
       fastIntervalMs: options.fastIntervalMs ?? 200,
       settleMs: options.settleMs ?? 30000,
       connectTimeoutMs: options.connectTimeoutMs ?? 2000,
       rpcTimeoutMs: options.rpcTimeoutMs ?? 3000,
       concurrency: options.concurrency ?? 8,
-      maxBackoffMs: options.maxBackoffMs ?? 1000,
+      maxBackoffMs: options.maxBackoffMs ?? 400,
     };
     this.#link = new LocalLink({
       node: options.localNode,
@@ -204,6 +204,11 @@ export class Reconciler {
       connectTimeoutMs: this.#o.connectTimeoutMs,
     });
     this.#settleUntil = Date.now() + this.#o.settleMs;
+  }
+
+  /** Where peers come from. */
+  get source(): DiscoverySource {
+    return this.#o.source;
   }
 
   /** The link to the local node. */

@@ -211,11 +211,13 @@ export function checkNodeName(text: string): string {
   }
 }
 
-const ALIVE_EXPECTED = "the name part of a node name, such as 'app' (letters, digits, '_', '-', '.' and '+')";
+const ALIVE_EXPECTED =
+  "the name part of a node name, such as 'app' (letters, digits, '_', '-', '.' and '+'; '*' matches any run of them)";
 const nodeName = scalar(NODE_EXPECTED, checkNodeName);
 const aliveName = scalar(ALIVE_EXPECTED, (text) => {
   if (text.includes("@")) throw new ValueProblem(ALIVE_EXPECTED);
   try {
+    if (/^[A-Za-z0-9_.+*-]+$/.test(text) && text.includes("*")) return text;
     return parseNodeName(`${text}@localhost`).alive;
   } catch (err) {
     throw new ValueProblem(ALIVE_EXPECTED, { cause: err });

@@ -80,7 +80,14 @@ export interface NodeEnumeratorOptions {
 }
 
 const HELPER_PREFIXES = ["erlmesh-", "rem-", "remsh", "maint_", "console", "erl_call"];
-const ALIVE = /^[A-Za-z0-9_.+-]+$/;
+const ALIVE = /^[A-Za-z0-9_.+*-]+$/;
+
+/** A matcher for a basename that may hold `*` (any run of characters). */
+function basenameMatcher(basename: string): (alive: string) => boolean {
+  if (!basename.includes("*")) return (alive) => alive === basename;
+  const re = new RegExp(`^${basename.split("*").map((p) => p.replace(/[.+]/g, "\\$&")).join(".*")}$`);
+  return (alive) => re.test(alive);
+}
 
 /**
  * Whether an alive part belongs to a helper rather than to an application node: erlmesh's own hidden
@@ -116,6 +123,7 @@ export function isHelperName(alive: string): boolean {
  */
 export class NodeEnumerator {
   #basename: string | undefined;
+  #matches: (alive: string) => boolean;
   #useEpmd: boolean;
   #epmdPort: number | undefined;
   #timeoutMs: number;
@@ -137,10 +145,10 @@ export class NodeEnumerator {
         `Invalid node basename '${basename}': it may hold only letters, digits, '_', '-', '.' and '+'`,
       );
     }
-    if (!options.useEpmd && basename === undefined) {
+    if (!options.useEpmd && (basename === undefined || basename.includes("*"))) {
       throw new DiscoveryError(
         "CONFIG",
-        "Cannot enumerate nodes without EPMD: a node basename is required to name them 'basename@host'",
+        "Cannot enumerate nodes without EPMD: a node basename without '*' is required to name them 'basename@host'",
       );
     }
     const concurrency = options.concurrency ?? 8;
@@ -151,6 +159,7 @@ export class NodeEnumerator {
       );
     }
     this.#basename = basename;
+    this.#matches = basename === undefined ? () => true : basenameMatcher(basename);
     this.#useEpmd = options.useEpmd;
     this.#epmdPort = options.epmdPort;
     this.#timeoutMs = options.timeoutMs ?? 2000;
@@ -212,7 +221,7 @@ export class NodeEnumerator {
     for (const h of byHost.values()) {
       for (const n of this.#cache.get(h.host) ?? []) {
         if (isHelperName(n.name) || !ALIVE.test(n.name)) continue;
-        if (this.#basename !== undefined && n.name !== this.#basename) continue;
+        if (!this.#matches(n.name)) continue;
         peers.push({ node: `${n.name}@${h.host}`, host: h.host, port: n.port, via: h.via });
       }
     }
