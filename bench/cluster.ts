@@ -43,8 +43,8 @@ const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const DENO_FLAGS = ["run", "--quiet", "--allow-net", "--allow-env", "--allow-read", "--allow-run", "--allow-sys"];
 const TICKTIME = 4;
 const SCENARIO_DEADLINE_MS = 30_000;
-const WINDOW_MS = 20_000;
-const SETTLE_MS = 31_000; // erlmesh's settleMs (30 s) plus a margin
+const WINDOW_MS = Number(Deno.env.get("BENCH_CLUSTER_WINDOW_MS") ?? 20_000);
+const SETTLE_MS = Number(Deno.env.get("BENCH_CLUSTER_SETTLE_MS") ?? 31_000); // erlmesh's settleMs (30 s) plus a margin
 const PUBLISH_DELAY_MAX_MS = 2000;
 
 type Method = "erlmesh" | "article";
@@ -265,16 +265,46 @@ export function meshedAt(timelines: Timeline[], want: number, from: number): num
   return undefined;
 }
 
+const DEBUG = Deno.env.get("BENCH_CLUSTER_DEBUG") === "1";
+
 /** Waits until the running nodes of `pods` are fully meshed; ms from `event`, or undefined (timeout). */
-async function waitMeshed(pods: ClusterPod[], event: number, deadlineMs = SCENARIO_DEADLINE_MS) {
+async function waitMeshed(
+  pods: ClusterPod[],
+  event: number,
+  agents?: Map<string, BenchAgent>,
+  deadlineMs = SCENARIO_DEADLINE_MS,
+) {
   const end = event + deadlineMs;
   while (true) {
     const tls = await Promise.all(pods.map((p) => readTimeline(p.node)));
     const t = tls.every((x) => x !== undefined) ? meshedAt(tls as Timeline[], pods.length - 1, event) : undefined;
-    if (t !== undefined) return { ms: t - event, at: t };
-    if (Date.now() > end) return undefined;
+    if (t !== undefined || Date.now() > end) {
+      if (DEBUG) debugDump(pods, tls, event, agents);
+      return t === undefined ? undefined : { ms: t - event, at: t };
+    }
     await sleep(250);
   }
+}
+
+/** BENCH_CLUSTER_DEBUG=1: the nodes' timelines and the agents' events around a scenario, on stderr. */
+function debugDump(
+  pods: ClusterPod[],
+  tls: (Timeline | undefined)[],
+  event: number,
+  agents?: Map<string, BenchAgent>,
+): void {
+  const lines: [number, string][] = [];
+  pods.forEach((p, i) => {
+    for (const [t, c] of tls[i] ?? []) if (t >= event - 6000) lines.push([t - event, `${p.name} nodes=${c}`]);
+    for (const e of agents?.get(p.name)?.events() ?? []) {
+      const t = Date.parse(String(e["@timestamp"])) - event;
+      if (t >= -6000 && e.event && e.event !== "stats") {
+        lines.push([t, `${p.name} agent ${e.event} ${e.node ?? ""} ${e.code ?? ""} ${e.reason ?? ""}`]);
+      }
+    }
+  });
+  lines.sort((a, b) => a[0] - b[0]);
+  console.error(lines.map(([t, l]) => `    ${String(t).padStart(7)} ms  ${l}`).join("\n"));
 }
 
 async function unboundQueries(cluster: Cluster): Promise<number> {
@@ -379,6 +409,20 @@ function rates(a: Snapshot, b: Snapshot, pods: number): Rates {
   };
 }
 
+/** When the pod's agent saw its node and its peers after `event`, from its log (for the stderr log). */
+function agentDiag(agent: BenchAgent | undefined, event: number): string {
+  if (!agent) return "";
+  const after = agent.events()
+    .map((e) => ({ event: String(e.event), code: e.code, t: Date.parse(String(e["@timestamp"])) - event }))
+    .filter((e) => e.t >= -1000 && ["local_up", "local_down", "join", "connect_failed"].includes(e.event));
+  const up = after.find((e) => e.event === "local_up");
+  const joins = after.filter((e) => e.event === "join").map((e) => e.t);
+  const failed = after.filter((e) => e.event === "connect_failed").map((e) => `${e.code}@${e.t}`);
+  return `; agent: local_up +${up?.t ?? "?"} ms, joins +${joins.length ? Math.min(...joins) : "?"}..+${
+    joins.length ? Math.max(...joins) : "?"
+  } ms (${joins.length})${failed.length ? `, connect_failed ${failed.join(" ")}` : ""}`;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // One method, one size.
 
@@ -455,7 +499,7 @@ async function runMethod(method: Method, n: number, statsOk: boolean): Promise<M
     const published = await Promise.all(original.map((p) => boot(p).then(() => publishLater(p))));
     const lastPublished = Math.max(...published);
     log("all nodes started and published");
-    const formation = await waitMeshed(original, lastPublished);
+    const formation = await waitMeshed(original, lastPublished, agents);
     log(`formation: ${formation ? formation.ms + " ms" : "timeout"}`);
 
     // 2. Load just after formation, then in steady state.
@@ -480,9 +524,9 @@ async function runMethod(method: Method, n: number, statsOk: boolean): Promise<M
     if (method === "erlmesh") await startAgentIn(np);
     const scaleEvent = await boot(np);
     const pub = publishLater(np);
-    const scaleOut = await waitMeshed(cluster.pods, scaleEvent);
+    const scaleOut = await waitMeshed(cluster.pods, scaleEvent, agents);
     await pub;
-    log(`scale out: ${scaleOut ? scaleOut.ms + " ms" : "timeout"}`);
+    log(`scale out: ${scaleOut ? scaleOut.ms + " ms" : "timeout"}${agentDiag(agents.get(np.name), scaleEvent)}`);
     await sleep(1000);
 
     // 4. Restart: one node stops and starts again (its pod stays published; erlmesh's agent keeps running).
@@ -490,8 +534,8 @@ async function runMethod(method: Method, n: number, statsOk: boolean): Promise<M
     await cluster.stopNode(rp);
     await sleep(500);
     const restartEvent = await boot(rp);
-    const restart = await waitMeshed(cluster.pods, restartEvent);
-    log(`restart: ${restart ? restart.ms + " ms" : "timeout"}`);
+    const restart = await waitMeshed(cluster.pods, restartEvent, agents);
+    log(`restart: ${restart ? restart.ms + " ms" : "timeout"}${agentDiag(agents.get(rp.name), restartEvent)}`);
     await sleep(1000);
 
     // 5. Partition of one pod, until every other node has dropped it (net_ticktime 4 s), then heal.
@@ -511,7 +555,7 @@ async function runMethod(method: Method, n: number, statsOk: boolean): Promise<M
     const partitionMs = dropped ? Date.now() - cutAt : null;
     const healEvent = Date.now();
     await cluster.network.heal(cp.name);
-    const heal = dropped ? await waitMeshed(cluster.pods, healEvent) : undefined;
+    const heal = dropped ? await waitMeshed(cluster.pods, healEvent, agents) : undefined;
     log(`partition heal: ${heal ? heal.ms + " ms" : "timeout"} (partitioned ${partitionMs} ms)`);
 
     result = {

@@ -1,7 +1,8 @@
 /**
- * `deno task demo`: erlmesh's main job on a laptop, no Kubernetes, no root. Starts real Erlang nodes
- * on 127.0.0.1 with a fresh cookie file and a private EPMD port, runs erlmesh against them exactly as
- * a user would, shows the output, and cleans up.
+ * `deno task demo`: erlmesh's main job on a laptop, no Kubernetes, no root. Starts three real Erlang
+ * nodes on 127.0.0.1, each under `erlmesh run` with a static host list (a fresh cookie file, a private
+ * EPMD port), shows the full mesh, stops one node and shows the mesh around it, starts it again and
+ * shows it rejoin, then cleans up.
  */
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -44,46 +45,86 @@ async function erlmesh(env: Record<string, string>, ...args: string[]): Promise<
   return out.code;
 }
 
+/** One `erlmesh run -- erl ...` process: the way a release runs in its container. */
 interface DemoNode {
   name: string;
+  http: string;
   child: Deno.ChildProcess;
+  log: string[];
 }
 
-async function startNode(name: string, env: Record<string, string>): Promise<DemoNode> {
-  const child = new Deno.Command("erl", {
-    args: ["-noshell", "-name", name, "-eval", 'io:format("ready~n")'],
+function startUnderRun(name: string, env: Record<string, string>, hosts: string): DemoNode {
+  const http = `127.0.0.1:${freePort()}`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      ...PERMS,
+      "--allow-ffi",
+      MAIN,
+      "run",
+      "--node",
+      name,
+      "--basename",
+      "demo*",
+      "--discovery",
+      "static",
+      "--hosts",
+      hosts,
+      "--http",
+      http,
+      "--log-format",
+      "text",
+      "--",
+      "erl",
+      "-noshell",
+      "-name",
+      name,
+    ],
     env,
-    stdin: "piped",
+    stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const reader = child.stdout.getReader();
-  const dec = new TextDecoder();
-  let seen = "";
-  const deadline = Date.now() + 20000;
-  while (!seen.includes("ready")) {
-    if (Date.now() > deadline) throw new Error(`Node ${name} did not start within 20 s`);
-    const r = await reader.read();
-    if (r.done) throw new Error(`Node ${name} exited at start: ${seen}`);
-    seen += dec.decode(r.value);
+  const node: DemoNode = { name, http, child, log: [] };
+  for (const stream of [child.stdout, child.stderr]) {
+    (async () => {
+      const dec = new TextDecoder();
+      for await (const chunk of stream) node.log.push(...dec.decode(chunk).split("\n").filter(Boolean));
+    })().catch(() => {});
   }
-  reader.releaseLock();
-  child.stdout.cancel().catch(() => {});
-  child.stderr.cancel().catch(() => {});
-  return { name, child };
+  return node;
 }
 
-async function stopNode(n: DemoNode): Promise<void> {
+async function stopRun(n: DemoNode): Promise<number> {
   try {
-    await n.child.stdin.close();
-  } catch { /* closed */ }
+    n.child.kill("SIGTERM");
+  } catch { /* gone */ }
   const t = setTimeout(() => {
     try {
       n.child.kill("SIGKILL");
     } catch { /* gone */ }
-  }, 3000);
-  await n.child.status;
+  }, 10000);
+  const status = await n.child.status;
   clearTimeout(t);
+  return status.code;
+}
+
+/** Runs `erlmesh` quietly until it exits with `want` or `timeoutMs` passes. */
+async function until(env: Record<string, string>, want: number, timeoutMs: number, ...args: string[]): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", ...PERMS, MAIN, ...args],
+      env,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    if (out.code === want) return true;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
 }
 
 /** Runs the demo; returns the number of steps that did not give the expected result. */
@@ -95,80 +136,67 @@ export async function demo(): Promise<number> {
     return 1;
   }
   const home = await Deno.makeTempDir({ prefix: "erlmesh-demo-" });
-  const cookie = Array.from(
-    crypto.getRandomValues(new Uint8Array(20)),
-    (b) => String.fromCharCode(65 + (b % 26)),
-  ).join("");
+  const cookie = Array.from(crypto.getRandomValues(new Uint8Array(20)), (b) => String.fromCharCode(65 + (b % 26))).join("");
   await Deno.writeTextFile(`${home}/.erlang.cookie`, cookie, { mode: 0o400 });
   const epmdPort = String(freePort());
-  const env: Record<string, string> = {
-    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-    HOME: home,
-    ERL_EPMD_PORT: epmdPort,
-  };
+  const env: Record<string, string> = { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", HOME: home, ERL_EPMD_PORT: epmdPort };
   for (const k of ["DENO_DIR", "SSL_CERT_FILE", "SSL_CERT_DIR"]) {
     const v = Deno.env.get(k);
     if (v) env[k] = v;
   }
   env.DENO_DIR ??= `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`;
   const tag = Math.random().toString(36).slice(2, 6);
-  const nodes: DemoNode[] = [];
+  const names = ["a", "b", "c"].map((x) => `demo${x}${tag}@127.0.0.1`);
+  const runs = new Map<string, DemoNode>();
   let failures = 0;
-  const expect = (code: number, want: number) => {
-    if (code !== want) failures++;
+  const expect = (ok: boolean) => {
+    if (!ok) failures++;
   };
   try {
-    say(
-      `erlmesh demo: two Erlang nodes on 127.0.0.1, cookie in ${home}/.erlang.cookie, EPMD on port ${epmdPort}`,
-    );
-    nodes.push(await startNode(`shop${tag}@127.0.0.1`, env));
-    nodes.push(await startNode(`cart${tag}@127.0.0.1`, env));
-    const [a, b] = nodes.map((n) => n.name);
-    expect(await erlmesh(env, "names"), 0);
-    expect(await erlmesh(env, "ping", a, b), 0);
-    expect(await erlmesh(env, "nodes", a), 0);
-    say(
-      "\nThe two nodes do not know each other yet. erlmesh tells one to connect (it never joins the cluster itself: it is a hidden node):",
-    );
-    expect(await erlmesh(env, "mesh", "--nodes", `${a},${b}`), 1);
+    say("erlmesh demo: three Erlang nodes on 127.0.0.1, each started under `erlmesh run` as a container");
+    say(`entrypoint would start it, with a static host list. Cookie in ${home}/.erlang.cookie, EPMD port ${epmdPort}.`);
+    for (const n of names) {
+      say(`\n$ erlmesh run --node ${n} --basename 'demo*' --discovery static --hosts 127.0.0.1 -- erl -noshell -name ${n} &`);
+      runs.set(n, startUnderRun(n, env, "127.0.0.1"));
+    }
+    expect(await until(env, 0, 30000, "mesh", "--nodes", names.join(",")));
+    expect(await erlmesh(env, "names") === 0);
+    expect(await erlmesh(env, "mesh", "--nodes", names.join(",")) === 0);
+    expect(await erlmesh(env, "ping", ...names) === 0);
+    expect(await erlmesh(env, "nodes", names[0]) === 0);
+    expect(await erlmesh(env, "probe", "readiness", "--http", runs.get(names[0])!.http) === 0);
+
+    const [a, b, c] = names;
+    say(`\nStopping ${b} (SIGTERM to its erlmesh run, which forwards it to the node):`);
+    const code = await stopRun(runs.get(b)!);
+    runs.delete(b);
+    say(`  erlmesh run exited with the node's exit code: ${code}`);
+    expect(code === 0);
+    expect(await erlmesh(env, "mesh", "--nodes", `${a},${c}`) === 0);
     expect(
-      await erlmesh(
-        env,
-        "agent",
-        "--node",
-        a,
-        "--basename",
-        "*",
-        "--discovery",
-        "static",
-        "--hosts",
-        "127.0.0.1",
-        "--log-format",
-        "text",
-        "--once",
-      ),
-      0,
+      await erlmesh(env, "status", "--node", a, "--basename", "demo*", "--discovery", "static", "--hosts", "127.0.0.1") === 0,
     );
-    expect(await erlmesh(env, "mesh", "--nodes", `${a},${b}`), 0);
-    expect(await erlmesh(env, "nodes", a), 0);
+
+    say(`\nStarting ${b} again:`);
+    say(`$ erlmesh run --node ${b} ... -- erl -noshell -name ${b} &`);
+    runs.set(b, startUnderRun(b, env, "127.0.0.1"));
+    expect(await until(env, 0, 30000, "mesh", "--nodes", names.join(",")));
+    expect(await erlmesh(env, "mesh", "--nodes", names.join(",")) === 0);
+
+    say("\nA few of the metrics `run` serves on --http (GET /metrics):");
+    const metrics = await (await fetch(`http://${runs.get(a)!.http}/metrics`)).text();
+    say(metrics.split("\n").filter((l) => /^erlmesh_(discovered|connected|missing)_peers |^erlmesh_joins_total/.test(l)).map((l) => `  ${l}`).join("\n"));
+    expect(/erlmesh_missing_peers 0/.test(metrics));
+
     say("\nWhat a wrong cookie looks like (the cookie itself is never printed):");
-    expect(await erlmesh({ ...env, RELEASE_COOKIE: "not-the-cookie" }, "ping", a), 1);
+    expect(await erlmesh({ ...env, RELEASE_COOKIE: "not-the-cookie" }, "ping", a) === 1);
   } finally {
-    await Promise.all(nodes.map(stopNode));
-    await new Deno.Command("epmd", {
-      args: ["-port", epmdPort, "-kill"],
-      env,
-      stdout: "null",
-      stderr: "null",
-    }).output()
+    await Promise.all([...runs.values()].map(stopRun));
+    await new Deno.Command("epmd", { args: ["-port", epmdPort, "-kill"], env, stdout: "null", stderr: "null" }).output()
       .catch(() => {});
     await Deno.remove(home, { recursive: true });
   }
-  say(
-    failures === 0
-      ? "\nDemo finished: every step gave the expected result."
-      : `\nDemo finished with ${failures} unexpected result(s).`,
-  );
+  say(failures === 0 ? "\nDemo finished: every step gave the expected result." : `\nDemo finished with ${failures} unexpected result(s).`);
   return failures;
 }
 

@@ -4,7 +4,7 @@ import { getLogger } from "@logtape/logtape";
 import type { Reconciler } from "../cluster/mod.ts";
 import { act } from "./common.ts";
 import { configFrom, cookieFrom, reconcilerFrom, withConfigOptions } from "./cluster_setup.ts";
-import { logEvent } from "./events_log.ts";
+import { meshServices } from "./services.ts";
 import { localTarget } from "./local_node.ts";
 import { setupLogging } from "./logging.ts";
 import { globalOutput } from "./output.ts";
@@ -23,7 +23,8 @@ export function agentCommand(): Command {
     keepRunningOnInternalErrors(log);
     const target = localTarget(cfg);
     const cookie = await cookieFrom(cfg);
-    const reconciler = reconcilerFrom(cfg, target, cookie, logEvent);
+    const services = meshServices(cfg);
+    const reconciler = reconcilerFrom(cfg, target, cookie, services.onEvent, services.onCycle);
     log.info(
       "erlmesh agent started for {node}, discovering peers through {source} (cookie from {cookieSource})",
       {
@@ -33,7 +34,12 @@ export function agentCommand(): Command {
       },
     );
     if (once) return await runOnce(reconciler, cfg.connectTimeout);
-    return await runUntilSignalled(reconciler, log);
+    services.listen(reconciler);
+    try {
+      return await runUntilSignalled(reconciler, log);
+    } finally {
+      await services.close();
+    }
   }));
 }
 

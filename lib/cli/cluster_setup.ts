@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { type Cookie, parseNodeName, resolveCookie } from "../dist/mod.ts";
-import { type ClusterEvent, Reconciler } from "../cluster/mod.ts";
+import { type ClusterEvent, type CycleReport, Reconciler, type ReconcilerCounters } from "../cluster/mod.ts";
 import {
   aSource,
   type Discovery,
@@ -130,6 +130,7 @@ export function reconcilerFrom(
   target: { localNode?: string; localAlive?: string },
   cookie: Cookie,
   onEvent?: (e: ClusterEvent) => void,
+  onCycle?: (r: CycleReport, counters: ReconcilerCounters) => void,
 ): Reconciler {
   return new Reconciler({
     ...target,
@@ -143,5 +144,6 @@ export function reconcilerFrom(
     rpcTimeoutMs: cfg.rpcTimeout,
     concurrency: cfg.concurrency,
     onEvent,
+    onCycle,
   });
 }

@@ -35,6 +35,7 @@ export function formatError(err: unknown, verbose: boolean): string {
 }
 
 const LOADERS: Partial<Record<CommandName, () => Promise<Command>>> = {
+  run: () => import("./run.ts").then((m) => m.runCommand()),
   names: () => import("./names.ts").then((m) => m.namesCommand()),
   ping: () => import("./ping.ts").then((m) => m.pingCommand()),
   nodes: () => import("./nodes.ts").then((m) => m.nodesCommand()),
@@ -42,6 +43,8 @@ const LOADERS: Partial<Record<CommandName, () => Promise<Command>>> = {
   agent: () => import("./agent.ts").then((m) => m.agentCommand()),
   status: () => import("./status.ts").then((m) => m.statusCommand()),
   mesh: () => import("./mesh.ts").then((m) => m.meshCommand()),
+  wait: () => import("./wait.ts").then((m) => m.waitCommand()),
+  probe: () => import("./probe.ts").then((m) => m.probeCommand()),
 };
 
 /**
@@ -50,6 +53,7 @@ const LOADERS: Partial<Record<CommandName, () => Promise<Command>>> = {
  */
 export async function buildProgram(args: string[] = []): Promise<Command> {
   const program = new Command("erlmesh")
+    .enablePositionalOptions()
     .description(
       "Finds the Erlang nodes of a cluster and keeps them meshed, speaking EPMD and the distribution protocol as a hidden node",
     )

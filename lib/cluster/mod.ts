@@ -24,3 +24,14 @@ export {
   type MeshStatus,
   meshStatus,
 } from "./mesh.ts";
+export {
+  type WaitAttempt,
+  type WaitConditionName,
+  type WaitConditions,
+  type WaitConditionState,
+  type WaitEpmdCheck,
+  waitFor,
+  type WaitOptions,
+  type WaitReport,
+  type WaitSelf,
+} from "./wait.ts";

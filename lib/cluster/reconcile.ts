@@ -50,7 +50,7 @@ export interface ReconcilerOptions {
   /** Receives events. */
   onEvent?: (e: ClusterEvent) => void;
   /** Receives each cycle's report. */
-  onCycle?: (r: CycleReport) => void;
+  onCycle?: (r: CycleReport, counters: ReconcilerCounters) => void;
 }
 
 /** One missing peer and why. */
@@ -309,6 +309,14 @@ export class Reconciler {
       report.rpcs++;
       this.#trackConnected(nodesNow);
       report.connected = [...nodesNow].sort();
+      // A connected node on a discovered host that EPMD's cached answer lacks (a restarted node, or one
+      // of several nodes on one host): ask that host's EPMD again next cycle.
+      const wantedSet = new Set(report.discovered);
+      const discoveredHosts = new Set(disc.hosts.map((h) => h.host));
+      for (const n of nodesNow) {
+        const host = n.slice(n.indexOf("@") + 1);
+        if (!wantedSet.has(n) && discoveredHosts.has(host)) this.#o.enumerator.invalidate(host);
+      }
 
       // 3. Connect the missing peers.
       const missing = wanted.filter((p) => !this.#connected.has(p.node));
@@ -338,7 +346,7 @@ export class Reconciler {
     report.durationMs = performance.now() - t0;
     this.counters.rpcs += report.rpcs;
     this.last = report;
-    this.#o.onCycle?.(report);
+    this.#o.onCycle?.(report, this.counters);
     return report;
   }
 

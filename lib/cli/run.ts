@@ -1,0 +1,150 @@
+import type { Command } from "commander";
+import { getLogger } from "@logtape/logtape";
+import { type Config, ConfigError, loadConfig, parseDuration, serviceFqdn } from "../config/mod.ts";
+import { Cookie, CookieError, parseNodeName, readCookieFile } from "../dist/mod.ts";
+import { detectRelease, elixirIdentity, type ReleaseInfo, type RunEvent, runRelease } from "../runtime/mod.ts";
+import { keepRunningOnInternalErrors } from "./agent.ts";
+import { cookieFrom, reconcilerFrom, withConfigOptions } from "./cluster_setup.ts";
+import { command } from "./commands.ts";
+import { act } from "./common.ts";
+import { UsageError } from "./errors.ts";
+import { setupLogging } from "./logging.ts";
+import { globalOutput } from "./output.ts";
+import { meshServices } from "./services.ts";
+
+/** `erlmesh run [options] -- CMD ARGS...`: the container entrypoint. */
+export function runCommand(): Command {
+  return withConfigOptions(
+    command("run")
+      .argument("<command...>", "the release's start command and its arguments, after --")
+      .option("--start-timeout <duration>", "how long the release's node may take to register with EPMD", "60s")
+      .option("--identity <mode>", "auto: give an Elixir release its Kubernetes node name when unset; none: never", "auto")
+      .passThroughOptions(),
+  ).action(act(async (argv: string[], raw: Record<string, unknown>) => {
+    globalOutput(raw);
+    const { startTimeout, identity, ...rest } = raw;
+    const startTimeoutMs = durationFlag(String(startTimeout), "--start-timeout");
+    if (identity !== "auto" && identity !== "none") {
+      throw new UsageError(`Invalid --identity '${identity}': expected 'auto' or 'none'`);
+    }
+    if (argv.length === 0) throw new UsageError("Missing the release command: expected erlmesh run [options] -- CMD ARGS...");
+    const env = Deno.env.toObject();
+    const release = detectRelease(argv[0]);
+    const { flags } = splitFlags(rest);
+
+    // The Kubernetes identity an Elixir release gets when it has none of its own.
+    const first = await loadConfig({ flags, env: (n) => env[n] });
+    const added = identity === "auto" ? elixirIdentity(release, env, podIdentity(first, env)) : {};
+    const childEnv = { ...env, ...added };
+    const cfg = await loadConfig({ flags, env: (n) => childEnv[n] });
+
+    await setupLogging(cfg.logFormat, cfg.logLevel);
+    const log = getLogger(["erlmesh", "run"]);
+    keepRunningOnInternalErrors(log);
+    for (const [k, v] of Object.entries(added)) log.info("Set {name}={value} for the release", { name: k, value: v });
+    const cookie = await releaseCookie(cfg, release, env);
+    const alive = cfg.node ? parseNodeName(cfg.node).alive : cfg.basename ?? release.name;
+    if (!alive) {
+      throw new ConfigError(
+        "INVALID",
+        { key: "node", source: "default" },
+        "Missing node: erlmesh run cannot tell which node the release starts; set --node (ERLMESH_NODE), RELEASE_NODE, ERLANG_NODENAME or --basename",
+      );
+    }
+    const services = meshServices(cfg);
+    const reconciler = reconcilerFrom(
+      cfg,
+      cfg.node ? { localNode: cfg.node } : { localAlive: alive },
+      cookie,
+      services.onEvent,
+      services.onCycle,
+    );
+    services.listen(reconciler);
+    log.info("Starting {command}; meshing its node {node} through {source} (cookie from {cookieSource})", {
+      command: argv.join(" "),
+      node: cfg.node ?? `${alive}@?`,
+      source: reconciler.source.description,
+      cookieSource: cookie.source,
+    });
+    try {
+      return await runRelease({
+        command: argv,
+        env: childEnv,
+        alive,
+        epmdPort: cfg.epmdPort,
+        startTimeoutMs,
+        reconciler,
+        onEvent: (e) => logRunEvent(e, startTimeoutMs),
+      });
+    } finally {
+      await services.close();
+    }
+  }));
+}
+
+function durationFlag(text: string, flag: string): number {
+  try {
+    return parseDuration(text);
+  } catch {
+    throw new UsageError(`Invalid ${flag} '${text}': expected a duration such as 500ms, 2s or 1m`);
+  }
+}
+
+function splitFlags(raw: Record<string, unknown>): { flags: Record<string, unknown> } {
+  const { output: _o, verbose: _v, ...flags } = raw;
+  return { flags };
+}
+
+/** The pod's FQDN (StatefulSet, SRV discovery) or IP, from the downward API and the Service. */
+function podIdentity(cfg: Config, env: Record<string, string>): { fqdn?: string; ip?: string } {
+  const ip = env.POD_IP || undefined;
+  const svc = cfg.service[0];
+  const fqdn = env.POD_NAME && svc && cfg.discovery !== "a" && cfg.hostForm !== "ip"
+    ? `${env.POD_NAME}.${serviceFqdn(svc, cfg.namespace, cfg.clusterDomain)}`
+    : undefined;
+  return { fqdn, ip };
+}
+
+/** The configured cookie, else the release's own: an Elixir release's `releases/COOKIE`, relx's `RELX_COOKIE`. */
+async function releaseCookie(cfg: Config, release: ReleaseInfo, env: Record<string, string>): Promise<Cookie> {
+  try {
+    return await cookieFrom(cfg);
+  } catch (err) {
+    if (!(err instanceof CookieError) || err.code !== "NOT_FOUND") throw err;
+    if (release.cookieFile) return await readCookieFile(release.cookieFile);
+    if (env.RELX_COOKIE) return new Cookie(env.RELX_COOKIE, "RELX_COOKIE");
+    throw new CookieError(
+      "NOT_FOUND",
+      err.source,
+      `${err.message}, nor in the release (releases/COOKIE, RELX_COOKIE)`,
+      { cause: err },
+    );
+  }
+}
+
+function logRunEvent(e: RunEvent, startTimeoutMs: number): void {
+  const log = getLogger(["erlmesh", "run"]);
+  switch (e.type) {
+    case "started":
+      log.info("Started the release (pid {pid})", { event: "release_started", pid: e.pid, command: e.command });
+      return;
+    case "registered":
+      log.info("The release's node '{alive}' registered with EPMD after {afterMs} ms", { event: "registered", ...e });
+      return;
+    case "not_registered":
+      log.error(
+        "The release's node never registered with the local EPMD within {limit}: looked for '{alive}', EPMD knows {known}; is it started with -name/-sname (RELEASE_DISTRIBUTION not 'none')? Still watching",
+        { event: "not_registered", limit: `${startTimeoutMs} ms`, alive: e.alive, known: e.known.length ? e.known.join(", ") : "no nodes" },
+      );
+      return;
+    case "signal":
+      log.info("Forwarding {signal} to the release", { event: "signal", signal: e.signal });
+      return;
+    case "exited":
+      log.info("The release exited with code {code}", { event: "release_exited", code: e.code, signal: e.signal });
+      return;
+    case "no_reaper":
+      log.warn("Cannot reap orphaned processes ({reason}); run the binary with --allow-ffi", { event: "no_reaper", reason: e.reason });
+      return;
+  }
+}

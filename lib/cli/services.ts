@@ -1,0 +1,45 @@
+import { getLogger } from "@logtape/logtape";
+import type { ClusterEvent, CycleReport, Reconciler, ReconcilerCounters } from "../cluster/mod.ts";
+import type { Config } from "../config/mod.ts";
+import { MeshMetrics, serveHealth } from "../runtime/mod.ts";
+import { logEvent } from "./events_log.ts";
+
+/** The metrics and health server around a reconcile loop (`agent` and `run`). */
+export interface MeshServices {
+  metrics: MeshMetrics;
+  /** Called for every event: logs it once. */
+  onEvent: (e: ClusterEvent) => void;
+  /** Called after every cycle: updates the metrics. */
+  onCycle: (r: CycleReport, counters: ReconcilerCounters) => void;
+  /** Starts the HTTP server when `http` is configured. */
+  listen(reconciler: Reconciler): void;
+  /** Stops the HTTP server. */
+  close(): Promise<void>;
+}
+
+/** Metrics, event logging and (when `http` is set) `/livez`, `/readyz`, `/startupz` and `/metrics`. */
+export function meshServices(cfg: Config): MeshServices {
+  const metrics = new MeshMetrics();
+  let server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  return {
+    metrics,
+    onEvent: logEvent,
+    onCycle: (r, counters) => metrics.update(r, counters),
+    listen(reconciler) {
+      if (!cfg.http) return;
+      server = serveHealth({
+        listen: cfg.http,
+        reconciler,
+        metrics,
+        readiness: cfg.readiness,
+        staleMs: Math.max(3 * cfg.interval, 5000),
+      });
+      getLogger(["erlmesh", "http"]).info("Health and metrics on http://{addr}/ (/livez /readyz /startupz /metrics)", {
+        addr: `${server.addr.hostname}:${server.addr.port}`,
+      });
+    },
+    async close() {
+      await server?.shutdown();
+    },
+  };
+}

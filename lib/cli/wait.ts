@@ -1,0 +1,233 @@
+import type { Command } from "commander";
+import { type WaitAttempt, type WaitConditions, waitFor, type WaitReport, type WaitSelf } from "../cluster/mod.ts";
+import { type Config, parseDuration, serviceFqdn } from "../config/mod.ts";
+import { parseNodeName } from "../dist/mod.ts";
+import { canonicalIp } from "../discovery/mod.ts";
+import { command } from "./commands.ts";
+import { act, printJson, println } from "./common.ts";
+import { configFrom, sourceFrom, withConfigOptions } from "./cluster_setup.ts";
+import { UsageError } from "./errors.ts";
+import { globalOutput } from "./output.ts";
+
+const DEFAULT_TIMEOUT = "120s";
+const MAX_TIMEOUT_MS = 24 * 3_600_000;
+const MAX_PEERS = 100_000;
+/** In logs (not a terminal), an unchanged state is repeated at most this often. */
+const LOG_REPEAT_MS = 5000;
+
+function safeEnv(name: string): string | undefined {
+  try {
+    const v = Deno.env.get(name)?.trim();
+    return v === "" ? undefined : v;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseTimeout(text: string): number {
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch {
+    ms = NaN;
+  }
+  if (!(ms >= 1 && ms <= MAX_TIMEOUT_MS)) {
+    throw new UsageError(
+      `Invalid --timeout '${text}': expected a duration from 1ms to 24h such as 120s, 2m or 90000 (milliseconds)`,
+    );
+  }
+  return ms;
+}
+
+function parsePeers(text: string): number {
+  const t = text.trim();
+  const n = /^\d+$/.test(t) ? Number(t) : NaN;
+  if (!Number.isSafeInteger(n) || n > MAX_PEERS) {
+    throw new UsageError(`Invalid --peers '${text}': expected a whole number from 0 to ${MAX_PEERS}`);
+  }
+  return n;
+}
+
+/**
+ * This pod as the Service would list it: its FQDN (the host of `node` when that is a name, else
+ * `POD_NAME.<first service FQDN>`) and its IP (`POD_IP`, else the host of `node` when that is an IP).
+ */
+export function podSelf(cfg: Config, env: (name: string) => string | undefined = safeEnv): WaitSelf {
+  const nodeHost = cfg.node ? parseNodeName(cfg.node).host : undefined;
+  const nodeIp = nodeHost === undefined ? undefined : canonicalIp(nodeHost);
+  const podName = env("POD_NAME");
+  const podIp = env("POD_IP");
+  const self: WaitSelf = {};
+  if (nodeHost !== undefined && nodeIp === undefined) self.host = nodeHost.toLowerCase();
+  else if (podName !== undefined && cfg.service.length > 0) {
+    self.host = `${podName}.${serviceFqdn(cfg.service[0], cfg.namespace, cfg.clusterDomain)}`.toLowerCase();
+  }
+  const ip = podIp !== undefined ? canonicalIp(podIp) : nodeIp;
+  if (podIp !== undefined && ip === undefined) {
+    throw new UsageError(`Invalid POD_IP '${podIp}': expected an IP address (downward API status.podIP)`);
+  }
+  if (ip !== undefined) self.ip = ip;
+  return self;
+}
+
+/** The conditions the flags ask for; none given means `--dns --peers 0`. */
+function conditionsFrom(raw: Record<string, unknown>): WaitConditions {
+  const c: WaitConditions = {};
+  if (raw.dns) c.dns = true;
+  if (raw.self) c.self = true;
+  if (raw.peers !== undefined) c.peers = parsePeers(String(raw.peers));
+  if (raw.epmd) c.epmd = true;
+  if (Object.keys(c).length === 0) return { dns: true, peers: 0 };
+  return c;
+}
+
+/** Progress on stderr: one updating line on a terminal, plain lines (on change, or every 5 s) otherwise. */
+class Progress {
+  #tty: boolean;
+  #enc = new TextEncoder();
+  #lastKey = "";
+  #lastAt = -Infinity;
+  #dirty = false;
+
+  constructor() {
+    let tty = false;
+    try {
+      tty = Deno.stderr.isTerminal();
+    } catch { /* not a terminal */ }
+    this.#tty = tty;
+  }
+
+  #write(text: string): void {
+    try {
+      Deno.stderr.writeSync(this.#enc.encode(text));
+    } catch { /* stderr closed */ }
+  }
+
+  update(a: WaitAttempt): void {
+    const states = a.conditions.map((c) => `${c.name} ${c.ok ? "ok" : "waiting"} (${c.summary})`).join(", ");
+    const next = a.nextDelayMs === undefined ? "" : `; next in ${(a.nextDelayMs / 1000).toFixed(1)} s`;
+    const line = `Waiting ${(a.elapsedMs / 1000).toFixed(1)} s, attempt ${a.attempt}: ${states}${next}`;
+    if (this.#tty) {
+      const cols = (() => {
+        try {
+          return Deno.consoleSize().columns;
+        } catch {
+          return 200;
+        }
+      })();
+      this.#write(`\r\x1b[2K${line.slice(0, Math.max(20, cols - 1))}`);
+      this.#dirty = true;
+      return;
+    }
+    const key = a.conditions.map((c) => `${c.name}:${c.ok}:${c.summary}`).join(" ") + ` ${a.hosts.join(",")}`;
+    const now = performance.now();
+    if (key === this.#lastKey && now - this.#lastAt < LOG_REPEAT_MS) return;
+    this.#lastKey = key;
+    this.#lastAt = now;
+    this.#write(`erlmesh wait: ${line}\n`);
+  }
+
+  end(): void {
+    if (this.#tty && this.#dirty) this.#write("\r\x1b[2K");
+  }
+}
+
+function reportJson(report: WaitReport, self: WaitSelf): Record<string, unknown> {
+  return {
+    ok: report.ok,
+    attempts: report.attempts,
+    elapsedMs: Math.round(report.elapsedMs),
+    timeoutMs: report.timeoutMs,
+    source: report.source,
+    self,
+    conditions: Object.fromEntries(
+      report.last.conditions.map((c) => [c.name, { ok: c.ok, summary: c.summary, seen: c.seen }]),
+    ),
+    failed: report.failed,
+    dnsAnswered: report.last.dnsAnswered,
+    stale: report.last.stale,
+    hosts: report.last.hosts,
+    selfListed: report.last.selfListed,
+    peers: report.last.peers,
+    epmd: report.last.epmd,
+    message: report.message,
+  };
+}
+
+/** `erlmesh wait`: the initContainer gate. */
+export function waitCommand(): Command {
+  return withConfigOptions(
+    command("wait")
+      .option(
+        "--dns",
+        "the DNS server answers for the Service; any answer counts, 'no records' too (Deno cannot tell NXDOMAIN " +
+          "from SERVFAIL), only timeouts and connection errors do not",
+      )
+      .option(
+        "--self",
+        "this pod (POD_IP, or its FQDN from --node or POD_NAME) is in the Service's answer (SRV targets or " +
+          "A/AAAA records, never /etc/hosts); needs publishNotReadyAddresses on the Service",
+      )
+      .option(
+        "--peers <k>",
+        "at least K peers other than this pod are discoverable; 0 passes on an empty answer (pod 0 of an " +
+          "OrderedReady StatefulSet)",
+      )
+      .option("--epmd", "every discovered peer's EPMD answers NAMES; with --peers K, at least K of them")
+      .option(
+        "--timeout <duration>",
+        "give up after this long; keep it at 60s or more, negative answers may be cached for 30 s",
+        DEFAULT_TIMEOUT,
+      )
+      .addHelpText(
+        "after",
+        "\nWith no condition flag, waits for '--dns --peers 0' (the DNS server answers for the Service).\n" +
+          "Polls with backoff from 250 ms doubling to 5 s. Exit 0 when all conditions hold, 1 at the deadline\n" +
+          "(the message names each failed condition and the last thing seen), 2 for bad options.",
+      ),
+  ).action(act(async (raw: Record<string, unknown>) => {
+    const out = globalOutput(raw);
+    const { dns: _d, self: _s, peers: _p, epmd: _e, timeout, ...rest } = raw;
+    const conditions = conditionsFrom(raw);
+    const timeoutMs = parseTimeout(String(timeout ?? DEFAULT_TIMEOUT));
+    const cfg = await configFrom(rest);
+    if (conditions.dns && cfg.discovery !== "srv" && cfg.discovery !== "a") {
+      throw new UsageError(
+        `Cannot wait for --dns with discovery '${cfg.discovery}' (from ${cfg.sources.discovery ?? "default"}): ` +
+          "it needs DNS discovery ('srv' or 'a'); set the headless Service in --service, ERLMESH_SERVICE or " +
+          "K8S_HEADLESS_SVC",
+      );
+    }
+    const self = podSelf(cfg);
+    if (conditions.self && self.host === undefined && self.ip === undefined) {
+      throw new UsageError(
+        "Cannot wait for --self: this pod's identity is unknown; set POD_IP (downward API status.podIP), " +
+          "or POD_NAME with --service, or --node with the pod's FQDN or IP",
+      );
+    }
+    const source = sourceFrom(cfg);
+    const progress = new Progress();
+    const report = await waitFor(conditions, {
+      source,
+      self,
+      epmdPort: cfg.epmdPort,
+      epmdTimeoutMs: cfg.connectTimeout,
+      concurrency: cfg.concurrency,
+      timeoutMs,
+      onProgress: (a) => progress.update(a),
+    }).finally(() => progress.end());
+
+    if (out.output === "json") printJson(reportJson(report, self));
+    else if (report.ok) {
+      println(report.message);
+      for (const c of report.last.conditions) println(`  ${c.name.padEnd(5)}  ${c.seen}`);
+    }
+    if (!report.ok) {
+      try {
+        Deno.stderr.writeSync(new TextEncoder().encode(`erlmesh: ${report.message}\n`));
+      } catch { /* stderr closed */ }
+      return 1;
+    }
+    return 0;
+  }));
+}

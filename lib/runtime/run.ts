@@ -1,0 +1,104 @@
+import { names } from "../epmd/mod.ts";
+import type { Reconciler } from "../cluster/mod.ts";
+import { RuntimeError } from "./errors.ts";
+import { startReaper } from "./reaper.ts";
+import { exitCodeOf, FORWARDED_SIGNALS } from "./signals.ts";
+
+/** What `run` reports while it works. */
+export type RunEvent =
+  | { type: "started"; pid: number; command: string }
+  | { type: "registered"; alive: string; afterMs: number }
+  | { type: "not_registered"; alive: string; afterMs: number; known: string[] }
+  | { type: "signal"; signal: string }
+  | { type: "exited"; code: number; signal?: string }
+  | { type: "no_reaper"; reason: string };
+
+/** Options of {@link runRelease}. */
+export interface RunReleaseOptions {
+  /** The release command and its arguments. */
+  command: string[];
+  /** The child's whole environment. */
+  env: Record<string, string>;
+  /** The alive part of the release's node, looked for in the local EPMD. */
+  alive: string;
+  /** Where the local EPMD listens. */
+  epmdPort?: number;
+  /** How long the node may take to register before `run` says so. @default 60000 */
+  startTimeoutMs?: number;
+  /** Builds the reconcile loop once the node has registered. */
+  reconciler: Reconciler;
+  /** Receives progress. */
+  onEvent?: (e: RunEvent) => void;
+}
+
+/**
+ * Runs the release as a child (as PID 1 of a container): forwards SIGTERM, SIGINT, SIGHUP, SIGQUIT,
+ * SIGUSR1 and SIGUSR2 to it, reaps orphans, waits for its node to register with the local EPMD, runs
+ * the reconcile loop until the release exits, and returns the release's exit code (128 + signal when
+ * it was killed).
+ */
+export async function runRelease(options: RunReleaseOptions): Promise<number> {
+  const emit = (e: RunEvent) => options.onEvent?.(e);
+  const [cmd, ...args] = options.command;
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(cmd, { args, env: options.env, clearEnv: true, stdin: "inherit", stdout: "inherit", stderr: "inherit" })
+      .spawn();
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new RuntimeError("SPAWN", `Cannot start the release '${options.command.join(" ")}': ${why}`, { cause: err });
+  }
+  emit({ type: "started", pid: child.pid, command: options.command.join(" ") });
+  const forwarders = FORWARDED_SIGNALS.map((sig) => {
+    const f = () => {
+      emit({ type: "signal", signal: sig });
+      try {
+        child.kill(sig);
+      } catch { /* already gone */ }
+    };
+    Deno.addSignalListener(sig, f);
+    return [sig, f] as const;
+  });
+  const { reaper, why } = startReaper(() => new Set([child.pid]));
+  if (!reaper) emit({ type: "no_reaper", reason: why ?? "unknown" });
+
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  const loop = (async () => {
+    const t0 = performance.now();
+    const deadline = t0 + (options.startTimeoutMs ?? 60000);
+    let reported = false;
+    let delay = 20;
+    while (!exited) {
+      let known: string[] = [];
+      try {
+        const reply = await names("127.0.0.1", { port: options.epmdPort, timeoutMs: 1000 });
+        known = reply.nodes.map((n) => n.name);
+        if (known.includes(options.alive)) {
+          emit({ type: "registered", alive: options.alive, afterMs: Math.round(performance.now() - t0) });
+          break;
+        }
+      } catch { /* EPMD not up yet: the release starts it */ }
+      if (!reported && performance.now() > deadline) {
+        reported = true;
+        emit({ type: "not_registered", alive: options.alive, afterMs: Math.round(performance.now() - t0), known });
+      }
+      await Promise.race([new Promise((r) => setTimeout(r, delay)), status]);
+      delay = Math.min(delay * 2, reported ? 2000 : 200);
+    }
+    if (!exited) await options.reconciler.run();
+  })();
+
+  const final = await status;
+  options.reconciler.stop();
+  await loop.catch(() => {});
+  for (const [sig, f] of forwarders) Deno.removeSignalListener(sig, f);
+  reaper?.reapNow();
+  reaper?.stop();
+  const code = exitCodeOf(final);
+  emit({ type: "exited", code, signal: final.signal ?? undefined });
+  return code;
+}
