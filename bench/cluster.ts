@@ -40,7 +40,15 @@ import { type Cluster, type ClusterPod, createCluster, type OtpNode } from "../t
 import { printTable, round } from "./_stats.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const DENO_FLAGS = ["run", "--quiet", "--allow-net", "--allow-env", "--allow-read", "--allow-run", "--allow-sys"];
+const DENO_FLAGS = [
+  "run",
+  "--quiet",
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+  "--allow-run",
+  "--allow-sys",
+];
 const TICKTIME = 4;
 const SCENARIO_DEADLINE_MS = 30_000;
 const WINDOW_MS = Number(Deno.env.get("BENCH_CLUSTER_WINDOW_MS") ?? 20_000);
@@ -277,7 +285,9 @@ async function waitMeshed(
   const end = event + deadlineMs;
   while (true) {
     const tls = await Promise.all(pods.map((p) => readTimeline(p.node)));
-    const t = tls.every((x) => x !== undefined) ? meshedAt(tls as Timeline[], pods.length - 1, event) : undefined;
+    const t = tls.every((x) => x !== undefined)
+      ? meshedAt(tls as Timeline[], pods.length - 1, event)
+      : undefined;
     if (t !== undefined || Date.now() > end) {
       if (DEBUG) debugDump(pods, tls, event, agents);
       return t === undefined ? undefined : { ms: t - event, at: t };
@@ -455,7 +465,8 @@ async function runMethod(method: Method, n: number, statsOk: boolean): Promise<M
   });
   const agents = new Map<string, BenchAgent>();
   const svc = cluster.serviceFqdn;
-  const log = (msg: string) => console.error(`[${method} N=${n} +${round((Date.now() - t0) / 1000, 1)}s] ${msg}`);
+  const log = (msg: string) =>
+    console.error(`[${method} N=${n} +${round((Date.now() - t0) / 1000, 1)}s] ${msg}`);
 
   /** Starts the pod's node, injects the watcher (and the article's loop), returns when registered. */
   const boot = async (p: ClusterPod): Promise<number> => {
@@ -526,8 +537,10 @@ async function runMethod(method: Method, n: number, statsOk: boolean): Promise<M
     const pub = publishLater(np);
     const scaleOut = await waitMeshed(cluster.pods, scaleEvent, agents);
     await pub;
-    log(`scale out: ${scaleOut ? scaleOut.ms + " ms" : "timeout"}${agentDiag(agents.get(np.name), scaleEvent)}`);
     await sleep(1000);
+    log(
+      `scale out: ${scaleOut ? scaleOut.ms + " ms" : "timeout"}${agentDiag(agents.get(np.name), scaleEvent)}`,
+    );
 
     // 4. Restart: one node stops and starts again (its pod stays published; erlmesh's agent keeps running).
     const rp = cluster.pods[1];
@@ -535,8 +548,10 @@ async function runMethod(method: Method, n: number, statsOk: boolean): Promise<M
     await sleep(500);
     const restartEvent = await boot(rp);
     const restart = await waitMeshed(cluster.pods, restartEvent, agents);
-    log(`restart: ${restart ? restart.ms + " ms" : "timeout"}${agentDiag(agents.get(rp.name), restartEvent)}`);
     await sleep(1000);
+    log(
+      `restart: ${restart ? restart.ms + " ms" : "timeout"}${agentDiag(agents.get(rp.name), restartEvent)}`,
+    );
 
     // 5. Partition of one pod, until every other node has dropped it (net_ticktime 4 s), then heal.
     const cp = cluster.pods[Math.floor(n / 2)];
@@ -583,7 +598,9 @@ async function runMethod(method: Method, n: number, statsOk: boolean): Promise<M
         for (const e of ev) {
           if (["connect_failed", "discovery_failed", "local_down"].includes(String(e.event))) {
             if (notes.length < 40) {
-              notes.push(`${name} ${e["@timestamp"]} ${e.event} ${e.node ?? ""} ${e.code ?? ""} ${e.reason ?? ""}`);
+              notes.push(
+                `${name} ${e["@timestamp"]} ${e.event} ${e.node ?? ""} ${e.code ?? ""} ${e.reason ?? ""}`,
+              );
             }
           }
         }
@@ -613,22 +630,68 @@ function num(x: number | undefined): string {
 
 function printSize(e: MethodResult, a: MethodResult): void {
   const rows: (string | number)[][] = [
-    ["formation (last record published → full mesh)", secs(e.formationMs), secs(a.formationMs), ratio(e.formationMs, a.formationMs)],
-    ["scale out (new node registered → meshed)", secs(e.scaleOutMs), secs(a.scaleOutMs), ratio(e.scaleOutMs, a.scaleOutMs)],
-    ["restart (node re-registered → re-meshed)", secs(e.restartMs), secs(a.restartMs), ratio(e.restartMs, a.restartMs)],
-    ["partition heal (heal → re-meshed)", secs(e.partitionHealMs), secs(a.partitionHealMs), ratio(e.partitionHealMs, a.partitionHealMs)],
+    [
+      "formation (last record published → full mesh)",
+      secs(e.formationMs),
+      secs(a.formationMs),
+      ratio(e.formationMs, a.formationMs),
+    ],
+    [
+      "scale out (new node registered → meshed)",
+      secs(e.scaleOutMs),
+      secs(a.scaleOutMs),
+      ratio(e.scaleOutMs, a.scaleOutMs),
+    ],
+    [
+      "restart (node re-registered → re-meshed)",
+      secs(e.restartMs),
+      secs(a.restartMs),
+      ratio(e.restartMs, a.restartMs),
+    ],
+    [
+      "partition heal (heal → re-meshed)",
+      secs(e.partitionHealMs),
+      secs(a.partitionHealMs),
+      ratio(e.partitionHealMs, a.partitionHealMs),
+    ],
     ["DNS/min/pod, steady (Unbound)", e.steady.dns, a.steady.dns, ratio(e.steady.dns, a.steady.dns)],
-    ["EPMD/min/pod, steady (SYNs to 4369)", e.steady.epmd, a.steady.epmd, ratio(e.steady.epmd, a.steady.epmd)],
+    [
+      "EPMD/min/pod, steady (SYNs to 4369)",
+      e.steady.epmd,
+      a.steady.epmd,
+      ratio(e.steady.epmd, a.steady.epmd),
+    ],
     ["rpc/min/pod, steady", num(e.steady.rpc), num(a.steady.rpc), ratio(e.steady.rpc, a.steady.rpc)],
     ["  self-reported DNS/min/pod, steady", num(e.steady.selfDns), num(a.steady.selfDns), ""],
     ["  self-reported EPMD/min/pod, steady", num(e.steady.selfEpmd), num(a.steady.selfEpmd), ""],
-    ["  DNS/min/pod, 20 s after formation", e.afterFormation.dns, a.afterFormation.dns, ratio(e.afterFormation.dns, a.afterFormation.dns)],
-    ["  EPMD/min/pod, 20 s after formation", e.afterFormation.epmd, a.afterFormation.epmd, ratio(e.afterFormation.epmd, a.afterFormation.epmd)],
-    ["  rpc/min/pod, 20 s after formation", num(e.afterFormation.rpc), num(a.afterFormation.rpc), ratio(e.afterFormation.rpc, a.afterFormation.rpc)],
+    [
+      "  DNS/min/pod, 20 s after formation",
+      e.afterFormation.dns,
+      a.afterFormation.dns,
+      ratio(e.afterFormation.dns, a.afterFormation.dns),
+    ],
+    [
+      "  EPMD/min/pod, 20 s after formation",
+      e.afterFormation.epmd,
+      a.afterFormation.epmd,
+      ratio(e.afterFormation.epmd, a.afterFormation.epmd),
+    ],
+    [
+      "  rpc/min/pod, 20 s after formation",
+      num(e.afterFormation.rpc),
+      num(a.afterFormation.rpc),
+      ratio(e.afterFormation.rpc, a.afterFormation.rpc),
+    ],
   ];
-  printTable(`cluster: N = ${e.pods} pods`, ["figure", "erlmesh", "article", "ratio (article/erlmesh)"], rows);
+  printTable(
+    `cluster: N = ${e.pods} pods`,
+    ["figure", "erlmesh", "article", "ratio (article/erlmesh)"],
+    rows,
+  );
   console.log(
-    `(partition lasted ${secs(e.partitionMs)} / ${secs(a.partitionMs)} until every other node dropped the pod;` +
+    `(partition lasted ${secs(e.partitionMs)} / ${
+      secs(a.partitionMs)
+    } until every other node dropped the pod;` +
       ` run took ${e.durationS} s / ${a.durationS} s)`,
   );
 }
@@ -646,7 +709,12 @@ export async function benchCluster(sizes = [3, 10, 20]): Promise<Record<string, 
   );
   const out: Record<string, unknown> = { sizes, statsSupported: statsOk };
   const results: Record<string, { erlmesh: MethodResult; article: MethodResult }> = {};
+  const only = Deno.env.get("BENCH_CLUSTER_ONLY"); // debugging: run one method only
   for (const n of sizes) {
+    if (only === "article" || only === "erlmesh") {
+      console.log(JSON.stringify(await runMethod(only, n, statsOk)));
+      continue;
+    }
     const erlmesh = await runMethod("erlmesh", n, statsOk);
     const article = await runMethod("article", n, statsOk);
     results[String(n)] = { erlmesh, article };
@@ -663,10 +731,14 @@ Notes:
   both methods). Restart: node halted, 0.5 s, started again; its record stays published; erlmesh's agent keeps running.
 - Partition: the pod's bridge port goes down until every other node has dropped it (net_ticktime ${TICKTIME}), then up.
 - DNS: queries that reached Unbound (all pods) / pods; EPMD: TCP SYNs to port 4369 counted by iptables in every pod
-  (local and remote) / pods. rpc: erlmesh's agent counter 'rpcs' (SIGUSR1 stats${statsOk ? "" : "; NOT available in this tree: n/a"}); article:
+  (local and remote) / pods. rpc: erlmesh's agent counter 'rpcs' (SIGUSR1 stats${
+    statsOk ? "" : "; NOT available in this tree: n/a"
+  }); article:
   pings of other nodes answered pong. Self-reported: erlmesh's dnsQueries/epmdQueries; article's SRV lookups asked
   (upper bound: inet_res caches for the TTL) and hosts asked with NAMES.
-- Steady state: 20 s windows, per minute. erlmesh's window starts ${SETTLE_MS / 1000} s after formation (after its 30 s
+- Steady state: 20 s windows, per minute. erlmesh's window starts ${
+    SETTLE_MS / 1000
+  } s after formation (after its 30 s
   fast "settle" phase); the article's is the 20 s right after formation (it has no such phase).
 Total run time: ${totalS} s`);
   out.results = results;

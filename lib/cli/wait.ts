@@ -1,5 +1,11 @@
 import type { Command } from "commander";
-import { type WaitAttempt, type WaitConditions, waitFor, type WaitReport, type WaitSelf } from "../cluster/mod.ts";
+import {
+  type WaitAttempt,
+  type WaitConditions,
+  waitFor,
+  type WaitReport,
+  type WaitSelf,
+} from "../cluster/mod.ts";
 import { type Config, parseDuration, serviceFqdn } from "../config/mod.ts";
 import { parseNodeName } from "../dist/mod.ts";
 import { canonicalIp } from "../discovery/mod.ts";
@@ -71,14 +77,14 @@ export function podSelf(cfg: Config, env: (name: string) => string | undefined =
 }
 
 /** The conditions the flags ask for; none given means `--dns --peers 0`. */
-function conditionsFrom(raw: Record<string, unknown>): WaitConditions {
+function conditionsFrom(raw: Record<string, unknown>): { conditions: WaitConditions; defaulted: boolean } {
   const c: WaitConditions = {};
   if (raw.dns) c.dns = true;
   if (raw.self) c.self = true;
   if (raw.peers !== undefined) c.peers = parsePeers(String(raw.peers));
   if (raw.epmd) c.epmd = true;
-  if (Object.keys(c).length === 0) return { dns: true, peers: 0 };
-  return c;
+  if (Object.keys(c).length === 0) return { conditions: { dns: true, peers: 0 }, defaulted: true };
+  return { conditions: c, defaulted: false };
 }
 
 /** Progress on stderr: one updating line on a terminal, plain lines (on change, or every 5 s) otherwise. */
@@ -115,7 +121,7 @@ class Progress {
           return 200;
         }
       })();
-      this.#write(`\r\x1b[2K${line.slice(0, Math.max(20, cols - 1))}`);
+      this.#write(`\r\x1b[2K${cols >= 20 ? line.slice(0, cols - 1) : line}`);
       this.#dirty = true;
       return;
     }
@@ -188,12 +194,14 @@ export function waitCommand(): Command {
   ).action(act(async (raw: Record<string, unknown>) => {
     const out = globalOutput(raw);
     const { dns: _d, self: _s, peers: _p, epmd: _e, timeout, ...rest } = raw;
-    const conditions = conditionsFrom(raw);
+    const { conditions, defaulted } = conditionsFrom(raw);
     const timeoutMs = parseTimeout(String(timeout ?? DEFAULT_TIMEOUT));
     const cfg = await configFrom(rest);
     if (conditions.dns && cfg.discovery !== "srv" && cfg.discovery !== "a") {
       throw new UsageError(
-        `Cannot wait for --dns with discovery '${cfg.discovery}' (from ${cfg.sources.discovery ?? "default"}): ` +
+        `Cannot wait for ${
+          defaulted ? "the default condition --dns" : "--dns"
+        } with discovery '${cfg.discovery}' (from ${cfg.sources.discovery ?? "default"}): ` +
           "it needs DNS discovery ('srv' or 'a'); set the headless Service in --service, ERLMESH_SERVICE or " +
           "K8S_HEADLESS_SVC",
       );

@@ -220,7 +220,9 @@ function describeSelf(self: WaitSelf): string {
 /** "the Service answer (SRV …)" from a source description. */
 function answerName(source: DiscoverySource): string {
   const what = source.description.replace(/^DNS /, "");
-  return source.kind === "srv" || source.kind === "a" ? `the Service answer (${what})` : `the answer of the ${what}`;
+  return source.kind === "srv" || source.kind === "a"
+    ? `the Service answer (${what})`
+    : `the answer of the ${what}`;
 }
 
 interface Context {
@@ -235,7 +237,11 @@ interface Context {
   concurrency: number;
 }
 
-async function checkEpmd(ctx: Context, peers: DiscoveredHost[], signal?: AbortSignal): Promise<WaitEpmdCheck[]> {
+async function checkEpmd(
+  ctx: Context,
+  peers: DiscoveredHost[],
+  signal?: AbortSignal,
+): Promise<WaitEpmdCheck[]> {
   const out: WaitEpmdCheck[] = new Array(peers.length);
   let next = 0;
   const worker = async () => {
@@ -307,16 +313,14 @@ async function attemptOnce(ctx: Context, attempt: number, signal?: AbortSignal) 
           ? "; is publishNotReadyAddresses set on the Service?"
           : "";
         states.push(
-          selfListed
-            ? { name, ok: true, summary: "listed", seen: `${answer} lists this pod (${me})` }
-            : {
-              name,
-              ok: false,
-              summary: "not listed",
-              seen: hosts.length > 0
-                ? `${listing} but not this pod (${me})${hint}`
-                : `${listing}, so not this pod (${me})${failure === undefined ? hint : ""}`,
-            },
+          selfListed ? { name, ok: true, summary: "listed", seen: `${answer} lists this pod (${me})` } : {
+            name,
+            ok: false,
+            summary: "not listed",
+            seen: hosts.length > 0
+              ? `${listing} but not this pod (${me})${hint}`
+              : `${listing}, so not this pod (${me})${failure === undefined ? hint : ""}`,
+          },
         );
         break;
       }
@@ -328,7 +332,9 @@ async function attemptOnce(ctx: Context, attempt: number, signal?: AbortSignal) 
           ok,
           summary: `${peers.length}/${k}`,
           seen: peers.length > 0
-            ? `${peers.length} peer(s) other than this pod discoverable, ${k} needed: ${listHosts(peers)}${staleNote}`
+            ? `${peers.length} peer(s) other than this pod discoverable, ${k} needed: ${
+              listHosts(peers)
+            }${staleNote}`
             : `no peers other than this pod discoverable, ${k} needed (${listing})`,
         });
         break;
@@ -339,7 +345,9 @@ async function attemptOnce(ctx: Context, attempt: number, signal?: AbortSignal) 
         const need = k === undefined ? peers.length : k;
         const ok = k === undefined ? answered === peers.length : answered >= k;
         const failed = epmd.filter((e) => !e.ok);
-        const why = failed.length > 0 ? `; ${failed.slice(0, 4).map((e) => `${e.host}: ${e.error}`).join("; ")}` : "";
+        const why = failed.length > 0
+          ? `; ${failed.slice(0, 4).map((e) => `${e.host}: ${e.error}`).join("; ")}`
+          : "";
         states.push({
           name,
           ok,
@@ -407,7 +415,9 @@ export async function waitFor(conditions: WaitConditions, options: WaitOptions):
   const wanted = requested(conditions);
   const self = options.self ?? {};
   if (conditions.peers !== undefined && (!Number.isSafeInteger(conditions.peers) || conditions.peers < 0)) {
-    throw new TypeError(`Invalid peers condition '${conditions.peers}': expected a whole number of at least 0`);
+    throw new TypeError(
+      `Invalid peers condition '${conditions.peers}': expected a whole number of at least 0`,
+    );
   }
   if (wanted.includes("self") && !self.host && !self.ip) {
     throw new TypeError("Cannot wait for condition 'self': neither the pod's host nor its IP is known");
