@@ -1,4 +1,4 @@
-import { configure, getJsonLinesFormatter, getTextFormatter, type LogRecord, reset } from "@logtape/logtape";
+import { configure, getTextFormatter, type LogRecord, reset } from "@logtape/logtape";
 import { redactCookies } from "../dist/mod.ts";
 
 /** How logs are written. */
@@ -13,7 +13,7 @@ export async function setupLogging(
   level: "debug" | "info" | "warning" | "error",
 ): Promise<void> {
   const json = format === "json" || (format === "auto" && !Deno.stderr.isTerminal());
-  const formatter = json ? getJsonLinesFormatter() : getTextFormatter({ timestamp: "date-time-tz", value: "bare" });
+  const formatter = json ? jsonLine : getTextFormatter({ timestamp: "date-time-tz", value: "bare" });
   const enc = new TextEncoder();
   const sink = (record: LogRecord) => {
     try {
@@ -28,4 +28,38 @@ export async function setupLogging(
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },
     ],
   });
+}
+
+const LEVELS: Record<string, string> = {
+  trace: "TRACE",
+  debug: "DEBUG",
+  info: "INFO",
+  warning: "WARN",
+  error: "ERROR",
+  fatal: "FATAL",
+};
+
+function bare(v: unknown): string {
+  if (typeof v === "string") return v;
+  if (v instanceof Error) return v.message;
+  try {
+    return JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? x.toString() : x)) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+/** One JSON object per line: time, level, the message with its values written bare, logger, properties. */
+export function jsonLine(record: LogRecord): string {
+  const message = record.message.map((part, i) => (i % 2 === 0 ? String(part) : bare(part))).join("");
+  return JSON.stringify(
+    {
+      "@timestamp": new Date(record.timestamp).toISOString(),
+      level: LEVELS[record.level] ?? record.level,
+      message,
+      logger: record.category.join("."),
+      properties: record.properties,
+    },
+    (_k, x) => (typeof x === "bigint" ? x.toString() : x),
+  ) + "\n";
 }
