@@ -55,6 +55,7 @@ Deno.test("run forwards SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to
       try {
         child.kill("SIGKILL");
       } catch { /* gone */ }
+      reader.cancel().catch(() => {});
     }, 10000);
     for (;;) {
       const r = await reader.read();

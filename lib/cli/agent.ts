@@ -49,7 +49,10 @@ export async function runOnce(reconciler: Reconciler, waitMs: number): Promise<n
   try {
     await reconciler.link.waitUp(waitMs);
   } catch { /* the cycle reports it */ }
+  await reconciler.runCycle();
+  await reconciler.idle();
   const r = await reconciler.runCycle();
+  await reconciler.idle();
   reconciler.stop();
   if (!r.ok) {
     log.error("Reconcile pass failed: {error}", { error: r.error });

@@ -119,7 +119,8 @@ export function enumeratorFrom(cfg: Config): NodeEnumerator {
     basename: basenameOf(cfg),
     useEpmd: true,
     epmdPort: cfg.epmdPort,
-    timeoutMs: cfg.connectTimeout,
+    // EPMD inside a cluster answers in milliseconds; a host that does not is retried next cycle.
+    timeoutMs: Math.min(cfg.connectTimeout, 1000),
     concurrency: cfg.concurrency,
   });
 }

@@ -15,14 +15,22 @@ export function probeCommand(): Command {
   return withConfigOptions(
     command("probe")
       .argument("<kind>", "readiness, liveness or startup")
-      .option("--probe-timeout <ms>", "deadline of the whole probe, below Kubernetes' 1 s default timeoutSeconds", "800"),
+      .option(
+        "--probe-timeout <ms>",
+        "deadline of the whole probe, below Kubernetes' 1 s default timeoutSeconds",
+        "800",
+      ),
   ).action(act(async (kind: string, raw: Record<string, unknown>) => {
     const out = globalOutput(raw);
-    if (!(kind in PATHS)) throw new UsageError(`Invalid probe '${kind}': expected readiness, liveness or startup`);
+    if (!(kind in PATHS)) {
+      throw new UsageError(`Invalid probe '${kind}': expected readiness, liveness or startup`);
+    }
     const { probeTimeout, ...rest } = raw;
     const timeoutMs = Number(probeTimeout);
     if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 60000) {
-      throw new UsageError(`Invalid --probe-timeout '${probeTimeout}': expected milliseconds from 1 to 60000`);
+      throw new UsageError(
+        `Invalid --probe-timeout '${probeTimeout}': expected milliseconds from 1 to 60000`,
+      );
     }
     const cfg = await configFrom(rest);
     const signal = AbortSignal.timeout(timeoutMs);
@@ -33,9 +41,12 @@ export function probeCommand(): Command {
         // A running agent or `run` answers from its own state: cheapest.
         const { hostname, port } = parseListen(cfg.http);
         const host = hostname === "0.0.0.0" || hostname === "::" ? "127.0.0.1" : hostname;
-        const res = await fetch(`http://${host.includes(":") ? `[${host}]` : host}:${port}${PATHS[kind as keyof typeof PATHS]}`, {
-          signal,
-        });
+        const res = await fetch(
+          `http://${host.includes(":") ? `[${host}]` : host}:${port}${PATHS[kind as keyof typeof PATHS]}`,
+          {
+            signal,
+          },
+        );
         ok = res.ok;
         detail = (await res.text()).trim();
       } else {
@@ -68,10 +79,15 @@ async function directProbe(
     const connected = atomList(await conn.rpc("erlang", "nodes", [], { timeoutMs, signal }), "nodes()");
     if (kind !== "readiness" || cfg.readiness === "node") return [true, `${conn.node} answers`];
     if (typeof cfg.readiness === "number") {
-      return [connected.length >= cfg.readiness, `${conn.node} is connected to ${connected.length} peer(s), ${cfg.readiness} needed`];
+      return [
+        connected.length >= cfg.readiness,
+        `${conn.node} is connected to ${connected.length} peer(s), ${cfg.readiness} needed`,
+      ];
     }
     const disc = await sourceFrom(cfg).discover(signal);
-    const peers = (await enumeratorFrom(cfg).enumerate(disc.hosts, signal)).peers.map((p) => p.node).filter((n) => n !== conn.node);
+    const peers = (await enumeratorFrom(cfg).enumerate(disc.hosts, signal)).peers.map((p) => p.node).filter((
+      n,
+    ) => n !== conn.node);
     const set = new Set(connected);
     const missing = peers.filter((p) => !set.has(p));
     return missing.length === 0

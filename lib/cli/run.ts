@@ -2,7 +2,13 @@ import type { Command } from "commander";
 import { getLogger } from "@logtape/logtape";
 import { type Config, ConfigError, loadConfig, parseDuration, serviceFqdn } from "../config/mod.ts";
 import { Cookie, CookieError, parseNodeName, readCookieFile } from "../dist/mod.ts";
-import { detectRelease, elixirIdentity, type ReleaseInfo, type RunEvent, runRelease } from "../runtime/mod.ts";
+import {
+  detectRelease,
+  elixirIdentity,
+  type ReleaseInfo,
+  type RunEvent,
+  runRelease,
+} from "../runtime/mod.ts";
 import { keepRunningOnInternalErrors } from "./agent.ts";
 import { cookieFrom, reconcilerFrom, withConfigOptions } from "./cluster_setup.ts";
 import { command } from "./commands.ts";
@@ -17,8 +23,16 @@ export function runCommand(): Command {
   return withConfigOptions(
     command("run")
       .argument("<command...>", "the release's start command and its arguments, after --")
-      .option("--start-timeout <duration>", "how long the release's node may take to register with EPMD", "60s")
-      .option("--identity <mode>", "auto: give an Elixir release its Kubernetes node name when unset; none: never", "auto")
+      .option(
+        "--start-timeout <duration>",
+        "how long the release's node may take to register with EPMD",
+        "60s",
+      )
+      .option(
+        "--identity <mode>",
+        "auto: give an Elixir release its Kubernetes node name when unset; none: never",
+        "auto",
+      )
       .passThroughOptions(),
   ).action(act(async (argv: string[], raw: Record<string, unknown>) => {
     globalOutput(raw);
@@ -27,7 +41,9 @@ export function runCommand(): Command {
     if (identity !== "auto" && identity !== "none") {
       throw new UsageError(`Invalid --identity '${identity}': expected 'auto' or 'none'`);
     }
-    if (argv.length === 0) throw new UsageError("Missing the release command: expected erlmesh run [options] -- CMD ARGS...");
+    if (argv.length === 0) {
+      throw new UsageError("Missing the release command: expected erlmesh run [options] -- CMD ARGS...");
+    }
     const env = Deno.env.toObject();
     const release = detectRelease(argv[0]);
     const { flags } = splitFlags(rest);
@@ -41,7 +57,9 @@ export function runCommand(): Command {
     await setupLogging(cfg.logFormat, cfg.logLevel);
     const log = getLogger(["erlmesh", "run"]);
     keepRunningOnInternalErrors(log);
-    for (const [k, v] of Object.entries(added)) log.info("Set {name}={value} for the release", { name: k, value: v });
+    for (const [k, v] of Object.entries(added)) {
+      log.info("Set {name}={value} for the release", { name: k, value: v });
+    }
     const cookie = await releaseCookie(cfg, release, env);
     const alive = cfg.node ? parseNodeName(cfg.node).alive : cfg.basename ?? release.name;
     if (!alive) {
@@ -106,7 +124,11 @@ function podIdentity(cfg: Config, env: Record<string, string>): { fqdn?: string;
 }
 
 /** The configured cookie, else the release's own: an Elixir release's `releases/COOKIE`, relx's `RELX_COOKIE`. */
-async function releaseCookie(cfg: Config, release: ReleaseInfo, env: Record<string, string>): Promise<Cookie> {
+async function releaseCookie(
+  cfg: Config,
+  release: ReleaseInfo,
+  env: Record<string, string>,
+): Promise<Cookie> {
   try {
     return await cookieFrom(cfg);
   } catch (err) {
@@ -126,25 +148,44 @@ function logRunEvent(e: RunEvent, startTimeoutMs: number): void {
   const log = getLogger(["erlmesh", "run"]);
   switch (e.type) {
     case "started":
-      log.info("Started the release (pid {pid})", { event: "release_started", pid: e.pid, command: e.command });
+      log.info("Started the release (pid {pid})", {
+        event: "release_started",
+        pid: e.pid,
+        command: e.command,
+      });
       return;
     case "registered":
-      log.info("The release's node '{alive}' registered with EPMD after {afterMs} ms", { event: "registered", ...e });
+      log.info("The release's node '{alive}' registered with EPMD after {afterMs} ms", {
+        event: "registered",
+        ...e,
+      });
       return;
     case "not_registered":
       log.error(
         "The release's node never registered with the local EPMD within {limit}: looked for '{alive}', EPMD knows {known}; is it started with -name/-sname (RELEASE_DISTRIBUTION not 'none')? Still watching",
-        { event: "not_registered", limit: `${startTimeoutMs} ms`, alive: e.alive, known: e.known.length ? e.known.join(", ") : "no nodes" },
+        {
+          event: "not_registered",
+          limit: `${startTimeoutMs} ms`,
+          alive: e.alive,
+          known: e.known.length ? e.known.join(", ") : "no nodes",
+        },
       );
       return;
     case "signal":
       log.info("Forwarding {signal} to the release", { event: "signal", signal: e.signal });
       return;
     case "exited":
-      log.info("The release exited with code {code}", { event: "release_exited", code: e.code, signal: e.signal });
+      log.info("The release exited with code {code}", {
+        event: "release_exited",
+        code: e.code,
+        signal: e.signal,
+      });
       return;
     case "no_reaper":
-      log.warn("Cannot reap orphaned processes ({reason}); run the binary with --allow-ffi", { event: "no_reaper", reason: e.reason });
+      log.warn("Cannot reap orphaned processes ({reason}); run the binary with --allow-ffi", {
+        event: "no_reaper",
+        reason: e.reason,
+      });
       return;
   }
 }

@@ -34,9 +34,12 @@ export function meshServices(cfg: Config): MeshServices {
         readiness: cfg.readiness,
         staleMs: Math.max(3 * cfg.interval, 5000),
       });
-      getLogger(["erlmesh", "http"]).info("Health and metrics on http://{addr}/ (/livez /readyz /startupz /metrics)", {
-        addr: `${server.addr.hostname}:${server.addr.port}`,
-      });
+      getLogger(["erlmesh", "http"]).info(
+        "Health and metrics on http://{addr}/ (/livez /readyz /startupz /metrics)",
+        {
+          addr: `${server.addr.hostname}:${server.addr.port}`,
+        },
+      );
     },
     async close() {
       await server?.shutdown();

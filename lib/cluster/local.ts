@@ -21,9 +21,9 @@ export interface LocalLinkOptions {
   epmdPort?: number;
   /** Deadline of one connect attempt. @default 2000 */
   connectTimeoutMs?: number;
-  /** First retry delay; doubles up to `maxBackoffMs`. @default 50 */
+  /** First retry delay; doubles up to `maxBackoffMs`. @default 25 */
   minBackoffMs?: number;
-  /** Longest retry delay. @default 250 */
+  /** Longest retry delay. @default 100 */
   maxBackoffMs?: number;
 }
 
@@ -49,7 +49,7 @@ export class LocalLink {
    */
   constructor(options: LocalLinkOptions) {
     this.#opts = options;
-    this.#backoff = options.minBackoffMs ?? 50;
+    this.#backoff = options.minBackoffMs ?? 25;
     this.name = options.node;
     if (!options.node && !options.alive) {
       throw new TypeError("LocalLink needs the local node's name or its alive part");
@@ -91,13 +91,13 @@ export class LocalLink {
       this.#conn = conn;
       this.name = conn.node;
       this.#generation++;
-      this.#backoff = o.minBackoffMs ?? 50;
+      this.#backoff = o.minBackoffMs ?? 25;
       this.#lastError = undefined;
       return conn;
     } catch (err) {
       this.#lastError = err instanceof Error ? err : new Error(String(err));
       this.#nextAttempt = Date.now() + this.#backoff;
-      this.#backoff = Math.min(this.#backoff * 2, o.maxBackoffMs ?? 250);
+      this.#backoff = Math.min(this.#backoff * 2, o.maxBackoffMs ?? 100);
       throw err;
     }
   }

@@ -33,12 +33,16 @@ export interface ReconcilerOptions {
   enumerator: NodeEnumerator;
   /** EPMD port on every host. @default ERL_EPMD_PORT or 4369 */
   epmdPort?: number;
-  /** Steady-state cycle interval, ms. @default 2000 */
+  /** Steady-state cycle interval, ms. @default 5000 */
   intervalMs?: number;
   /** Interval while anything is missing or changed recently, ms. @default 200 */
   fastIntervalMs?: number;
-  /** Stay on the fast interval this long after a change, ms. @default 30000 */
+  /** After start, a local reconnect or a change in the discovered set, poll every `settleIntervalMs` this long, ms. @default 15000 */
   settleMs?: number;
+  /** Interval during the settle window, ms. @default 500 */
+  settleIntervalMs?: number;
+  /** Deadline of the EPMD check before a connect attempt, ms; every fourth attempt uses `connectTimeoutMs`. @default 300 */
+  probeTimeoutMs?: number;
   /** Deadline of one connect_node call, ms. @default 2000 */
   connectTimeoutMs?: number;
   /** Deadline of the local rpc, ms. @default 3000 */
@@ -124,6 +128,7 @@ interface PeerState {
   failures: number;
   nextAttemptAt: number;
   lastCode?: string;
+  lastReason?: string;
 }
 
 /**
@@ -131,12 +136,15 @@ interface PeerState {
  * the local node to `net_kernel:connect_node/1` each missing peer. It never connects to a node that was
  * not discovered and never disconnects anything.
  *
- * Intervals: a cycle every `fastIntervalMs` (200 ms) while a discovered peer is missing, the local node
- * is down, or something changed in the last `settleMs` (30 s); otherwise every `intervalMs` (2 s).
- * A missing peer is retried with its own backoff from `fastIntervalMs` doubling to `maxBackoffMs`
- * (400 ms), and before each attempt its EPMD is asked whether it is registered, so an unreachable peer
- * never makes the local node wait in net_kernel. Steady state costs one DNS query and one local rpc
- * per cycle, and no EPMD query.
+ * Intervals: a cycle every `fastIntervalMs` (200 ms) while a discovered peer is missing or the local
+ * node is down (every 50 ms then, to catch it the moment it is back); every `settleIntervalMs` (500 ms)
+ * for `settleMs` (15 s) after start, a local reconnect or a change in the discovered set; otherwise
+ * every `intervalMs` (5 s). Connect attempts run beside the cycles, at most `concurrency` at once and
+ * one per peer, each peer with its own backoff from `fastIntervalMs` doubling to `maxBackoffMs`
+ * (400 ms). Before each attempt the peer's EPMD is asked (deadline `probeTimeoutMs`, 300 ms) whether
+ * the peer is registered, so an unreachable or partitioned peer never makes the local node wait in
+ * net_kernel, and a healed one is found within about half a second. Steady state costs one DNS query
+ * and one local rpc per cycle, and no EPMD query.
  */
 export class Reconciler {
   #o:
@@ -146,6 +154,8 @@ export class Reconciler {
         | "intervalMs"
         | "fastIntervalMs"
         | "settleMs"
+        | "settleIntervalMs"
+        | "probeTimeoutMs"
         | "connectTimeoutMs"
         | "rpcTimeoutMs"
         | "concurrency"
@@ -155,6 +165,7 @@ export class Reconciler {
     & ReconcilerOptions;
   #link: LocalLink;
   #peers = new Map<string, PeerState>();
+  #inflight = new Map<string, Promise<void>>();
   #discovered = new Set<string>();
   #connected = new Set<string>();
   #lastGeneration = 0;
@@ -187,9 +198,11 @@ export class Reconciler {
   constructor(options: ReconcilerOptions) {
     this.#o = {
       ...options,
-      intervalMs: options.intervalMs ?? 2000,
+      intervalMs: options.intervalMs ?? 5000,
       fastIntervalMs: options.fastIntervalMs ?? 200,
-      settleMs: options.settleMs ?? 30000,
+      settleMs: options.settleMs ?? 15000,
+      settleIntervalMs: options.settleIntervalMs ?? 500,
+      probeTimeoutMs: options.probeTimeoutMs ?? 300,
       connectTimeoutMs: options.connectTimeoutMs ?? 2000,
       rpcTimeoutMs: options.rpcTimeoutMs ?? 3000,
       concurrency: options.concurrency ?? 8,
@@ -244,7 +257,31 @@ export class Reconciler {
     };
     this.counters.cycles++;
     try {
-      // 1. Discover hosts, then nodes.
+      // 1. The local node first: while it is down there is nothing to do, not even DNS.
+      let conn: NodeConnection;
+      try {
+        conn = await this.#link.get();
+      } catch (err) {
+        this.#localDown(
+          this.#link.name ?? this.#o.localNode ?? `${this.#o.localAlive}@${this.#o.localHost ?? "127.0.0.1"}`,
+          err,
+        );
+        throw new ClusterError("LOCAL_NODE_DOWN", `Cannot reach the local node: ${errText(err)}`, {
+          cause: err,
+        });
+      }
+      if (this.#link.generation !== this.#lastGeneration) {
+        this.#lastGeneration = this.#link.generation;
+        this.#localDownReported = false;
+        this.#settleUntil = Date.now() + this.#o.settleMs;
+        this.#emit({ type: "local_up", node: conn.node, generation: this.#link.generation });
+        conn.closed.then((reason) => {
+          if (this.#stopped) return;
+          this.#localDown(conn.node, reason);
+          this.#poke();
+        });
+      }
+      // 2. Discover hosts, then nodes.
       const disc = await this.#o.source.discover();
       report.dnsQueries = disc.queries;
       report.stale = disc.stale;
@@ -273,30 +310,6 @@ export class Reconciler {
         if (!hostsWithPeers.has(h.host)) this.#o.enumerator.invalidate(h.host);
       }
 
-      // 2. The local node and what it is connected to.
-      let conn: NodeConnection;
-      try {
-        conn = await this.#link.get();
-      } catch (err) {
-        this.#localDown(
-          this.#link.name ?? this.#o.localNode ?? `${this.#o.localAlive}@${this.#o.localHost ?? "127.0.0.1"}`,
-          err,
-        );
-        throw new ClusterError("LOCAL_NODE_DOWN", `Cannot reach the local node: ${errText(err)}`, {
-          cause: err,
-        });
-      }
-      if (this.#link.generation !== this.#lastGeneration) {
-        this.#lastGeneration = this.#link.generation;
-        this.#localDownReported = false;
-        this.#settleUntil = Date.now() + this.#o.settleMs;
-        this.#emit({ type: "local_up", node: conn.node, generation: this.#link.generation });
-        conn.closed.then((reason) => {
-          if (this.#stopped) return;
-          this.#localDown(conn.node, reason);
-          this.#poke();
-        });
-      }
       report.local = conn.node;
       const wanted = en.peers.filter((p) => p.node !== conn.node);
       report.discovered = wanted.map((p) => p.node);
@@ -318,25 +331,25 @@ export class Reconciler {
         if (!wantedSet.has(n) && discoveredHosts.has(host)) this.#o.enumerator.invalidate(host);
       }
 
-      // 3. Connect the missing peers.
+      // 3. Start connect attempts for missing peers; they run beside the cycles.
       const missing = wanted.filter((p) => !this.#connected.has(p.node));
       const now = Date.now();
-      const due = missing.filter((p) => (this.#peers.get(p.node)?.nextAttemptAt ?? 0) <= now);
-      const results = await pool(due, this.#o.concurrency, (p) => this.#connectPeer(conn, p, report));
-      const byNode = new Map(results.map((r) => [r.node, r]));
       for (const p of missing) {
-        const r = byNode.get(p.node);
-        if (r && r.ok) continue;
+        if (this.#inflight.has(p.node) || this.#inflight.size >= this.#o.concurrency) continue;
+        if ((this.#peers.get(p.node)?.nextAttemptAt ?? 0) > now) continue;
+        report.attempted.push(p.node);
+        const task = this.#connectPeer(conn, p).finally(() => this.#inflight.delete(p.node));
+        this.#inflight.set(p.node, task);
+      }
+      for (const p of missing) {
         const st = this.#peers.get(p.node);
         report.missing.push({
           node: p.node,
-          code: r?.diagnosis?.code ?? st?.lastCode ?? "PENDING",
-          reason: r?.diagnosis?.message ?? "waiting for the next attempt",
+          code: st?.lastCode ?? (this.#inflight.has(p.node) ? "CONNECTING" : "PENDING"),
+          reason: st?.lastReason ??
+            (this.#inflight.has(p.node) ? "connecting" : "waiting for the next attempt"),
         });
       }
-      // Peers that just connected show in nodes() at once; record them as joined now.
-      for (const r of results) if (r.ok) this.#trackConnected([...this.#connected, r.node]);
-      report.connected = [...this.#connected].sort();
       report.ok = true;
       this.lastSuccessAt = Date.now();
     } catch (err) {
@@ -391,37 +404,39 @@ export class Reconciler {
     for (const n of this.#connected) {
       if (!next.has(n)) {
         this.counters.leaves++;
-        this.#settleUntil = Date.now() + this.#o.settleMs;
         this.#emit({ type: "leave", node: n });
       }
     }
     this.#connected = next;
   }
 
-  async #connectPeer(
-    conn: NodeConnection,
-    p: Peer,
-    report: CycleReport,
-  ): Promise<{ node: string; ok: boolean; diagnosis?: PeerDiagnosis }> {
+  async #connectPeer(conn: NodeConnection, p: Peer): Promise<void> {
     const st = this.#peers.get(p.node) ?? { failures: 0, nextAttemptAt: 0 };
     this.#peers.set(p.node, st);
-    report.attempted.push(p.node);
     this.counters.connectAttempts++;
-    let diagnosis: PeerDiagnosis | undefined;
-    // Ask the peer's EPMD first: an unreachable or unregistered peer never reaches net_kernel.
-    report.epmdQueries++;
+    // Ask the peer's EPMD first: an unreachable or unregistered peer never reaches net_kernel. The
+    // deadline is short (a SYN lost in a partition is re-sent only after 1 s; a fresh attempt after
+    // the heal is quicker), and every fourth attempt is patient, for slow networks.
     this.counters.epmdQueries++;
-    diagnosis = await probePeer(p.node, {
+    const patient = st.failures % 4 === 3;
+    let diagnosis = await probePeer(p.node, {
       epmdPort: this.#o.epmdPort,
-      timeoutMs: Math.min(1000, this.#o.connectTimeoutMs),
+      timeoutMs: patient
+        ? this.#o.connectTimeoutMs
+        : Math.min(this.#o.probeTimeoutMs, this.#o.connectTimeoutMs),
     });
     if (!diagnosis) {
       try {
-        report.rpcs++;
+        this.counters.rpcs++;
         const r = await conn.rpc("net_kernel", "connect_node", [atom(p.node)], {
           timeoutMs: this.#o.connectTimeoutMs,
         });
-        if (isAtom(r, "true")) return { node: p.node, ok: true };
+        if (isAtom(r, "true")) {
+          if (!this.#stopped && this.#discovered.has(p.node)) {
+            this.#trackConnected([...this.#connected, p.node]);
+          }
+          return;
+        }
         diagnosis = await diagnosePeer(p.node, this.#o.cookie, {
           epmdPort: this.#o.epmdPort,
           timeoutMs: this.#o.connectTimeoutMs,
@@ -430,27 +445,29 @@ export class Reconciler {
         diagnosis = { code: "RPC", message: errText(err) };
       }
     }
-    if (
-      diagnosis.code === "NOT_REGISTERED" || diagnosis.code === "UNREACHABLE" || diagnosis.code === "TIMEOUT"
-    ) {
-      this.#o.enumerator.invalidate(p.host);
-    }
+    // A node gone from its host may come back under another name: ask that host's EPMD again.
+    if (diagnosis.code === "NOT_REGISTERED") this.#o.enumerator.invalidate(p.host);
     st.failures++;
     st.nextAttemptAt = Date.now() +
       Math.min(this.#o.fastIntervalMs * 2 ** (st.failures - 1), this.#o.maxBackoffMs);
+    st.lastReason = diagnosis.message;
     this.counters.connectFailures[diagnosis.code] = (this.counters.connectFailures[diagnosis.code] ?? 0) + 1;
     if (st.lastCode !== diagnosis.code) {
       st.lastCode = diagnosis.code;
       this.#emit({ type: "connect_failed", node: p.node, code: diagnosis.code, reason: diagnosis.message });
     }
-    return { node: p.node, ok: false, diagnosis };
+  }
+
+  /** Resolves when no connect attempt is in flight. */
+  async idle(): Promise<void> {
+    while (this.#inflight.size > 0) await Promise.all([...this.#inflight.values()]);
   }
 
   /** The delay before the next cycle, by the rules in the class comment. */
   nextDelay(report: CycleReport | undefined = this.last): number {
-    if (!report || !report.ok || report.missing.length > 0 || Date.now() < this.#settleUntil) {
-      return this.#o.fastIntervalMs;
-    }
+    if (report && !report.ok && !this.#link.up) return Math.min(50, this.#o.fastIntervalMs);
+    if (!report || !report.ok || report.missing.length > 0) return this.#o.fastIntervalMs;
+    if (Date.now() < this.#settleUntil) return this.#o.settleIntervalMs;
     return this.#o.intervalMs;
   }
 

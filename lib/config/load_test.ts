@@ -45,7 +45,7 @@ Deno.test("loadConfig() gives the defaults, each with source 'default'", async (
     srvPortName: "epmd",
     hosts: [],
     hostForm: "auto",
-    interval: 2000,
+    interval: 5000,
     fastInterval: 200,
     connectTimeout: 2000,
     rpcTimeout: 3000,
@@ -91,7 +91,7 @@ Deno.test("loadConfig() takes flags over env over YAML file over defaults, and r
     assert.equal(cfg.concurrency, 16);
 
     cfg = await load();
-    assert.equal(cfg.interval, 2000);
+    assert.equal(cfg.interval, 5000);
     assert.equal(cfg.sources.interval, "default");
   });
 });

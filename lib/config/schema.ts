@@ -577,14 +577,14 @@ export const CONFIG_KEYS: { readonly [K in ConfigKey]: KeySpec<K> } = defineKeys
   interval: {
     arg: "duration",
     type: duration(1, MAX_DURATION),
-    default: 2000,
-    doc: "Steady-state reconcile interval",
+    default: 5000,
+    doc: "Steady-state reconcile interval (the settle window after a change polls every 500 ms)",
   },
   fastInterval: {
     arg: "duration",
     type: duration(1, MAX_DURATION),
     default: 200,
-    doc: "Reconcile interval while any peer is missing",
+    doc: "Reconcile interval while any peer is missing; also the first retry delay of a peer",
   },
   connectTimeout: {
     arg: "duration",

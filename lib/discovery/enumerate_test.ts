@@ -155,10 +155,16 @@ Deno.test("NodeEnumerator does not cache an answer that arrives after invalidate
 
 Deno.test("NodeEnumerator matches a basename with '*' against any run of characters", async () => {
   const names = fakeNames({
-    [H2.host]: [{ name: "shop1", port: 1 }, { name: "shop2", port: 2 }, { name: "cart", port: 3 }, { name: "sho.p", port: 4 }],
+    [H2.host]: [{ name: "shop1", port: 1 }, { name: "shop2", port: 2 }, { name: "cart", port: 3 }, {
+      name: "sho.p",
+      port: 4,
+    }],
   });
   const e = new NodeEnumerator({ useEpmd: true, basename: "shop*", names: names.fn });
-  assert.deepEqual((await e.enumerate([H2])).peers.map((p) => p.node), ["shop1@10.244.0.9", "shop2@10.244.0.9"]);
+  assert.deepEqual((await e.enumerate([H2])).peers.map((p) => p.node), [
+    "shop1@10.244.0.9",
+    "shop2@10.244.0.9",
+  ]);
   const all = new NodeEnumerator({ useEpmd: true, basename: "*", names: names.fn });
   assert.equal((await all.enumerate([H2])).peers.length, 4);
   assert.throws(() => new NodeEnumerator({ useEpmd: false, basename: "app*" }), DiscoveryError);

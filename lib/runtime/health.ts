@@ -17,7 +17,12 @@ export type ProbeKind = "liveness" | "readiness" | "startup";
  * readiness: as `readiness` says (`node`, `meshed`, or at least K connected peers);
  * startup: the local node has answered once.
  */
-export function judge(kind: ProbeKind, reconciler: Reconciler, readiness: Readiness, staleMs: number): ProbeResult {
+export function judge(
+  kind: ProbeKind,
+  reconciler: Reconciler,
+  readiness: Readiness,
+  staleMs: number,
+): ProbeResult {
   const last: CycleReport | undefined = reconciler.last;
   const fresh = reconciler.lastSuccessAt > 0 && Date.now() - reconciler.lastSuccessAt <= staleMs;
   const local = last?.local ?? reconciler.link.name ?? "the local node";
@@ -27,7 +32,10 @@ export function judge(kind: ProbeKind, reconciler: Reconciler, readiness: Readin
       : { ok: false, detail: `${local} has not answered yet${last?.error ? `: ${last.error}` : ""}` };
   }
   if (!fresh) {
-    return { ok: false, detail: `${local} has not answered for ${staleMs} ms${last?.error ? `: ${last.error}` : ""}` };
+    return {
+      ok: false,
+      detail: `${local} has not answered for ${staleMs} ms${last?.error ? `: ${last.error}` : ""}`,
+    };
   }
   if (kind === "liveness" || readiness === "node") return { ok: true, detail: `${local} answers` };
   const connected = (last?.discovered.length ?? 0) - (last?.missing.length ?? 0);

@@ -15,14 +15,21 @@ export interface HealthServerOptions {
   staleMs: number;
 }
 
-const PATHS: Record<string, ProbeKind> = { "/livez": "liveness", "/readyz": "readiness", "/startupz": "startup" };
+const PATHS: Record<string, ProbeKind> = {
+  "/livez": "liveness",
+  "/readyz": "readiness",
+  "/startupz": "startup",
+};
 
 /** Parses `host:port` (`[v6]:port`, `:port`). */
 export function parseListen(listen: string): { hostname: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen.trim());
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) {
-    throw new RuntimeError("HTTP", `Invalid http address '${listen}': expected host:port such as 0.0.0.0:9090 or :9090`);
+    throw new RuntimeError(
+      "HTTP",
+      `Invalid http address '${listen}': expected host:port such as 0.0.0.0:9090 or :9090`,
+    );
   }
   return { hostname: m[1] ?? (m[2] || "0.0.0.0"), port };
 }
@@ -36,10 +43,14 @@ export function serveHealth(options: HealthServerOptions): Deno.HttpServer<Deno.
   return Deno.serve({ hostname, port, onListen: () => {} }, async (req) => {
     const path = new URL(req.url).pathname;
     if (path === "/metrics") {
-      return new Response(await options.metrics.text(), { headers: { "content-type": options.metrics.contentType } });
+      return new Response(await options.metrics.text(), {
+        headers: { "content-type": options.metrics.contentType },
+      });
     }
     const kind = PATHS[path];
-    if (!kind) return new Response("not found: try /livez, /readyz, /startupz or /metrics\n", { status: 404 });
+    if (!kind) {
+      return new Response("not found: try /livez, /readyz, /startupz or /metrics\n", { status: 404 });
+    }
     const r = judge(kind, options.reconciler, options.readiness, options.staleMs);
     return new Response(`${r.ok ? "ok" : "fail"}: ${r.detail}\n`, {
       status: r.ok ? 200 : 503,

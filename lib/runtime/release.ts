@@ -26,7 +26,9 @@ export function detectRelease(command: string): ReleaseInfo {
   const root = m[1] === "" ? "." : m[1];
   const name = m[2];
   if (!exists(`${root}/releases`)) return { kind: "unknown", name };
-  if (exists(`${root}/releases/COOKIE`)) return { kind: "elixir", root, name, cookieFile: `${root}/releases/COOKIE` };
+  if (exists(`${root}/releases/COOKIE`)) {
+    return { kind: "elixir", root, name, cookieFile: `${root}/releases/COOKIE` };
+  }
   return { kind: "relx", root, name };
 }
 

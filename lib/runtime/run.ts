@@ -40,18 +40,13 @@ export interface RunReleaseOptions {
 export async function runRelease(options: RunReleaseOptions): Promise<number> {
   const emit = (e: RunEvent) => options.onEvent?.(e);
   const [cmd, ...args] = options.command;
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(cmd, { args, env: options.env, clearEnv: true, stdin: "inherit", stdout: "inherit", stderr: "inherit" })
-      .spawn();
-  } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw new RuntimeError("SPAWN", `Cannot start the release '${options.command.join(" ")}': ${why}`, { cause: err });
-  }
-  emit({ type: "started", pid: child.pid, command: options.command.join(" ") });
+  // Listen before the child exists: a SIGTERM in the first milliseconds must reach it too, not end us.
+  let child: Deno.ChildProcess | undefined;
+  const early: Deno.Signal[] = [];
   const forwarders = FORWARDED_SIGNALS.map((sig) => {
     const f = () => {
       emit({ type: "signal", signal: sig });
+      if (!child) return void early.push(sig);
       try {
         child.kill(sig);
       } catch { /* already gone */ }
@@ -59,11 +54,37 @@ export async function runRelease(options: RunReleaseOptions): Promise<number> {
     Deno.addSignalListener(sig, f);
     return [sig, f] as const;
   });
-  const { reaper, why } = startReaper(() => new Set([child.pid]));
+  const unlisten = () => {
+    for (const [sig, f] of forwarders) Deno.removeSignalListener(sig, f);
+  };
+  try {
+    child = new Deno.Command(cmd, {
+      args,
+      env: options.env,
+      clearEnv: true,
+      stdin: "inherit",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn();
+  } catch (err) {
+    unlisten();
+    const why = err instanceof Error ? err.message : String(err);
+    throw new RuntimeError("SPAWN", `Cannot start the release '${options.command.join(" ")}': ${why}`, {
+      cause: err,
+    });
+  }
+  emit({ type: "started", pid: child.pid, command: options.command.join(" ") });
+  for (const sig of early) {
+    try {
+      child.kill(sig);
+    } catch { /* already gone */ }
+  }
+  const released = child;
+  const { reaper, why } = startReaper(() => new Set([released.pid]));
   if (!reaper) emit({ type: "no_reaper", reason: why ?? "unknown" });
 
   let exited = false;
-  const status = child.status.then((s) => {
+  const status = released.status.then((s) => {
     exited = true;
     return s;
   });
@@ -84,7 +105,12 @@ export async function runRelease(options: RunReleaseOptions): Promise<number> {
       } catch { /* EPMD not up yet: the release starts it */ }
       if (!reported && performance.now() > deadline) {
         reported = true;
-        emit({ type: "not_registered", alive: options.alive, afterMs: Math.round(performance.now() - t0), known });
+        emit({
+          type: "not_registered",
+          alive: options.alive,
+          afterMs: Math.round(performance.now() - t0),
+          known,
+        });
       }
       await Promise.race([new Promise((r) => setTimeout(r, delay)), status]);
       delay = Math.min(delay * 2, reported ? 2000 : 200);
@@ -95,7 +121,7 @@ export async function runRelease(options: RunReleaseOptions): Promise<number> {
   const final = await status;
   options.reconciler.stop();
   await loop.catch(() => {});
-  for (const [sig, f] of forwarders) Deno.removeSignalListener(sig, f);
+  unlisten();
   reaper?.reapNow();
   reaper?.stop();
   const code = exitCodeOf(final);
