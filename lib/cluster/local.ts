@@ -21,10 +21,12 @@ export interface LocalLinkOptions {
   epmdPort?: number;
   /** Deadline of one connect attempt. @default 2000 */
   connectTimeoutMs?: number;
-  /** First retry delay; doubles up to `maxBackoffMs`. @default 25 */
+  /** First retry delay; doubles up to `maxBackoffMs`. @default 10 */
   minBackoffMs?: number;
-  /** Longest retry delay. @default 100 */
+  /** Longest retry delay in the first 30 s of an outage (to catch a restarted node at once). @default 50 */
   maxBackoffMs?: number;
+  /** Longest retry delay once the node has been away for 30 s. @default 1000 */
+  slowBackoffMs?: number;
 }
 
 /**
@@ -39,6 +41,7 @@ export class LocalLink {
   #backoff: number;
   #lastError: Error | undefined;
   #generation = 0;
+  #downSince: number | undefined;
   /** The local node's full name, once known. */
   name: string | undefined;
 
@@ -49,7 +52,7 @@ export class LocalLink {
    */
   constructor(options: LocalLinkOptions) {
     this.#opts = options;
-    this.#backoff = options.minBackoffMs ?? 25;
+    this.#backoff = options.minBackoffMs ?? 10;
     this.name = options.node;
     if (!options.node && !options.alive) {
       throw new TypeError("LocalLink needs the local node's name or its alive part");
@@ -91,13 +94,17 @@ export class LocalLink {
       this.#conn = conn;
       this.name = conn.node;
       this.#generation++;
-      this.#backoff = o.minBackoffMs ?? 25;
+      this.#backoff = o.minBackoffMs ?? 10;
       this.#lastError = undefined;
+      this.#downSince = undefined;
       return conn;
     } catch (err) {
       this.#lastError = err instanceof Error ? err : new Error(String(err));
-      this.#nextAttempt = Date.now() + this.#backoff;
-      this.#backoff = Math.min(this.#backoff * 2, o.maxBackoffMs ?? 100);
+      const now = Date.now();
+      this.#downSince ??= now;
+      this.#nextAttempt = now + this.#backoff;
+      const cap = now - this.#downSince < 30000 ? o.maxBackoffMs ?? 50 : o.slowBackoffMs ?? 1000;
+      this.#backoff = Math.min(this.#backoff * 2, cap);
       throw err;
     }
   }

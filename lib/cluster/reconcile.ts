@@ -47,7 +47,7 @@ export interface ReconcilerOptions {
   connectTimeoutMs?: number;
   /** Deadline of the local rpc, ms. @default 3000 */
   rpcTimeoutMs?: number;
-  /** Connect attempts in flight at once. @default 8 */
+  /** Connect attempts in flight at once. @default 16 */
   concurrency?: number;
   /** Longest wait between attempts at one peer, ms. @default 400 */
   maxBackoffMs?: number;
@@ -205,7 +205,7 @@ export class Reconciler {
       probeTimeoutMs: options.probeTimeoutMs ?? 300,
       connectTimeoutMs: options.connectTimeoutMs ?? 2000,
       rpcTimeoutMs: options.rpcTimeoutMs ?? 3000,
-      concurrency: options.concurrency ?? 8,
+      concurrency: options.concurrency ?? 16,
       maxBackoffMs: options.maxBackoffMs ?? 400,
     };
     this.#link = new LocalLink({
@@ -414,17 +414,21 @@ export class Reconciler {
     const st = this.#peers.get(p.node) ?? { failures: 0, nextAttemptAt: 0 };
     this.#peers.set(p.node, st);
     this.counters.connectAttempts++;
-    // Ask the peer's EPMD first: an unreachable or unregistered peer never reaches net_kernel. The
-    // deadline is short (a SYN lost in a partition is re-sent only after 1 s; a fresh attempt after
-    // the heal is quicker), and every fourth attempt is patient, for slow networks.
-    this.counters.epmdQueries++;
-    const patient = st.failures % 4 === 3;
-    let diagnosis = await probePeer(p.node, {
-      epmdPort: this.#o.epmdPort,
-      timeoutMs: patient
-        ? this.#o.connectTimeoutMs
-        : Math.min(this.#o.probeTimeoutMs, this.#o.connectTimeoutMs),
-    });
+    // After a failure, ask the peer's EPMD first: an unreachable or unregistered peer never reaches
+    // net_kernel. The deadline is short (a SYN lost in a partition is re-sent only after 1 s; a fresh
+    // attempt after the heal is quicker), and every fourth attempt is patient, for slow networks. A
+    // first attempt goes straight to the node: its host's EPMD has just listed it.
+    let diagnosis: PeerDiagnosis | undefined;
+    if (st.failures > 0) {
+      this.counters.epmdQueries++;
+      const patient = st.failures % 4 === 3;
+      diagnosis = await probePeer(p.node, {
+        epmdPort: this.#o.epmdPort,
+        timeoutMs: patient
+          ? this.#o.connectTimeoutMs
+          : Math.min(this.#o.probeTimeoutMs, this.#o.connectTimeoutMs),
+      });
+    }
     if (!diagnosis) {
       try {
         this.counters.rpcs++;

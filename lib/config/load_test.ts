@@ -50,7 +50,7 @@ Deno.test("loadConfig() gives the defaults, each with source 'default'", async (
     connectTimeout: 2000,
     rpcTimeout: 3000,
     dnsTimeout: 1000,
-    concurrency: 8,
+    concurrency: 16,
     epmdPort: 4369,
     logFormat: "auto",
     logLevel: "info",

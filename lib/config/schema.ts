@@ -607,7 +607,7 @@ export const CONFIG_KEYS: { readonly [K in ConfigKey]: KeySpec<K> } = defineKeys
   concurrency: {
     arg: "n",
     type: integer(1, 256),
-    default: 8,
+    default: 16,
     doc: "How many peers are contacted at the same time",
   },
   cookieFile: {

@@ -164,7 +164,10 @@ Deno.test("addConfigOptions() adds only the keys asked for and rejects unknown o
   const cmd = addConfigOptions(new Command("x"), ["interval", "epmdPort"]);
   assert.deepEqual(cmd.options.map((o) => o.long), ["--interval", "--epmd-port"]);
   const help = cmd.helpInformation().replace(/\s+/g, " ");
-  assert.match(help, /Steady-state reconcile interval \(the settle window after a change polls every 500 ms\) \(default: 5s; env\s+ERLMESH_INTERVAL\)/);
+  assert.match(
+    help,
+    /Steady-state reconcile interval \(the settle window after a change polls every 500 ms\) \(default: 5s; env\s+ERLMESH_INTERVAL\)/,
+  );
   assert.match(help, /ERLMESH_EPMD_PORT, ERL_EPMD_PORT/);
   assert.throws(() => addConfigOptions(new Command("y"), ["cookie"]), RangeError);
 });
