@@ -45,6 +45,12 @@ export function logEvent(e: ClusterEvent): void {
     case "discovery_recovered":
       log.info("Discovery works again", { event: e.type });
       return;
+    case "watch_failed":
+      log.warn("Cannot watch node events on the local node ({reason}); relying on polling", {
+        event: e.type,
+        reason: e.reason,
+      });
+      return;
     case "peer_found":
       log.debug("Discovered {node}", { event: e.type, node: e.node });
       return;

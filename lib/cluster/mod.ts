@@ -35,3 +35,4 @@ export {
   type WaitReport,
   type WaitSelf,
 } from "./wait.ts";
+export { type NodeChange, nodeChange, WATCHER_SOURCE, watchNodes } from "./watch.ts";

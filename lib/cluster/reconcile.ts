@@ -4,6 +4,7 @@ import type { DiscoverySource, NodeEnumerator, Peer } from "../discovery/mod.ts"
 import { ClusterError } from "./errors.ts";
 import { diagnosePeer, type PeerDiagnosis, probePeer } from "./diagnose.ts";
 import { LocalLink } from "./local.ts";
+import { type NodeChange, watchNodes } from "./watch.ts";
 
 /** Something worth logging once: a join, a departure, a failure or a recovery. */
 export type ClusterEvent =
@@ -14,6 +15,7 @@ export type ClusterEvent =
   | { type: "connect_failed"; node: string; code: string; reason: string }
   | { type: "discovery_failed"; code: string; reason: string; stale: boolean }
   | { type: "discovery_recovered" }
+  | { type: "watch_failed"; reason: string }
   | { type: "peer_found"; node: string }
   | { type: "peer_gone"; node: string };
 
@@ -275,6 +277,10 @@ export class Reconciler {
         this.#localDownReported = false;
         this.#settleUntil = Date.now() + this.#o.settleMs;
         this.#emit({ type: "local_up", node: conn.node, generation: this.#link.generation });
+        // Node events as they happen; the nodes() poll of every cycle stays the source of truth.
+        watchNodes(conn, (c) => this.#onNodeChange(c), this.#o.rpcTimeoutMs).catch((err) =>
+          this.#emit({ type: "watch_failed", reason: errText(err) })
+        );
         conn.closed.then((reason) => {
           if (this.#stopped) return;
           this.#localDown(conn.node, reason);
@@ -365,6 +371,15 @@ export class Reconciler {
 
   #localDownReported = false;
 
+  #onNodeChange(c: NodeChange): void {
+    if (this.#stopped) return;
+    if (c.type === "nodeup") this.#trackConnected([...this.#connected, c.node]);
+    else if (c.type === "nodedown") {
+      this.#trackConnected([...this.#connected].filter((n) => n !== c.node));
+      if (this.#discovered.has(c.node)) this.#poke(); // reconnect now, not at the next poll
+    }
+  }
+
   #localDown(node: string, reason: unknown): void {
     if (this.#localDownReported) return;
     this.#localDownReported = true;
@@ -404,6 +419,8 @@ export class Reconciler {
     for (const n of this.#connected) {
       if (!next.has(n)) {
         this.counters.leaves++;
+        // It was reachable a moment ago: the next attempts check its EPMD first.
+        this.#peers.set(n, { failures: 1, nextAttemptAt: 0 });
         this.#emit({ type: "leave", node: n });
       }
     }

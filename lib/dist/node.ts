@@ -173,6 +173,8 @@ export class NodeConnection {
   readonly peerCreation: number;
   /** Our process id on this link (replies come to it). */
   readonly self: Pid;
+  /** Receives messages sent to {@link NodeConnection.self} that are not replies to our calls. */
+  onMessage?: (message: Term) => void;
   #channel: DistChannel;
   #pending = new Map<string, Pending>();
   #closeReason: Error | undefined;
@@ -255,7 +257,10 @@ export class NodeConnection {
   }
 
   #onReply(message: Term): void {
-    if (!(message instanceof Tuple) || message.arity !== 2 || !(message.elements[0] instanceof Ref)) return;
+    if (!(message instanceof Tuple) || message.arity !== 2 || !(message.elements[0] instanceof Ref)) {
+      this.onMessage?.(message);
+      return;
+    }
     const key = refKey(message.elements[0]);
     const p = this.#pending.get(key);
     if (!p) return; // A late reply to a call that timed out.
@@ -341,6 +346,42 @@ export class NodeConnection {
       );
     }
     return result;
+  }
+
+  /**
+   * Evaluates Erlang expressions on the node (`erl_scan`, `erl_parse`, `erl_eval`: no module is
+   * loaded), with `bindings` as variables, and returns the value.
+   */
+  async evaluate(
+    source: string,
+    bindings: Record<string, Term> = {},
+    options: RpcOptions = {},
+  ): Promise<Term> {
+    const chars = [...source].map((c) => c.codePointAt(0)!);
+    const scanned = await this.rpc("erl_scan", "string", [chars], options);
+    if (!(scanned instanceof Tuple) || !isAtom(scanned.elements[0], "ok")) {
+      throw new RpcError(
+        "BADRPC",
+        this.node,
+        "erl_scan:string/1",
+        `Cannot scan the expression: ${formatTerm(scanned)}`,
+      );
+    }
+    const parsed = await this.rpc("erl_parse", "parse_exprs", [scanned.elements[1]], options);
+    if (!(parsed instanceof Tuple) || !isAtom(parsed.elements[0], "ok")) {
+      throw new RpcError(
+        "BADRPC",
+        this.node,
+        "erl_parse:parse_exprs/1",
+        `Cannot parse the expression: ${formatTerm(parsed)}`,
+      );
+    }
+    const binds = Object.keys(bindings).sort().map((k) => tuple(atom(k), bindings[k]));
+    const value = await this.rpc("erl_eval", "exprs", [parsed.elements[1], binds], options);
+    if (!(value instanceof Tuple) || !isAtom(value.elements[0], "value")) {
+      throw new RpcError("BADRPC", this.node, "erl_eval:exprs/2", `Unexpected result: ${formatTerm(value)}`);
+    }
+    return value.elements[1];
   }
 
   /** Asks the node's `net_kernel` whether it is up (`net_adm:ping` over this link). */
