@@ -1,6 +1,6 @@
 import { atomList, type Cookie, type NodeConnection } from "../dist/mod.ts";
 import { atom, isAtom } from "../etf/term.ts";
-import type { DiscoverySource, NodeEnumerator, Peer } from "../discovery/mod.ts";
+import type { Discovery, DiscoverySource, NodeEnumerator, Peer } from "../discovery/mod.ts";
 import { ClusterError } from "./errors.ts";
 import { diagnosePeer, type PeerDiagnosis, probePeer } from "./diagnose.ts";
 import { LocalLink } from "./local.ts";
@@ -51,8 +51,10 @@ export interface ReconcilerOptions {
   rpcTimeoutMs?: number;
   /** Connect attempts in flight at once. @default 16 */
   concurrency?: number;
-  /** Longest wait between attempts at one peer, ms. @default 400 */
+  /** Wait between attempts at a peer missing for more than `patienceMs`, ms. @default 2000 */
   maxBackoffMs?: number;
+  /** A missing peer is retried every `fastIntervalMs` for this long, then every `maxBackoffMs`, ms. @default 30000 */
+  patienceMs?: number;
   /** Receives events. */
   onEvent?: (e: ClusterEvent) => void;
   /** Receives each cycle's report. */
@@ -131,6 +133,8 @@ interface PeerState {
   nextAttemptAt: number;
   lastCode?: string;
   lastReason?: string;
+  /** When the peer was first found missing. */
+  since?: number;
 }
 
 /**
@@ -138,15 +142,19 @@ interface PeerState {
  * the local node to `net_kernel:connect_node/1` each missing peer. It never connects to a node that was
  * not discovered and never disconnects anything.
  *
- * Intervals: a cycle every `fastIntervalMs` (200 ms) while a discovered peer is missing or the local
- * node is down (every 50 ms then, to catch it the moment it is back); every `settleIntervalMs` (500 ms)
- * for `settleMs` (15 s) after start, a local reconnect or a change in the discovered set; otherwise
- * every `intervalMs` (5 s). Connect attempts run beside the cycles, at most `concurrency` at once and
- * one per peer, each peer with its own backoff from `fastIntervalMs` doubling to `maxBackoffMs`
- * (400 ms). Before each attempt the peer's EPMD is asked (deadline `probeTimeoutMs`, 300 ms) whether
- * the peer is registered, so an unreachable or partitioned peer never makes the local node wait in
- * net_kernel, and a healed one is found within about half a second. Steady state costs one DNS query
- * and one local rpc per cycle, and no EPMD query.
+ * Intervals: a cycle every `fastIntervalMs` (200 ms) while a discovered peer is missing, every 25 ms
+ * while the local node is down (to catch it the moment it is back), every `settleIntervalMs` (500 ms)
+ * for `settleMs` (15 s) after start, a local reconnect or a change in the discovered set, and otherwise
+ * every `intervalMs` (5 s). DNS is asked at most once per `settleIntervalMs`: faster cycles reuse the
+ * last answer. A watcher process on the local node reports nodeup and nodedown at once, so a
+ * departure starts the reconnect attempts without waiting for the next cycle.
+ *
+ * Connect attempts run beside the cycles, at most `concurrency` at once and one per peer. A missing
+ * peer is retried every `fastIntervalMs` for `patienceMs` (30 s), then every `maxBackoffMs` (2 s).
+ * A first attempt goes straight to `net_kernel:connect_node/1`; later ones first ask the peer's EPMD
+ * (deadline `probeTimeoutMs`, 300 ms) whether it is registered, so an unreachable or partitioned peer
+ * never makes the local node wait in net_kernel, and a healed one is found within a few hundred ms.
+ * Steady state costs one DNS query and one local rpc per cycle, and no EPMD query.
  */
 export class Reconciler {
   #o:
@@ -162,12 +170,15 @@ export class Reconciler {
         | "rpcTimeoutMs"
         | "concurrency"
         | "maxBackoffMs"
+        | "patienceMs"
       >
     >
     & ReconcilerOptions;
   #link: LocalLink;
   #peers = new Map<string, PeerState>();
   #inflight = new Map<string, Promise<void>>();
+  #lastDiscovery: Discovery | undefined;
+  #lastDiscoveryAt = 0;
   #discovered = new Set<string>();
   #connected = new Set<string>();
   #lastGeneration = 0;
@@ -208,7 +219,8 @@ export class Reconciler {
       connectTimeoutMs: options.connectTimeoutMs ?? 2000,
       rpcTimeoutMs: options.rpcTimeoutMs ?? 3000,
       concurrency: options.concurrency ?? 16,
-      maxBackoffMs: options.maxBackoffMs ?? 400,
+      maxBackoffMs: options.maxBackoffMs ?? 2000,
+      patienceMs: options.patienceMs ?? 30000,
     };
     this.#link = new LocalLink({
       node: options.localNode,
@@ -287,12 +299,19 @@ export class Reconciler {
           this.#poke();
         });
       }
-      // 2. Discover hosts, then nodes.
-      const disc = await this.#o.source.discover();
+      // 2. Discover hosts (at most once per settle interval), then nodes.
+      const reuse = this.#lastDiscovery && Date.now() - this.#lastDiscoveryAt < this.#o.settleIntervalMs;
+      const disc = reuse ? { ...this.#lastDiscovery!, queries: 0 } : await this.#o.source.discover();
+      if (!reuse) {
+        this.#lastDiscovery = disc;
+        this.#lastDiscoveryAt = Date.now();
+      }
       report.dnsQueries = disc.queries;
       report.stale = disc.stale;
       this.counters.dnsQueries += disc.queries;
-      if (disc.error && disc.error.code !== "NXDOMAIN_OR_NODATA") {
+      if (reuse) {
+        // The failure, if any, was counted when the answer came.
+      } else if (disc.error && disc.error.code !== "NXDOMAIN_OR_NODATA") {
         this.counters.dnsErrors++;
         if (!this.#discoveryFailing) {
           this.#discoveryFailing = true;
@@ -420,7 +439,7 @@ export class Reconciler {
       if (!next.has(n)) {
         this.counters.leaves++;
         // It was reachable a moment ago: the next attempts check its EPMD first.
-        this.#peers.set(n, { failures: 1, nextAttemptAt: 0 });
+        this.#peers.set(n, { failures: 1, nextAttemptAt: 0, since: Date.now() });
         this.#emit({ type: "leave", node: n });
       }
     }
@@ -469,8 +488,9 @@ export class Reconciler {
     // A node gone from its host may come back under another name: ask that host's EPMD again.
     if (diagnosis.code === "NOT_REGISTERED") this.#o.enumerator.invalidate(p.host);
     st.failures++;
-    st.nextAttemptAt = Date.now() +
-      Math.min(this.#o.fastIntervalMs * 2 ** (st.failures - 1), this.#o.maxBackoffMs);
+    st.since ??= Date.now();
+    const patient = Date.now() - st.since < this.#o.patienceMs;
+    st.nextAttemptAt = Date.now() + (patient ? this.#o.fastIntervalMs : this.#o.maxBackoffMs);
     st.lastReason = diagnosis.message;
     this.counters.connectFailures[diagnosis.code] = (this.counters.connectFailures[diagnosis.code] ?? 0) + 1;
     if (st.lastCode !== diagnosis.code) {
