@@ -58,6 +58,9 @@ export class Agent implements AsyncDisposable {
       }
     });
   }
+  get pid(): number {
+    return this.#child.pid;
+  }
   /** Raw log text. */
   log(): string {
     return this.#lines.join("\n");
@@ -195,4 +198,28 @@ export async function waitFullMesh(
 /** The nodes of the pods that have a running node. */
 export function runningNodes(cluster: Cluster): string[] {
   return cluster.pods.filter((p) => p.node && !p.node.exited).map((p) => p.nodeName).sort();
+}
+
+/**
+ * Runs `erlmesh ARGS…` inside a pod (the cookie in RELEASE_COOKIE). With `url`, fetches that URL from
+ * inside the pod instead and prints the body (for scraping /metrics as Prometheus would).
+ */
+export async function erlmeshIn(
+  cluster: Cluster,
+  pod: ClusterPod,
+  args: string[],
+  url?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const cmd = url
+    ? [
+      Deno.execPath(),
+      "eval",
+      `const r = await fetch(${JSON.stringify(url)}); console.log(await r.text()); Deno.exit(r.ok ? 0 : 1)`,
+    ]
+    : [Deno.execPath(), ...DENO_FLAGS, MAIN, ...args];
+  return await cluster.network.run(pod.name, [
+    "env",
+    ...Object.entries(env({ RELEASE_COOKIE: cluster.cookie })).map(([k, v]) => `${k}=${v}`),
+    ...cmd,
+  ], { timeoutMs: 30000 });
 }

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { clusterUnavailableReason, createCluster } from "./_harness/mod.ts";
-import { type Agent, cookieFile, mesh, runningNodes, startAgent, waitFullMesh } from "./_sim.ts";
+import { type Agent, cookieFile, erlmeshIn, mesh, runningNodes, startAgent, waitFullMesh } from "./_sim.ts";
+import { parsePrometheus, sampleValue } from "./_prom.ts";
+
+const HTTP = ["--http", "127.0.0.1:9090", "--readiness", "meshed"];
 
 const why = clusterUnavailableReason(["25"]);
 if (why) console.warn(`SKIP StatefulSet cluster scenarios: ${why}`);
@@ -17,7 +20,9 @@ Deno.test({
     const agents = new Map<string, Agent>();
     try {
       await Promise.all(cluster.pods.map((p) => cluster.startNode(p)));
-      for (const p of cluster.pods) agents.set(p.name, startAgent(cluster, p));
+      for (const p of cluster.pods) {
+        agents.set(p.name, startAgent(cluster, p, { args: ["--service", cluster.service, ...HTTP] }));
+      }
 
       await t.step("the 3 pods form a full mesh", async () => {
         const m = await waitFullMesh(cluster, cookie, runningNodes(cluster));
@@ -25,6 +30,36 @@ Deno.test({
         const viaSrv = await mesh(cluster, cookie);
         assert.equal(viaSrv.code, 0, viaSrv.stderr);
         assert.deepEqual(viaSrv.json?.nodes.map((n) => n.node), runningNodes(cluster));
+      });
+
+      await t.step("probes pass and /metrics parses and matches the mesh", async () => {
+        for (const p of cluster.pods) {
+          for (const kind of ["readiness", "liveness", "startup"]) {
+            const viaHttp = await erlmeshIn(cluster, p, ["probe", kind, "--http", "127.0.0.1:9090"]);
+            assert.equal(viaHttp.code, 0, `${p.name} ${kind}: ${viaHttp.stdout}${viaHttp.stderr}`);
+          }
+          const direct = await erlmeshIn(cluster, p, [
+            "probe",
+            "readiness",
+            "--node",
+            p.nodeName,
+            "--service",
+            cluster.service,
+            "--readiness",
+            "meshed",
+          ]);
+          assert.equal(direct.code, 0, `${p.name} direct readiness: ${direct.stdout}${direct.stderr}`);
+          const scrape = await erlmeshIn(cluster, p, ["probe", "metrics"], "http://127.0.0.1:9090/metrics");
+          const { samples, types } = parsePrometheus(scrape.stdout);
+          assert.equal(types.get("erlmesh_connect_failures_total"), "counter");
+          assert.equal(types.get("erlmesh_cycle_duration_seconds"), "histogram");
+          assert.equal(sampleValue(samples, "erlmesh_discovered_peers"), 2);
+          assert.equal(sampleValue(samples, "erlmesh_connected_peers"), 2);
+          assert.equal(sampleValue(samples, "erlmesh_missing_peers"), 0);
+          assert.equal(sampleValue(samples, "erlmesh_local_node_up"), 1);
+          assert.ok((sampleValue(samples, "erlmesh_cycles_total") ?? 0) >= 1);
+          assert.ok(!scrape.stdout.includes(cluster.cookie), "no cookie in metrics");
+        }
       });
 
       await t.step("erlmesh stays hidden: no node lists an agent in nodes()", async () => {
