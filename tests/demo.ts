@@ -111,7 +111,12 @@ async function stopRun(n: DemoNode): Promise<number> {
 }
 
 /** Runs `erlmesh` quietly until it exits with `want` or `timeoutMs` passes. */
-async function until(env: Record<string, string>, want: number, timeoutMs: number, ...args: string[]): Promise<boolean> {
+async function until(
+  env: Record<string, string>,
+  want: number,
+  timeoutMs: number,
+  ...args: string[]
+): Promise<boolean> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     const out = await new Deno.Command(Deno.execPath(), {
@@ -136,10 +141,17 @@ export async function demo(): Promise<number> {
     return 1;
   }
   const home = await Deno.makeTempDir({ prefix: "erlmesh-demo-" });
-  const cookie = Array.from(crypto.getRandomValues(new Uint8Array(20)), (b) => String.fromCharCode(65 + (b % 26))).join("");
+  const cookie = Array.from(
+    crypto.getRandomValues(new Uint8Array(20)),
+    (b) => String.fromCharCode(65 + (b % 26)),
+  ).join("");
   await Deno.writeTextFile(`${home}/.erlang.cookie`, cookie, { mode: 0o400 });
   const epmdPort = String(freePort());
-  const env: Record<string, string> = { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", HOME: home, ERL_EPMD_PORT: epmdPort };
+  const env: Record<string, string> = {
+    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+    HOME: home,
+    ERL_EPMD_PORT: epmdPort,
+  };
   for (const k of ["DENO_DIR", "SSL_CERT_FILE", "SSL_CERT_DIR"]) {
     const v = Deno.env.get(k);
     if (v) env[k] = v;
@@ -154,9 +166,13 @@ export async function demo(): Promise<number> {
   };
   try {
     say("erlmesh demo: three Erlang nodes on 127.0.0.1, each started under `erlmesh run` as a container");
-    say(`entrypoint would start it, with a static host list. Cookie in ${home}/.erlang.cookie, EPMD port ${epmdPort}.`);
+    say(
+      `entrypoint would start it, with a static host list. Cookie in ${home}/.erlang.cookie, EPMD port ${epmdPort}.`,
+    );
     for (const n of names) {
-      say(`\n$ erlmesh run --node ${n} --basename 'demo*' --discovery static --hosts 127.0.0.1 -- erl -noshell -name ${n} &`);
+      say(
+        `\n$ erlmesh run --node ${n} --basename 'demo*' --discovery static --hosts 127.0.0.1 -- erl -noshell -name ${n} &`,
+      );
       runs.set(n, startUnderRun(n, env, "127.0.0.1"));
     }
     expect(await until(env, 0, 30000, "mesh", "--nodes", names.join(",")));
@@ -174,7 +190,18 @@ export async function demo(): Promise<number> {
     expect(code === 0);
     expect(await erlmesh(env, "mesh", "--nodes", `${a},${c}`) === 0);
     expect(
-      await erlmesh(env, "status", "--node", a, "--basename", "demo*", "--discovery", "static", "--hosts", "127.0.0.1") === 0,
+      await erlmesh(
+        env,
+        "status",
+        "--node",
+        a,
+        "--basename",
+        "demo*",
+        "--discovery",
+        "static",
+        "--hosts",
+        "127.0.0.1",
+      ) === 0,
     );
 
     say(`\nStarting ${b} again:`);
@@ -185,18 +212,31 @@ export async function demo(): Promise<number> {
 
     say("\nA few of the metrics `run` serves on --http (GET /metrics):");
     const metrics = await (await fetch(`http://${runs.get(a)!.http}/metrics`)).text();
-    say(metrics.split("\n").filter((l) => /^erlmesh_(discovered|connected|missing)_peers |^erlmesh_joins_total/.test(l)).map((l) => `  ${l}`).join("\n"));
+    say(
+      metrics.split("\n").filter((l) =>
+        /^erlmesh_(discovered|connected|missing)_peers |^erlmesh_joins_total/.test(l)
+      ).map((l) => `  ${l}`).join("\n"),
+    );
     expect(/erlmesh_missing_peers 0/.test(metrics));
 
     say("\nWhat a wrong cookie looks like (the cookie itself is never printed):");
     expect(await erlmesh({ ...env, RELEASE_COOKIE: "not-the-cookie" }, "ping", a) === 1);
   } finally {
     await Promise.all([...runs.values()].map(stopRun));
-    await new Deno.Command("epmd", { args: ["-port", epmdPort, "-kill"], env, stdout: "null", stderr: "null" }).output()
+    await new Deno.Command("epmd", {
+      args: ["-port", epmdPort, "-kill"],
+      env,
+      stdout: "null",
+      stderr: "null",
+    }).output()
       .catch(() => {});
     await Deno.remove(home, { recursive: true });
   }
-  say(failures === 0 ? "\nDemo finished: every step gave the expected result." : `\nDemo finished with ${failures} unexpected result(s).`);
+  say(
+    failures === 0
+      ? "\nDemo finished: every step gave the expected result."
+      : `\nDemo finished with ${failures} unexpected result(s).`,
+  );
   return failures;
 }
 

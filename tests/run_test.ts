@@ -3,7 +3,24 @@ import assert from "node:assert/strict";
 import { hasProgram, isRoot } from "./_harness/_process.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const ARGS = ["run", "--quiet", "--allow-all", MAIN, "run", "--node", "norelease@127.0.0.1", "--discovery", "static", "--hosts", "127.0.0.1", "--start-timeout", "200ms", "--log-format", "json", "--"];
+const ARGS = [
+  "run",
+  "--quiet",
+  "--allow-all",
+  MAIN,
+  "run",
+  "--node",
+  "norelease@127.0.0.1",
+  "--discovery",
+  "static",
+  "--hosts",
+  "127.0.0.1",
+  "--start-timeout",
+  "200ms",
+  "--log-format",
+  "json",
+  "--",
+];
 const ENV = { RELEASE_COOKIE: "run-test-cookie-value", NO_COLOR: "1" };
 
 async function run(script: string, opts: { prefix?: string[]; timeoutMs?: number } = {}) {
@@ -16,7 +33,11 @@ async function run(script: string, opts: { prefix?: string[]; timeoutMs?: number
     stderr: "piped",
     signal: AbortSignal.timeout(opts.timeoutMs ?? 30000),
   }).output();
-  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
 }
 
 Deno.test("run exits with the release's own exit code", async () => {
@@ -36,7 +57,14 @@ Deno.test("run forwards SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to
     // `env --default-signal` undoes an ignored SIGINT/SIGQUIT inherited from a background shell, which
     // sh could not trap otherwise.
     const child = new Deno.Command("env", {
-      args: ["--default-signal", Deno.execPath(), ...ARGS, "sh", "-c", `trap 'echo got-${sig}; exit 7' ${sig}; echo ready; while :; do sleep 0.05; done`],
+      args: [
+        "--default-signal",
+        Deno.execPath(),
+        ...ARGS,
+        "sh",
+        "-c",
+        `trap 'echo got-${sig}; exit 7' ${sig}; echo ready; while :; do sleep 0.05; done`,
+      ],
       env: ENV,
       stdin: "null",
       stdout: "piped",
