@@ -39,16 +39,7 @@
 import { type Cluster, type ClusterPod, createCluster, type OtpNode } from "../tests/_harness/mod.ts";
 import { printTable, round } from "./_stats.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const DENO_FLAGS = [
-  "run",
-  "--quiet",
-  "--allow-net",
-  "--allow-env",
-  "--allow-read",
-  "--allow-run",
-  "--allow-sys",
-];
+import { collectLines, DENO_FLAGS, MAIN } from "../tests/_erlmesh.ts";
 const TICKTIME = 4;
 const SCENARIO_DEADLINE_MS = 30_000;
 const WINDOW_MS = Number(Deno.env.get("BENCH_CLUSTER_WINDOW_MS") ?? 20_000);
@@ -172,17 +163,7 @@ class BenchAgent {
       stderr: "piped",
     });
     this.#child = child;
-    this.#done = (async () => {
-      const dec = new TextDecoder();
-      let buf = "";
-      for await (const chunk of child.stderr) {
-        buf += dec.decode(chunk, { stream: true });
-        const parts = buf.split("\n");
-        buf = parts.pop()!;
-        this.#lines.push(...parts);
-      }
-      if (buf) this.#lines.push(buf);
-    })();
+    this.#done = collectLines(child.stderr, this.#lines);
   }
 
   events(): Record<string, unknown>[] {

@@ -1,17 +1,29 @@
 /**
  * `deno task bench`: prints every benchmark's figures, each measured side by side with what a user
- * would run instead, in the same run. Figures, not assertions.
+ * would run instead, in the same run. Figures, not assertions. `deno task bench wire|etf|cluster|runtime`
+ * runs one section.
  */
 import { benchWire } from "./wire.ts";
 
 const only = Deno.args[0];
+const want = (name: string) => !only || only === name;
 console.log(
   `erlmesh benchmarks, ${
     new Date().toISOString()
   }, Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores`,
 );
-if (!only || only === "wire") await benchWire();
-if (!only || only === "etf") {
+if (want("wire")) await benchWire();
+if (want("etf")) {
   const { benchEtf } = await import("./etf.ts");
   await benchEtf();
+}
+if (want("cluster")) {
+  const { benchCluster } = await import("./cluster.ts");
+  await benchCluster(
+    Deno.args.slice(1).map(Number).filter((n) => n > 0).length ? Deno.args.slice(1).map(Number) : [3, 10, 20],
+  );
+}
+if (want("runtime")) {
+  const { benchRuntime } = await import("./runtime.ts");
+  await benchRuntime();
 }

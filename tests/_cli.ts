@@ -1,31 +1,5 @@
 /** Runs the erlmesh CLI as a process, the way a user runs it. */
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-
-const PASS_THROUGH = [
-  "DENO_DIR",
-  "SSL_CERT_FILE",
-  "SSL_CERT_DIR",
-  "DENO_CERT",
-  "DENO_TLS_CA_STORE",
-  "HTTPS_PROXY",
-  "HTTP_PROXY",
-  "NO_PROXY",
-];
-
-/** The environment a CLI run inherits: PATH, Deno's cache and TLS settings, nothing else. */
-function baseEnv(): Record<string, string> {
-  const env: Record<string, string> = {
-    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-    HOME: "/nonexistent",
-    NO_COLOR: "1",
-  };
-  for (const k of PASS_THROUGH) {
-    const v = Deno.env.get(k);
-    if (v !== undefined) env[k] = v;
-  }
-  env.DENO_DIR ??= `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`;
-  return env;
-}
+import { childEnv, DENO_FLAGS, MAIN } from "./_erlmesh.ts";
 
 /** What one CLI run gave. */
 export interface CliResult {
@@ -41,20 +15,10 @@ export async function erlmesh(
   env: Record<string, string> = {},
   timeoutMs = 30000,
 ): Promise<CliResult> {
-  const argv = [
-    "run",
-    "--quiet",
-    "--allow-net",
-    "--allow-env",
-    "--allow-read",
-    "--allow-run",
-    "--allow-sys",
-    MAIN,
-    ...args,
-  ];
+  const argv = [...DENO_FLAGS, MAIN, ...args];
   const cmd = new Deno.Command(Deno.execPath(), {
     args: argv,
-    env: { ...baseEnv(), ...env },
+    env: childEnv(env),
     clearEnv: true,
     stdin: "null",
     stdout: "piped",

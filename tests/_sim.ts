@@ -4,25 +4,11 @@
  */
 import type { Cluster, ClusterPod } from "./_harness/mod.ts";
 import { tempPrefix } from "./_harness/prefix.ts";
+import { childEnv, collectLines, DENO_FLAGS, MAIN } from "./_erlmesh.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const DENO_FLAGS = [
-  "run",
-  "--quiet",
-  "--allow-net",
-  "--allow-env",
-  "--allow-read",
-  "--allow-run",
-  "--allow-sys",
-];
-
-/** The environment an erlmesh process gets: Deno's cache, nothing of the test's cookie variables. */
+/** The environment an erlmesh process in a pod gets (with HOME and PATH of the test process). */
 function env(extra: Record<string, string>): Record<string, string> {
-  return {
-    DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`,
-    NO_COLOR: "1",
-    ...extra,
-  };
+  return childEnv({ HOME: Deno.env.get("HOME") ?? "/root", ...extra });
 }
 
 /** A running agent in a pod. */
@@ -34,17 +20,7 @@ export class Agent implements AsyncDisposable {
   constructor(pod: ClusterPod, child: Deno.ChildProcess) {
     this.pod = pod;
     this.#child = child;
-    this.#done = (async () => {
-      const dec = new TextDecoder();
-      let buf = "";
-      for await (const chunk of child.stderr) {
-        buf += dec.decode(chunk, { stream: true });
-        const parts = buf.split("\n");
-        buf = parts.pop()!;
-        this.#lines.push(...parts);
-      }
-      if (buf) this.#lines.push(buf);
-    })();
+    this.#done = collectLines(child.stderr, this.#lines);
     child.stdout.cancel().catch(() => {});
   }
   /** The log lines so far, parsed as JSON where possible. */

@@ -5,16 +5,7 @@
 import assert from "node:assert/strict";
 import { type Cluster, type ClusterPod, clusterUnavailableReason, createCluster } from "./_harness/mod.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const DENO_FLAGS = [
-  "run",
-  "--quiet",
-  "--allow-net",
-  "--allow-env",
-  "--allow-read",
-  "--allow-run",
-  "--allow-sys",
-];
+import { DENO_FLAGS, MAIN } from "./_erlmesh.ts";
 
 const why = clusterUnavailableReason(["25"]);
 if (why) console.warn(`SKIP erlmesh wait scenarios: ${why}`);

@@ -1,0 +1,615 @@
+/**
+ * Runtime benchmark: what erlmesh costs inside a pod, next to what a user would run instead, in the
+ * same simulated Kubernetes network (network namespaces as pods, Unbound as kube-dns, OTP 25 nodes).
+ *
+ * 1. Agent footprint in steady state: a StatefulSet of 10 pods, one `erlmesh agent` per pod (default
+ *    intervals), full mesh, 20 s of quiet, then a 30 s window: RSS (VmRSS of /proc/PID/status, sampled
+ *    every second, peak in the window) and CPU (utime + stime of /proc/PID/stat over the window, as % of
+ *    one core) of every agent, and of the pod's `beam.smp` for context.
+ * 2. What `erlmesh run` adds between its release's node registering with EPMD and its first connection:
+ *    3 pods, two with a node and an agent, the third starting the real rebar3/relx release
+ *    (`bin/demo_app foreground`) under `erlmesh run`, unpublished (as a pod that is not yet ready):
+ *    `registered` → `local_up` → first `join` in run's own JSON log (`@timestamp`), 5 times.
+ * 3. Probe latency as a process in the pod of that release (run with `--http 127.0.0.1:9090`):
+ *    `erlmesh probe readiness|liveness`, direct and via HTTP, against relx's `bin/demo_app ping` and
+ *    `erl -noshell -eval 'net_adm:ping(...)'`, 20 runs each, interleaved.
+ *
+ * Figures, not assertions. Run: `deno run -A bench/runtime.ts` (root, OTP 25, rebar3, unbound, iproute2).
+ *
+ * @module
+ */
+import { type Cluster, type ClusterPod, createCluster } from "../tests/_harness/mod.ts";
+import { type Agent, startAgent } from "../tests/_sim.ts";
+import { buildErlangRelease, ERLANG_RELEASE_NAME } from "../tests/_releases.ts";
+import { median, printTable, quantile, round } from "./_stats.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const DENO_DIR = Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`;
+const HTTP = "127.0.0.1:9090";
+
+const FOOTPRINT_PODS = 10;
+const QUIET_MS = 20_000;
+const WINDOW_MS = 30_000;
+const RUN_REPS = 5;
+const PROBE_RUNS = 20;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------------------------------
+// /proc
+
+interface ProcSample {
+  /** kB */
+  rss: number;
+  /** kB, peak RSS since the process started */
+  hwm: number;
+  /** utime + stime, clock ticks */
+  ticks: number;
+}
+
+async function procSample(pid: number): Promise<ProcSample> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // After "pid (comm) ": state is field 3, utime 14 and stime 15 (1-based).
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { rss: kb("VmRSS"), hwm: kb("VmHWM"), ticks: Number(f[11]) + Number(f[12]) };
+}
+
+async function comm(pid: number): Promise<string> {
+  return (await Deno.readTextFile(`/proc/${pid}/comm`).catch(() => "")).trim();
+}
+
+/** `pid` if its command is `name`, else the first descendant that is (wrappers such as `ip netns exec`). */
+async function findProcess(pid: number, name: string): Promise<number> {
+  const queue = [pid];
+  while (queue.length) {
+    const p = queue.shift()!;
+    if (await comm(p) === name) return p;
+    for await (const t of Deno.readDir(`/proc/${p}/task`)) {
+      const kids = await Deno.readTextFile(`/proc/${p}/task/${t.name}/children`).catch(() => "");
+      queue.push(...kids.split(/\s+/).filter((s) => s).map(Number));
+    }
+  }
+  throw new Error(`Cannot find a '${name}' process at or under pid ${pid} (it is '${await comm(pid)}')`);
+}
+
+async function clockTicks(): Promise<number> {
+  const out = await new Deno.Command("getconf", { args: ["CLK_TCK"], stdout: "piped" }).output();
+  const n = Number(new TextDecoder().decode(out.stdout).trim());
+  return Number.isFinite(n) && n > 0 ? n : 100;
+}
+
+const mb = (kb: number) => round(kb / 1024, 1);
+
+// ---------------------------------------------------------------------------------------------------
+// 1. Agent footprint in steady state.
+
+interface Footprint {
+  pods: number;
+  windowS: number;
+  meshS: number;
+  agentRssMb: number[];
+  agentHwmMb: number[];
+  agentCpuPct: number[];
+  nodeRssMb: number[];
+  nodeCpuPct: number[];
+  /** Agent log events (other than stats) inside the window: changes the steady state should not have. */
+  eventsInWindow: string[];
+}
+
+async function waitUntil(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+async function connectedCount(pod: ClusterPod): Promise<number> {
+  const out = await pod.node!.eval("length(nodes()).", 3000).catch(() => "-1");
+  return Number(out);
+}
+
+async function benchFootprint(n: number, hz: number): Promise<Footprint> {
+  await using cluster = await createCluster({ pods: n, kind: "statefulset" });
+  const agents: Agent[] = [];
+  try {
+    for (const p of cluster.pods) agents.push(startAgent(cluster, p));
+    await Promise.all(cluster.pods.map((p) => cluster.startNode(p)));
+    const t0 = Date.now();
+    await waitUntil(`a full mesh of ${n} nodes`, 60_000, async () => {
+      const c = await Promise.all(cluster.pods.map(connectedCount));
+      return c.every((x) => x === n - 1);
+    });
+    const meshS = round((Date.now() - t0) / 1000, 1);
+    // Agents see their last peers join a little after the nodes do: count quiet time from their logs.
+    await waitUntil(
+      "every agent to log all its peers",
+      30_000,
+      () => Promise.resolve(agents.every((a) => new Set(joins(a)).size >= n - 1)),
+    );
+    const lastChange = Math.max(
+      ...agents.flatMap((a) => a.events().filter(isChange).map((e) => Date.parse(String(e["@timestamp"])))),
+    );
+    await sleep(Math.max(0, lastChange + QUIET_MS - Date.now()));
+
+    const agentPids = await Promise.all(agents.map((a) => findProcess(a.pid, "deno")));
+    const nodePids = await Promise.all(cluster.pods.map((p) => findProcess(p.node!.pid, "beam.smp")));
+    const all = [...agentPids, ...nodePids];
+    const start = performance.now();
+    const from = Date.now();
+    const first = await Promise.all(all.map(procSample));
+    const peakRss = first.map((s) => s.rss);
+    let last = first;
+    while (performance.now() - start < WINDOW_MS) {
+      await sleep(Math.min(1000, WINDOW_MS - (performance.now() - start)));
+      last = await Promise.all(all.map(procSample));
+      last.forEach((s, i) => (peakRss[i] = Math.max(peakRss[i], s.rss)));
+    }
+    const seconds = (performance.now() - start) / 1000;
+    const to = Date.now();
+    const cpu = last.map((s, i) => round(((s.ticks - first[i].ticks) / hz) / seconds * 100, 3));
+    const eventsInWindow = agents.flatMap((a) =>
+      a.events().filter((e) => {
+        const t = Date.parse(String(e["@timestamp"]));
+        return t >= from && t <= to && e.event !== undefined && e.event !== "stats";
+      }).map((e) => `${a.pod.name} ${e["@timestamp"]} ${e.event} ${e.node ?? ""} ${e.reason ?? ""}`)
+    );
+    return {
+      pods: n,
+      windowS: round(seconds, 1),
+      meshS,
+      agentRssMb: peakRss.slice(0, n).map(mb),
+      agentHwmMb: last.slice(0, n).map((s) => mb(s.hwm)),
+      agentCpuPct: cpu.slice(0, n),
+      nodeRssMb: peakRss.slice(n).map(mb),
+      nodeCpuPct: cpu.slice(n),
+      eventsInWindow,
+    };
+  } finally {
+    await Promise.all(agents.map((a) => a.stop().catch(() => {})));
+  }
+}
+
+function joins(a: Agent): string[] {
+  return a.events().filter((e) => e.event === "join").map((e) => String(e.node));
+}
+
+function isChange(e: Record<string, unknown>): boolean {
+  return ["local_up", "join", "leave", "peer_found", "peer_gone", "local_down"].includes(String(e.event));
+}
+
+function printFootprint(f: Footprint): void {
+  const row = (label: string, xs: number[], goal: string) => [
+    label,
+    round(median(xs), 3),
+    round(Math.max(...xs), 3),
+    round(Math.min(...xs), 3),
+    goal,
+  ];
+  printTable(
+    `agent footprint in steady state: N = ${f.pods} pods, ${f.windowS} s window (${QUIET_MS / 1000} s after` +
+      ` the last change)`,
+    ["process (per pod)", "median", "max", "min", "goal"],
+    [
+      row("erlmesh agent RSS, MB (peak in window)", f.agentRssMb, "<= 60"),
+      row("erlmesh agent CPU, % of one core", f.agentCpuPct, "<= 0.5"),
+      row("  erlmesh agent peak RSS since start (VmHWM), MB", f.agentHwmMb, ""),
+      row("beam.smp (OTP 25 node) RSS, MB (context)", f.nodeRssMb, ""),
+      row("beam.smp CPU, % of one core (context)", f.nodeCpuPct, ""),
+    ],
+  );
+  console.log(`per-agent CPU %: ${f.agentCpuPct.join(" ")}`);
+  console.log(`per-agent RSS MB: ${f.agentRssMb.join(" ")}`);
+  console.log(`per-node CPU %: ${f.nodeCpuPct.join(" ")}`);
+  console.log(
+    `(full mesh ${f.meshS} s after the nodes started; agent log events inside the window: ${
+      f.eventsInWindow.length ? f.eventsInWindow.join("; ") : "none"
+    })`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// 2. erlmesh run: registered → first join.
+
+/** `erlmesh run … -- bin/demo_app foreground` in a pod, with its JSON log lines collected. */
+class RunProcess {
+  readonly dir: string;
+  readonly netns: string;
+  #child: Deno.ChildProcess;
+  #lines: string[] = [];
+  #pumps: Promise<void>;
+  #status: Promise<Deno.CommandStatus>;
+  #exited = false;
+
+  constructor(cmd: string[], env: Record<string, string>, netns: string, dir: string) {
+    this.dir = dir;
+    this.netns = netns;
+    this.#child = new Deno.Command(cmd[0], {
+      args: cmd.slice(1),
+      clearEnv: true,
+      env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const pump = async (s: ReadableStream<Uint8Array>) => {
+      const dec = new TextDecoder();
+      let buf = "";
+      for await (const chunk of s) {
+        buf += dec.decode(chunk, { stream: true });
+        const parts = buf.split("\n");
+        buf = parts.pop()!;
+        this.#lines.push(...parts);
+      }
+      if (buf) this.#lines.push(buf);
+    };
+    this.#pumps = Promise.all([pump(this.#child.stdout), pump(this.#child.stderr)]).then(() => {});
+    this.#status = this.#child.status.then((s) => {
+      this.#exited = true;
+      return s;
+    });
+  }
+
+  get exited(): boolean {
+    return this.#exited;
+  }
+
+  events(): Record<string, unknown>[] {
+    return this.#lines.flatMap((l) => {
+      if (!l.startsWith("{")) return [];
+      try {
+        const r = JSON.parse(l);
+        return [{ ...r, ...(r.properties ?? {}) }];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  log(): string {
+    return this.#lines.join("\n");
+  }
+
+  /** SIGTERM (forwarded to the release), then SIGKILL of everything in the pod but EPMD after 15 s. */
+  async stop(): Promise<void> {
+    if (!this.#exited) {
+      try {
+        this.#child.kill("SIGTERM");
+      } catch { /* gone */ }
+    }
+    const killed = await Promise.race([this.#status.then(() => false), sleep(15_000).then(() => true)]);
+    if (killed) {
+      try {
+        this.#child.kill("SIGKILL");
+      } catch { /* gone */ }
+      await killPodProcesses(this.netns);
+      await this.#status;
+    }
+    await Promise.race([this.#pumps, sleep(2000)]);
+  }
+}
+
+/** Kills every process of the pod except its EPMD (a SIGKILLed erlmesh leaves its release behind). */
+async function killPodProcesses(netns: string): Promise<void> {
+  const out = await new Deno.Command("ip", { args: ["netns", "pids", netns], stdout: "piped" }).output();
+  for (const pid of new TextDecoder().decode(out.stdout).split(/\s+/).filter((s) => s).map(Number)) {
+    if (pid === Deno.pid || await comm(pid) === "epmd") continue;
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch { /* gone */ }
+  }
+}
+
+/** The container environment of the release pod: relx's NODE_NAME, the cookie in $HOME, the downward API. */
+async function releaseEnv(cluster: Cluster, pod: ClusterPod, dir: string): Promise<Record<string, string>> {
+  await Deno.mkdir(`${dir}/home`, { recursive: true });
+  await Deno.writeTextFile(`${dir}/home/.erlang.cookie`, cluster.cookie, { mode: 0o400 });
+  return {
+    PATH,
+    DENO_DIR,
+    NO_COLOR: "1",
+    LANG: "C.UTF-8",
+    HOME: `${dir}/home`,
+    NODE_NAME: pod.nodeName,
+    ERLANG_NODENAME: pod.nodeName,
+    RELX_OUT_FILE_PATH: dir,
+    ERL_CRASH_DUMP: `${dir}/erl_crash.dump`,
+    POD_NAME: pod.name,
+    POD_NAMESPACE: cluster.namespace,
+    POD_IP: pod.ip,
+  };
+}
+
+function startRun(
+  cluster: Cluster,
+  pod: ClusterPod,
+  root: string,
+  dir: string,
+  env: Record<string, string>,
+): RunProcess {
+  const cmd = cluster.network.command(pod.name, [
+    "env",
+    "--default-signal",
+    Deno.execPath(),
+    "run",
+    "--quiet",
+    "-A",
+    MAIN,
+    "run",
+    "--log-format",
+    "json",
+    "--service",
+    cluster.service,
+    "--http",
+    HTTP,
+    "--",
+    `${root}/bin/${ERLANG_RELEASE_NAME}`,
+    "foreground",
+  ], pod.name);
+  return new RunProcess(cmd, env, pod.netns, dir);
+}
+
+interface RunRep {
+  /** release_started → registered (run's afterMs: from spawning the release to seeing it in EPMD). */
+  bootMs: number;
+  toLocalUpMs: number;
+  toFirstJoinMs: number;
+  toAllJoinsMs: number;
+}
+
+const ts = (e: Record<string, unknown> | undefined) => e ? Date.parse(String(e["@timestamp"])) : NaN;
+
+async function runRep(run: RunProcess, peers: number): Promise<RunRep> {
+  const end = Date.now() + 60_000;
+  while (run.events().filter((e) => e.event === "join").length < peers) {
+    if (run.exited) throw new Error(`erlmesh run exited early:\n${run.log()}`);
+    if (Date.now() > end) throw new Error(`erlmesh run did not join ${peers} peers in 60 s:\n${run.log()}`);
+    await sleep(50);
+  }
+  const ev = run.events();
+  const reg = ev.find((e) => e.event === "registered");
+  const after = ev.slice(ev.indexOf(reg!));
+  const j = after.filter((e) => e.event === "join");
+  return {
+    bootMs: Number(reg?.afterMs),
+    toLocalUpMs: ts(after.find((e) => e.event === "local_up")) - ts(reg),
+    toFirstJoinMs: ts(j[0]) - ts(reg),
+    toAllJoinsMs: ts(j[peers - 1]) - ts(reg),
+  };
+}
+
+function printRun(reps: RunRep[]): void {
+  const row = (label: string, xs: number[]) => [
+    label,
+    round(median(xs), 0),
+    round(Math.min(...xs), 0),
+    round(Math.max(...xs), 0),
+    xs.map((x) => round(x, 0)).join(" "),
+  ];
+  printTable(
+    `erlmesh run -- bin/${ERLANG_RELEASE_NAME} foreground: from its node registering to its first connection` +
+      ` (${reps.length} starts, ms, run's own log)`,
+    ["interval", "median", "min", "max", "each run"],
+    [
+      row("registered → first join (what run adds)", reps.map((r) => r.toFirstJoinMs)),
+      row("  registered → local_up (run connected to its node)", reps.map((r) => r.toLocalUpMs)),
+      row("  registered → both peers joined", reps.map((r) => r.toAllJoinsMs)),
+      row("release_started → registered (the node's own boot)", reps.map((r) => r.bootMs)),
+    ],
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// 3. Probe latency.
+
+interface ProbeVariant {
+  label: string;
+  cmd: (i: number) => string[];
+  times: number[];
+  fails: number;
+  firstFailure?: string;
+}
+
+async function timed(cmd: string[], env: Record<string, string>): Promise<[number, boolean, string]> {
+  const t0 = performance.now();
+  const child = new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    clearEnv: true,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, 15_000);
+  const out = await child.output();
+  clearTimeout(timer);
+  const dt = performance.now() - t0;
+  const dec = new TextDecoder();
+  return [dt, out.success, (dec.decode(out.stdout) + dec.decode(out.stderr)).trim()];
+}
+
+async function benchProbes(
+  cluster: Cluster,
+  pod: ClusterPod,
+  root: string,
+  env: Record<string, string>,
+): Promise<ProbeVariant[]> {
+  const inPod = (cmd: string[]) => cluster.network.command(pod.name, cmd, pod.name);
+  const erlmesh = (...args: string[]) => inPod([Deno.execPath(), "run", "--quiet", "-A", MAIN, ...args]);
+  const variants: ProbeVariant[] = [
+    { label: "erlmesh probe readiness (direct)", cmd: () => erlmesh("probe", "readiness") },
+    {
+      label: `erlmesh probe readiness --http ${HTTP}`,
+      cmd: () => erlmesh("probe", "readiness", "--http", HTTP),
+    },
+    { label: "erlmesh probe liveness (direct)", cmd: () => erlmesh("probe", "liveness") },
+    {
+      label: `erlmesh probe liveness --http ${HTTP}`,
+      cmd: () => erlmesh("probe", "liveness", "--http", HTTP),
+    },
+    {
+      label: `bin/${ERLANG_RELEASE_NAME} ping (relx, erl_call/nodetool)`,
+      cmd: () => inPod([`${root}/bin/${ERLANG_RELEASE_NAME}`, "ping"]),
+    },
+    {
+      label: "erl -noshell -hidden -eval 'net_adm:ping(NODE)'",
+      cmd: (i: number) =>
+        inPod([
+          "erl",
+          "-noshell",
+          "-hidden",
+          "-name",
+          `probe${i}@${pod.fqdn}`,
+          "-eval",
+          `case net_adm:ping('${pod.nodeName}') of pong -> halt(0); pang -> halt(1) end.`,
+        ]),
+    },
+    { label: "  baseline: `true` (ip netns exec + unshare)", cmd: () => inPod(["true"]) },
+  ].map((v) => ({ ...v, times: [], fails: 0 }));
+  // The relx script writes its expanded vm.args: not into the running release's folder.
+  const pingDir = await Deno.makeTempDir({ prefix: "erlmesh-bench-ping-" });
+  const probeEnv = { ...env, RELX_OUT_FILE_PATH: pingDir };
+  try {
+    for (const v of variants) await timed(v.cmd(999), probeEnv); // warm caches
+    for (let i = 0; i < PROBE_RUNS; i++) {
+      for (const v of variants) {
+        const [dt, ok, text] = await timed(v.cmd(i), probeEnv);
+        v.times.push(dt);
+        if (!ok) {
+          v.fails++;
+          v.firstFailure ??= text;
+        }
+      }
+    }
+  } finally {
+    await Deno.remove(pingDir, { recursive: true }).catch(() => {});
+  }
+  return variants;
+}
+
+function printProbes(variants: ProbeVariant[]): void {
+  printTable(
+    `probe as a process in the release's pod (${PROBE_RUNS} runs each, interleaved, wall time in ms;` +
+      ` Kubernetes' default timeoutSeconds is 1 s)`,
+    ["command", "median", "p90", "max", "failed", "> 1 s"],
+    variants.map((v) => [
+      v.label,
+      round(median(v.times), 1),
+      round(quantile(v.times, 0.9), 1),
+      round(Math.max(...v.times), 1),
+      `${v.fails}/${v.times.length}`,
+      v.times.filter((t) => t > 1000).length,
+    ]),
+  );
+  for (const v of variants) {
+    if (v.firstFailure) console.log(`first failure of '${v.label}': ${v.firstFailure.slice(0, 400)}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// 2 + 3 share a cluster: two pods with a node and an agent, the release's pod not yet published.
+
+async function benchRunAndProbes(): Promise<{ reps: RunRep[]; probes: ProbeVariant[] }> {
+  const root = await buildErlangRelease();
+  await using cluster = await createCluster({ pods: 2, kind: "statefulset" });
+  const agents: Agent[] = [];
+  const dirs: string[] = [];
+  let current: RunProcess | undefined;
+  try {
+    const relPod = await cluster.addPod({ ready: false });
+    const [p0, p1] = cluster.pods;
+    for (const p of [p0, p1]) agents.push(startAgent(cluster, p));
+    await Promise.all([p0, p1].map((p) => cluster.startNode(p)));
+    await waitUntil("the two nodes to mesh", 30_000, async () => (await connectedCount(p0)) === 1);
+
+    const reps: RunRep[] = [];
+    let env: Record<string, string> = {};
+    for (let i = 0; i < RUN_REPS; i++) {
+      const dir = await Deno.makeTempDir({ prefix: "erlmesh-bench-run-" });
+      dirs.push(dir);
+      env = await releaseEnv(cluster, relPod, dir);
+      current = startRun(cluster, relPod, root, dir, env);
+      reps.push(await runRep(current, 2));
+      if (i < RUN_REPS - 1) {
+        await current.stop();
+        current = undefined;
+        // Let the peers drop the old node before the next start.
+        await waitUntil(
+          "the peers to drop the stopped node",
+          30_000,
+          async () => (await connectedCount(p0)) === 1,
+        );
+      }
+    }
+    // The last release keeps running (with run's HTTP server) for the probes.
+    const probes = await benchProbes(cluster, relPod, root, env);
+    return { reps, probes };
+  } finally {
+    await current?.stop().catch(() => {});
+    await Promise.all(agents.map((a) => a.stop().catch(() => {})));
+    for (const d of dirs) await Deno.remove(d, { recursive: true }).catch(() => {});
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+/** Runs the runtime benchmarks, prints their tables and returns the figures. */
+export async function benchRuntime(): Promise<Record<string, unknown>> {
+  const t0 = Date.now();
+  const hz = await clockTicks();
+  console.log(
+    `\nRuntime: agent footprint, erlmesh run's time to first connection, probe latency (OTP 25 nodes,` +
+      ` erlmesh as 'deno run main.ts', ${navigator.hardwareConcurrency} cores, CLK_TCK ${hz})`,
+  );
+  const footprint = await benchFootprint(FOOTPRINT_PODS, hz);
+  printFootprint(footprint);
+  const { reps, probes } = await benchRunAndProbes();
+  printRun(reps);
+  printProbes(probes);
+  const totalS = round((Date.now() - t0) / 1000, 1);
+  console.log(`
+Notes:
+- Footprint: the agents are 'deno run main.ts agent' with startAgent's flags (--log-level debug, default
+  intervals); RSS sampled every second from /proc/PID/status, CPU = (utime+stime) delta / CLK_TCK / window.
+- run: 'registered' is logged when run sees the node in EPMD NAMES (polled every 20 ms doubling to 200 ms), so the
+  node may have registered up to ~200 ms earlier; the release's pod is not published (not ready), so the first
+  connection is run's own dial of the peers it discovered. The first start also starts the pod's EPMD.
+- Probes: every command runs in the pod through 'ip netns exec … unshare --uts', with the release's environment
+  (ERLANG_NODENAME, $HOME/.erlang.cookie); the baseline row is that wrapper alone. A kubelet exec probe adds the
+  container runtime's own exec cost on top. erlmesh runs as 'deno run' from the module cache, not compiled.
+Total run time: ${totalS} s`);
+  return {
+    footprint: {
+      pods: footprint.pods,
+      windowS: footprint.windowS,
+      agentRssMbMedian: median(footprint.agentRssMb),
+      agentRssMbMax: Math.max(...footprint.agentRssMb),
+      agentCpuPctMedian: median(footprint.agentCpuPct),
+      agentCpuPctMax: Math.max(...footprint.agentCpuPct),
+      nodeRssMbMedian: median(footprint.nodeRssMb),
+      nodeCpuPctMedian: median(footprint.nodeCpuPct),
+      eventsInWindow: footprint.eventsInWindow.length,
+    },
+    run: {
+      registeredToFirstJoinMsMedian: median(reps.map((r) => r.toFirstJoinMs)),
+      registeredToLocalUpMsMedian: median(reps.map((r) => r.toLocalUpMs)),
+      bootMsMedian: median(reps.map((r) => r.bootMs)),
+      reps,
+    },
+    probes: Object.fromEntries(probes.map((v) => [v.label, {
+      medianMs: round(median(v.times), 1),
+      p90Ms: round(quantile(v.times, 0.9), 1),
+      fails: v.fails,
+    }])),
+    totalS,
+  };
+}
+
+if (import.meta.main) await benchRuntime();

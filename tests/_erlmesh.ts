@@ -1,0 +1,58 @@
+/** How tests and benchmarks start erlmesh as a process: the entry point, permissions and environment. */
+
+/** The CLI entry point. */
+export const MAIN: string = new URL("../main.ts", import.meta.url).pathname;
+
+/** `deno run` and the permissions the compiled binary has. */
+export const DENO_FLAGS: readonly string[] = [
+  "run",
+  "--quiet",
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+  "--allow-run",
+  "--allow-sys",
+  "--allow-ffi",
+];
+
+const PASS_THROUGH = [
+  "DENO_DIR",
+  "SSL_CERT_FILE",
+  "SSL_CERT_DIR",
+  "DENO_CERT",
+  "DENO_TLS_CA_STORE",
+  "HTTPS_PROXY",
+  "HTTP_PROXY",
+  "NO_PROXY",
+];
+
+/**
+ * The environment an erlmesh process gets: PATH, Deno's module cache and TLS settings, no colours,
+ * and `extra`; nothing else of the test's own environment (so no stray cookie variable).
+ */
+export function childEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+    HOME: "/nonexistent",
+    NO_COLOR: "1",
+  };
+  for (const k of PASS_THROUGH) {
+    const v = Deno.env.get(k);
+    if (v !== undefined) env[k] = v;
+  }
+  env.DENO_DIR ??= `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`;
+  return { ...env, ...extra };
+}
+
+/** Collects a stream's text into `lines`, one entry per line; resolves when the stream ends. */
+export async function collectLines(stream: ReadableStream<Uint8Array>, lines: string[]): Promise<void> {
+  const dec = new TextDecoder();
+  let buf = "";
+  for await (const chunk of stream) {
+    buf += dec.decode(chunk, { stream: true });
+    const parts = buf.split("\n");
+    buf = parts.pop()!;
+    lines.push(...parts);
+  }
+  if (buf) lines.push(buf);
+}
