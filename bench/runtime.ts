@@ -27,6 +27,16 @@ const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const DENO_DIR = Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`;
 const HTTP = "127.0.0.1:9090";
+const REPO = new URL("../", import.meta.url).pathname;
+const BASELINES: [string, string][] = [
+  ["  context: idle 'deno eval' (one timer), RSS MB", "setInterval(() => {}, 5000);"],
+  [
+    "  context: idle 'deno eval' after importing lib/cli/main.ts, RSS MB",
+    `await import(${
+      JSON.stringify(new URL("../lib/cli/main.ts", import.meta.url).href)
+    }); setInterval(() => {}, 5000);`,
+  ],
+];
 
 const FOOTPRINT_PODS = 10;
 const QUIET_MS = 20_000;
@@ -95,6 +105,8 @@ interface Footprint {
   agentCpuPct: number[];
   nodeRssMb: number[];
   nodeCpuPct: number[];
+  /** Context: an idle `deno eval` (one timer), and one that has loaded erlmesh's CLI modules. */
+  baselines: { label: string; rssMb: number; cpuPct: number }[];
   /** Agent log events (other than stats) inside the window: changes the steady state should not have. */
   eventsInWindow: string[];
 }
@@ -115,6 +127,7 @@ async function connectedCount(pod: ClusterPod): Promise<number> {
 async function benchFootprint(n: number, hz: number): Promise<Footprint> {
   await using cluster = await createCluster({ pods: n, kind: "statefulset" });
   const agents: Agent[] = [];
+  const baselines: { label: string; child: Deno.ChildProcess }[] = [];
   try {
     for (const p of cluster.pods) agents.push(startAgent(cluster, p));
     await Promise.all(cluster.pods.map((p) => cluster.startNode(p)));
@@ -130,6 +143,20 @@ async function benchFootprint(n: number, hz: number): Promise<Footprint> {
       30_000,
       () => Promise.resolve(agents.every((a) => new Set(joins(a)).size >= n - 1)),
     );
+    // Context for the agent's RSS, in the host namespace: Deno alone, and Deno with erlmesh's modules loaded.
+    for (const [label, code] of BASELINES) {
+      baselines.push({
+        label,
+        child: new Deno.Command(Deno.execPath(), {
+          args: ["eval", code],
+          cwd: REPO,
+          env: { DENO_DIR, NO_COLOR: "1" },
+          stdin: "null",
+          stdout: "null",
+          stderr: "null",
+        }).spawn(),
+      });
+    }
     const lastChange = Math.max(
       ...agents.flatMap((a) => a.events().filter(isChange).map((e) => Date.parse(String(e["@timestamp"])))),
     );
@@ -137,7 +164,8 @@ async function benchFootprint(n: number, hz: number): Promise<Footprint> {
 
     const agentPids = await Promise.all(agents.map((a) => findProcess(a.pid, "deno")));
     const nodePids = await Promise.all(cluster.pods.map((p) => findProcess(p.node!.pid, "beam.smp")));
-    const all = [...agentPids, ...nodePids];
+    const basePids = await Promise.all(baselines.map((b) => findProcess(b.child.pid, "deno")));
+    const all = [...agentPids, ...nodePids, ...basePids];
     const start = performance.now();
     const from = Date.now();
     const first = await Promise.all(all.map(procSample));
@@ -164,12 +192,23 @@ async function benchFootprint(n: number, hz: number): Promise<Footprint> {
       agentRssMb: peakRss.slice(0, n).map(mb),
       agentHwmMb: last.slice(0, n).map((s) => mb(s.hwm)),
       agentCpuPct: cpu.slice(0, n),
-      nodeRssMb: peakRss.slice(n).map(mb),
-      nodeCpuPct: cpu.slice(n),
+      nodeRssMb: peakRss.slice(n, 2 * n).map(mb),
+      nodeCpuPct: cpu.slice(n, 2 * n),
+      baselines: baselines.map((b, i) => ({
+        label: b.label,
+        rssMb: mb(peakRss[2 * n + i]),
+        cpuPct: cpu[2 * n + i],
+      })),
       eventsInWindow,
     };
   } finally {
     await Promise.all(agents.map((a) => a.stop().catch(() => {})));
+    for (const b of baselines) {
+      try {
+        b.child.kill("SIGKILL");
+      } catch { /* gone */ }
+      await b.child.status;
+    }
   }
 }
 
@@ -199,6 +238,7 @@ function printFootprint(f: Footprint): void {
       row("  erlmesh agent peak RSS since start (VmHWM), MB", f.agentHwmMb, ""),
       row("beam.smp (OTP 25 node) RSS, MB (context)", f.nodeRssMb, ""),
       row("beam.smp CPU, % of one core (context)", f.nodeCpuPct, ""),
+      ...f.baselines.map((b) => [b.label, b.rssMb, "", "", `(CPU ${b.cpuPct} %)`]),
     ],
   );
   console.log(`per-agent CPU %: ${f.agentCpuPct.join(" ")}`);
@@ -355,14 +395,77 @@ function startRun(
 interface RunRep {
   /** release_started → registered (run's afterMs: from spawning the release to seeing it in EPMD). */
   bootMs: number;
+  /** When the node really appeared in EPMD (watched every 5 ms in the pod) → run's `registered`. */
+  detectLagMs: number;
   toLocalUpMs: number;
   toFirstJoinMs: number;
   toAllJoinsMs: number;
+  /** From the node really appearing in EPMD to run's first join. */
+  fromEpmdToFirstJoinMs: number;
 }
 
 const ts = (e: Record<string, unknown> | undefined) => e ? Date.parse(String(e["@timestamp"])) : NaN;
 
-async function runRep(run: RunProcess, peers: number): Promise<RunRep> {
+/**
+ * Watches the pod's EPMD from inside the pod (NAMES every 5 ms with erlmesh's own client) and resolves
+ * with the wall-clock time the node `alive` first appears; prints "ready" once it polls.
+ */
+class EpmdWatcher {
+  #child: Deno.ChildProcess;
+  #out = "";
+  #done: Promise<void>;
+
+  constructor(cluster: Cluster, pod: ClusterPod, alive: string) {
+    const code = `
+      const { names } = await import(${JSON.stringify(new URL("../lib/epmd/mod.ts", import.meta.url).href)});
+      console.log("ready");
+      while (true) {
+        try {
+          const r = await names("127.0.0.1", { timeoutMs: 500 });
+          if (r.nodes.some((n) => n.name === ${JSON.stringify(alive)})) {
+            console.log("at " + Date.now());
+            break;
+          }
+        } catch { /* EPMD not up yet */ }
+        await new Promise((r) => setTimeout(r, 5));
+      }`;
+    const child = cluster.network.exec(pod.name, [
+      Deno.execPath(),
+      "eval",
+      "--config",
+      `${REPO}deno.json`,
+      code,
+    ], { env: { DENO_DIR, NO_COLOR: "1" }, stdout: "piped", stderr: "null" });
+    this.#child = child;
+    this.#done = (async () => {
+      const dec = new TextDecoder();
+      for await (const chunk of child.stdout) this.#out += dec.decode(chunk, { stream: true });
+    })();
+  }
+
+  async ready(): Promise<void> {
+    const end = Date.now() + 15_000;
+    while (!this.#out.includes("ready")) {
+      if (Date.now() > end) throw new Error("The EPMD watcher did not start");
+      await sleep(20);
+    }
+  }
+
+  /** The time the node appeared, or NaN. */
+  at(): number {
+    return Number(/at (\d+)/.exec(this.#out)?.[1] ?? NaN);
+  }
+
+  async stop(): Promise<void> {
+    try {
+      this.#child.kill("SIGKILL");
+    } catch { /* gone */ }
+    await this.#child.status;
+    await this.#done.catch(() => {});
+  }
+}
+
+async function runRep(run: RunProcess, watcher: EpmdWatcher, peers: number): Promise<RunRep> {
   const end = Date.now() + 60_000;
   while (run.events().filter((e) => e.event === "join").length < peers) {
     if (run.exited) throw new Error(`erlmesh run exited early:\n${run.log()}`);
@@ -375,9 +478,11 @@ async function runRep(run: RunProcess, peers: number): Promise<RunRep> {
   const j = after.filter((e) => e.event === "join");
   return {
     bootMs: Number(reg?.afterMs),
+    detectLagMs: ts(reg) - watcher.at(),
     toLocalUpMs: ts(after.find((e) => e.event === "local_up")) - ts(reg),
     toFirstJoinMs: ts(j[0]) - ts(reg),
     toAllJoinsMs: ts(j[peers - 1]) - ts(reg),
+    fromEpmdToFirstJoinMs: ts(j[0]) - watcher.at(),
   };
 }
 
@@ -397,6 +502,8 @@ function printRun(reps: RunRep[]): void {
       row("registered → first join (what run adds)", reps.map((r) => r.toFirstJoinMs)),
       row("  registered → local_up (run connected to its node)", reps.map((r) => r.toLocalUpMs)),
       row("  registered → both peers joined", reps.map((r) => r.toAllJoinsMs)),
+      row("node in EPMD (watched in the pod) → first join", reps.map((r) => r.fromEpmdToFirstJoinMs)),
+      row("  node in EPMD → run logs registered (EPMD poll lag)", reps.map((r) => r.detectLagMs)),
       row("release_started → registered (the node's own boot)", reps.map((r) => r.bootMs)),
     ],
   );
@@ -535,8 +642,14 @@ async function benchRunAndProbes(): Promise<{ reps: RunRep[]; probes: ProbeVaria
       const dir = await Deno.makeTempDir({ prefix: "erlmesh-bench-run-" });
       dirs.push(dir);
       env = await releaseEnv(cluster, relPod, dir);
-      current = startRun(cluster, relPod, root, dir, env);
-      reps.push(await runRep(current, 2));
+      const watcher = new EpmdWatcher(cluster, relPod, relPod.nodeName.split("@")[0]);
+      try {
+        await watcher.ready();
+        current = startRun(cluster, relPod, root, dir, env);
+        reps.push(await runRep(current, watcher, 2));
+      } finally {
+        await watcher.stop();
+      }
       if (i < RUN_REPS - 1) {
         await current.stop();
         current = undefined;
@@ -578,9 +691,10 @@ export async function benchRuntime(): Promise<Record<string, unknown>> {
 Notes:
 - Footprint: the agents are 'deno run main.ts agent' with startAgent's flags (--log-level debug, default
   intervals); RSS sampled every second from /proc/PID/status, CPU = (utime+stime) delta / CLK_TCK / window.
-- run: 'registered' is logged when run sees the node in EPMD NAMES (polled every 20 ms doubling to 200 ms), so the
-  node may have registered up to ~200 ms earlier; the release's pod is not published (not ready), so the first
-  connection is run's own dial of the peers it discovered. The first start also starts the pod's EPMD.
+- run: 'registered' is logged when run sees the node in EPMD NAMES (polled after 20 ms, doubling to 200 ms), so the
+  node may have registered up to ~200 ms earlier; a watcher in the pod (erlmesh's EPMD client, NAMES every 5 ms)
+  gives the real moment. The release's pod is not published (not ready), so the first connection is run's own
+  dial of the peers it discovered. The first start also starts the pod's EPMD.
 - Probes: every command runs in the pod through 'ip netns exec … unshare --uts', with the release's environment
   (ERLANG_NODENAME, $HOME/.erlang.cookie); the baseline row is that wrapper alone. A kubelet exec probe adds the
   container runtime's own exec cost on top. erlmesh runs as 'deno run' from the module cache, not compiled.
@@ -600,6 +714,8 @@ Total run time: ${totalS} s`);
     run: {
       registeredToFirstJoinMsMedian: median(reps.map((r) => r.toFirstJoinMs)),
       registeredToLocalUpMsMedian: median(reps.map((r) => r.toLocalUpMs)),
+      epmdToFirstJoinMsMedian: median(reps.map((r) => r.fromEpmdToFirstJoinMs)),
+      detectLagMsMedian: median(reps.map((r) => r.detectLagMs)),
       bootMsMedian: median(reps.map((r) => r.bootMs)),
       reps,
     },
