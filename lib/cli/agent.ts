@@ -23,7 +23,7 @@ export function agentCommand(): Command {
     keepRunningOnInternalErrors(log);
     const target = localTarget(cfg);
     const cookie = await cookieFrom(cfg);
-    const services = meshServices(cfg);
+    const services = await meshServices(cfg);
     const reconciler = reconcilerFrom(cfg, target, cookie, services.onEvent, services.onCycle);
     log.info(
       "erlmesh agent started for {node}, discovering peers through {source} (cookie from {cookieSource})",

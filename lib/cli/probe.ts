@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { atomList, connectByAlive, connectNode } from "../dist/mod.ts";
-import { parseListen } from "../runtime/mod.ts";
+import { parseListen } from "../runtime/http.ts";
 import { configFrom, cookieFrom, enumeratorFrom, sourceFrom, withConfigOptions } from "./cluster_setup.ts";
 import { command } from "./commands.ts";
 import { act, errorSummary, println } from "./common.ts";

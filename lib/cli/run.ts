@@ -2,13 +2,8 @@ import type { Command } from "commander";
 import { getLogger } from "@logtape/logtape";
 import { type Config, ConfigError, loadConfig, parseDuration, serviceFqdn } from "../config/mod.ts";
 import { Cookie, CookieError, parseNodeName, readCookieFile } from "../dist/mod.ts";
-import {
-  detectRelease,
-  elixirIdentity,
-  type ReleaseInfo,
-  type RunEvent,
-  runRelease,
-} from "../runtime/mod.ts";
+import { detectRelease, elixirIdentity, type ReleaseInfo } from "../runtime/release.ts";
+import { type RunEvent, runRelease } from "../runtime/run.ts";
 import { keepRunningOnInternalErrors } from "./agent.ts";
 import { cookieFrom, reconcilerFrom, withConfigOptions } from "./cluster_setup.ts";
 import { command } from "./commands.ts";
@@ -69,7 +64,7 @@ export function runCommand(): Command {
         "Missing node: erlmesh run cannot tell which node the release starts; set --node (ERLMESH_NODE), RELEASE_NODE, ERLANG_NODENAME or --basename",
       );
     }
-    const services = meshServices(cfg);
+    const services = await meshServices(cfg);
     const reconciler = reconcilerFrom(
       cfg,
       cfg.node ? { localNode: cfg.node } : { localAlive: alive },

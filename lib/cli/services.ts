@@ -1,12 +1,13 @@
 import { getLogger } from "@logtape/logtape";
 import type { ClusterEvent, CycleReport, Reconciler, ReconcilerCounters } from "../cluster/mod.ts";
 import type { Config } from "../config/mod.ts";
-import { MeshMetrics, serveHealth } from "../runtime/mod.ts";
+import type { MeshMetrics } from "../runtime/metrics.ts";
 import { logEvent } from "./events_log.ts";
 
 /** The metrics and health server around a reconcile loop (`agent` and `run`). */
 export interface MeshServices {
-  metrics: MeshMetrics;
+  /** The metrics, when `http` is set (prom-client is loaded only then). */
+  metrics?: MeshMetrics;
   /** Called for every event: logs it once. */
   onEvent: (e: ClusterEvent) => void;
   /** Called after every cycle: updates the metrics. */
@@ -17,16 +18,18 @@ export interface MeshServices {
   close(): Promise<void>;
 }
 
-/** Metrics, event logging and (when `http` is set) `/livez`, `/readyz`, `/startupz` and `/metrics`. */
-export function meshServices(cfg: Config): MeshServices {
-  const metrics = new MeshMetrics();
+/** Event logging and, when `http` is set, metrics and `/livez`, `/readyz`, `/startupz`, `/metrics`. */
+export async function meshServices(cfg: Config): Promise<MeshServices> {
+  // prom-client and the HTTP server cost memory: only with --http.
+  const metrics = cfg.http ? new (await import("../runtime/metrics.ts")).MeshMetrics() : undefined;
+  const { serveHealth } = await import("../runtime/http.ts");
   let server: Deno.HttpServer<Deno.NetAddr> | undefined;
   return {
     metrics,
     onEvent: logEvent,
-    onCycle: (r, counters) => metrics.update(r, counters),
+    onCycle: (r, counters) => metrics?.update(r, counters),
     listen(reconciler) {
-      if (!cfg.http) return;
+      if (!cfg.http || !metrics) return;
       server = serveHealth({
         listen: cfg.http,
         reconciler,

@@ -1,4 +1,3 @@
-import { parseDocument } from "yaml";
 import { localHostname } from "../dist/names.ts";
 import { ConfigError, isCookieKey } from "./errors.ts";
 import {
@@ -152,6 +151,8 @@ async function readConfigFile(path: string): Promise<Map<string, unknown>> {
       },
     );
   }
+  // Loaded only when there is a file: start-up stays lean without one.
+  const { parseDocument } = await import("yaml");
   const doc = parseDocument(text);
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
