@@ -43,7 +43,7 @@ import { collectLines, DENO_FLAGS, MAIN } from "../tests/_erlmesh.ts";
 const TICKTIME = 4;
 const SCENARIO_DEADLINE_MS = 30_000;
 const WINDOW_MS = Number(Deno.env.get("BENCH_CLUSTER_WINDOW_MS") ?? 20_000);
-const SETTLE_MS = Number(Deno.env.get("BENCH_CLUSTER_SETTLE_MS") ?? 31_000); // erlmesh's settleMs (30 s) plus a margin
+const SETTLE_MS = Number(Deno.env.get("BENCH_CLUSTER_SETTLE_MS") ?? 31_000); // erlmesh's settle window (15 s) plus a wide margin
 const PUBLISH_DELAY_MAX_MS = 2000;
 
 type Method = "erlmesh" | "article";
@@ -737,7 +737,8 @@ Notes:
 - DNS at N >= 10: an SRV answer that large is truncated over UDP and asked again over TCP (2 queries at Unbound).
 - Scale out: the new pod is published 0–2 s after its node registered (the new node dials the listed peers itself in
   both methods). Restart: node halted, 0.5 s, started again; its record stays published; erlmesh's agent keeps running.
-- Partition: the pod's bridge port goes down until every other node has dropped it (net_ticktime ${TICKTIME}), then up.
+- Partition: every IP packet in or out of the pod is dropped (iptables in the pod; ARP stays up) until every other
+  node has dropped it (net_ticktime ${TICKTIME}), then the rules go.
 - DNS: queries that reached Unbound (all pods) / pods; EPMD: TCP SYNs to port 4369 counted by iptables in every pod
   (local and remote) / pods. rpc: erlmesh's agent counter 'rpcs' (SIGUSR1 stats${
     statsOk ? "" : "; NOT available in this tree: n/a"
@@ -746,8 +747,8 @@ Notes:
   (upper bound: inet_res caches for the TTL) and hosts asked with NAMES.
 - Steady state: 20 s windows, per minute. erlmesh's window starts ${
     SETTLE_MS / 1000
-  } s after formation (after its 30 s
-  fast "settle" phase); the article's is the 20 s right after formation (it has no such phase).
+  } s after formation (after its 15 s
+  "settle" phase, which polls every 500 ms); the article's is the 20 s right after formation (it has no such phase).
 Total run time: ${totalS} s`);
   out.results = results;
   out.totalS = totalS;

@@ -691,7 +691,7 @@ export async function benchRuntime(): Promise<Record<string, unknown>> {
 Notes:
 - Footprint: the agents are 'deno run main.ts agent' with startAgent's flags (--log-level debug, default
   intervals); RSS sampled every second from /proc/PID/status, CPU = (utime+stime) delta / CLK_TCK / window.
-- run: 'registered' is logged when run sees the node in EPMD NAMES (polled after 20 ms, doubling to 200 ms), so the
+- run: 'registered' is logged when run sees the node in EPMD NAMES (polled every 10 ms while the node boots), so the
   node may have registered up to ~200 ms earlier; a watcher in the pod (erlmesh's EPMD client, NAMES every 5 ms)
   gives the real moment. The release's pod is not published (not ready), so the first connection is run's own
   dial of the peers it discovered. The first start also starts the pod's EPMD.
