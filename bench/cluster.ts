@@ -39,7 +39,7 @@
 import { type Cluster, type ClusterPod, createCluster, type OtpNode } from "../tests/_harness/mod.ts";
 import { printTable, round } from "./_stats.ts";
 
-import { collectLines, DENO_FLAGS, MAIN } from "../tests/_erlmesh.ts";
+import { type Agent, startAgent } from "../tests/_sim.ts";
 const TICKTIME = 4;
 const SCENARIO_DEADLINE_MS = 30_000;
 const WINDOW_MS = Number(Deno.env.get("BENCH_CLUSTER_WINDOW_MS") ?? 20_000);
@@ -117,107 +117,14 @@ begin
 end.`;
 
 // ---------------------------------------------------------------------------------------------------
-// erlmesh agents (own spawner: SIGUSR1 needs the child process, which tests/_sim.ts keeps private).
-
-/** Whether this tree's agent answers SIGUSR1 with a `stats` line (without a listener, it would die). */
-async function agentHasStats(): Promise<boolean> {
-  const dir = new URL("../lib/cli/", import.meta.url).pathname;
-  for await (const e of Deno.readDir(dir)) {
-    if (!e.isFile || !e.name.endsWith(".ts")) continue;
-    if ((await Deno.readTextFile(dir + e.name)).includes("SIGUSR1")) return true;
-  }
-  return false;
-}
+// erlmesh agents: tests/_sim.ts's, whose stats() reads the counters with SIGUSR1.
 
 type Counters = Record<string, number>;
-
-class BenchAgent {
-  readonly pod: ClusterPod;
-  #child: Deno.ChildProcess;
-  #lines: string[] = [];
-  #done: Promise<void>;
-
-  constructor(cluster: Cluster, pod: ClusterPod) {
-    this.pod = pod;
-    const child = cluster.network.exec(pod.name, [
-      Deno.execPath(),
-      ...DENO_FLAGS,
-      MAIN,
-      "agent",
-      "--node",
-      pod.nodeName,
-      "--log-format",
-      "json",
-      "--log-level",
-      "debug",
-      "--service",
-      cluster.service,
-    ], {
-      env: {
-        DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`,
-        NO_COLOR: "1",
-        RELEASE_COOKIE: cluster.cookie,
-      },
-      hostname: pod.name,
-      stdout: "null",
-      stderr: "piped",
-    });
-    this.#child = child;
-    this.#done = collectLines(child.stderr, this.#lines);
-  }
-
-  events(): Record<string, unknown>[] {
-    return this.#lines.flatMap((l) => {
-      try {
-        const r = JSON.parse(l);
-        return [{ ...r, ...(r.properties ?? {}) }];
-      } catch {
-        return [];
-      }
-    });
-  }
-
-  log(): string {
-    return this.#lines.join("\n");
-  }
-
-  /** Sends SIGUSR1 and returns the counters of the `stats` line it logs (undefined after 3 s). */
-  async stats(): Promise<Counters | undefined> {
-    const before = this.events().filter((e) => e.event === "stats").length;
-    try {
-      this.#child.kill("SIGUSR1");
-    } catch {
-      return undefined;
-    }
-    const end = Date.now() + 3000;
-    while (Date.now() < end) {
-      const s = this.events().filter((e) => e.event === "stats");
-      if (s.length > before) return numericCounters(s[s.length - 1].counters);
-      await sleep(50);
-    }
-    return undefined;
-  }
-
-  async stop(): Promise<void> {
-    try {
-      this.#child.kill("SIGTERM");
-    } catch { /* gone */ }
-    const t = setTimeout(() => {
-      try {
-        this.#child.kill("SIGKILL");
-      } catch { /* gone */ }
-    }, 5000);
-    await this.#child.status;
-    clearTimeout(t);
-    await this.#done;
-  }
-}
+type BenchAgent = Agent;
 
 function numericCounters(x: unknown): Counters | undefined {
   if (!x || typeof x !== "object") return undefined;
-  const out: Counters = {};
-  for (const [k, v] of Object.entries(x)) if (typeof v === "number") out[k] = v;
-  return out;
+  return Object.fromEntries(Object.entries(x).filter(([, v]) => typeof v === "number")) as Counters;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -470,7 +377,7 @@ async function runMethod(method: Method, n: number, statsOk: boolean): Promise<M
     return Date.now();
   };
   const startAgentIn = async (p: ClusterPod) => {
-    const a = new BenchAgent(cluster, p);
+    const a = startAgent(cluster, p);
     agents.set(p.name, a);
     const end = Date.now() + 30_000;
     while (!a.events().some((e) => typeof e.message === "string" && e.message.includes("agent started"))) {
@@ -708,7 +615,7 @@ function printSize(e: MethodResult, a: MethodResult): void {
  */
 export async function benchCluster(sizes = [3, 10, 20]): Promise<Record<string, unknown>> {
   const t0 = Date.now();
-  const statsOk = await agentHasStats();
+  const statsOk = true;
   console.log(
     `\nCluster formation and upkeep: erlmesh agent vs the article's method (inet_res SRV + net_adm:world_list` +
       ` every 5 s), OTP 25 nodes, net_ticktime ${TICKTIME}, DNS TTL 5 s, records published 0–2 s after each node starts`,

@@ -41,6 +41,29 @@ export class Agent implements AsyncDisposable {
   log(): string {
     return this.#lines.join("\n");
   }
+  /** Sends SIGUSR1 and returns the counters of the `stats` line the agent logs (undefined after 3 s). */
+  async stats(): Promise<Record<string, number> | undefined> {
+    const before = this.events().filter((e) => e.event === "stats").length;
+    try {
+      this.#child.kill("SIGUSR1");
+    } catch {
+      return undefined;
+    }
+    const end = Date.now() + 3000;
+    while (Date.now() < end) {
+      const s = this.events().filter((e) => e.event === "stats");
+      if (s.length > before) {
+        const c = s[s.length - 1].counters;
+        if (!c || typeof c !== "object") return undefined;
+        return Object.fromEntries(Object.entries(c).filter(([, v]) => typeof v === "number")) as Record<
+          string,
+          number
+        >;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return undefined;
+  }
   /** Stops the agent (SIGTERM) and waits for it. */
   async stop(): Promise<Deno.CommandStatus> {
     try {
