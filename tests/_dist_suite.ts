@@ -7,6 +7,7 @@ import { connectNode, Cookie, HandshakeError, RpcError } from "../lib/dist/mod.t
 import { names, portPlease } from "../lib/epmd/mod.ts";
 import { atom, ErlFloat, ErlMap, isAtom, Pid, tuple } from "../lib/etf/term.ts";
 import { formatTerm } from "../lib/etf/format.ts";
+import { type NodeChange, watchNodes } from "../lib/cluster/mod.ts";
 import {
   freePort,
   otpAvailability,
@@ -165,6 +166,30 @@ export function defineDistSuite(version: OtpVersion): void {
           await new Promise((r) => setTimeout(r, 100));
         }
         assert.ok(!hidden.includes(c2.localName), hidden);
+      });
+
+      await t.step("the node-event watcher reports a peer and exits with erlmesh's link", async () => {
+        const c3 = await connectNode(name, opts);
+        const changes: NodeChange[] = [];
+        const watcher = await watchNodes(c3, (c) => changes.push(c));
+        assert.ok(watcher instanceof Pid);
+        const alive = () =>
+          node.eval(`is_process_alive(list_to_pid("<0.${watcher.id}.${watcher.serial}>")).`);
+        assert.equal(await alive(), "true");
+        const peer = `${name.split("@")[0]}w@127.0.0.1`;
+        await using other = await startNode({ version, name: peer, cookie: secret, epmdPort });
+        assert.equal(await other.eval(`net_adm:ping('${name}').`), "pong");
+        for (let i = 0; i < 50 && !changes.some((c) => c.type === "nodeup"); i++) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.ok(changes.some((c) => c.type === "nodeup" && c.node === peer), JSON.stringify(changes));
+        c3.close();
+        let state = "true";
+        for (let i = 0; i < 50 && state === "true"; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          state = await alive();
+        }
+        assert.equal(state, "false", "the watcher exits when erlmesh's link goes away");
       });
 
       await t.step("many handshakes from one process reuse its name safely", async () => {

@@ -36,17 +36,17 @@ export function nodeChange(msg: Term): NodeChange | undefined {
   return undefined;
 }
 
-/** Starts the watcher on the node behind `conn`; its reports go to `onChange`. */
+/** Starts the watcher on the node behind `conn`; its reports go to `onChange`. Returns its pid. */
 export async function watchNodes(
   conn: NodeConnection,
   onChange: (c: NodeChange) => void,
   timeoutMs = 3000,
-): Promise<void> {
+): Promise<Term> {
   const previous = conn.onMessage;
   conn.onMessage = (msg) => {
     const change = nodeChange(msg);
     if (change) onChange(change);
     else previous?.(msg);
   };
-  await conn.evaluate(WATCHER_SOURCE, { Self: conn.self }, { timeoutMs });
+  return await conn.evaluate(WATCHER_SOURCE, { Self: conn.self }, { timeoutMs });
 }
