@@ -20,10 +20,10 @@
  */
 import { type Cluster, type ClusterPod, createCluster } from "../tests/_harness/mod.ts";
 import { type Agent, startAgent } from "../tests/_sim.ts";
+import { DENO_FLAGS, MAIN, runArgv } from "../tests/_erlmesh.ts";
 import { buildErlangRelease, ERLANG_RELEASE_NAME } from "../tests/_releases.ts";
 import { median, printTable, quantile, round } from "./_stats.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const DENO_DIR = Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`;
 const HTTP = "127.0.0.1:9090";
@@ -370,25 +370,14 @@ function startRun(
   dir: string,
   env: Record<string, string>,
 ): RunProcess {
-  const cmd = cluster.network.command(pod.name, [
-    "env",
-    "--default-signal",
-    Deno.execPath(),
-    "run",
-    "--quiet",
-    "-A",
-    MAIN,
-    "run",
-    "--log-format",
-    "json",
-    "--service",
-    cluster.service,
-    "--http",
-    HTTP,
-    "--",
-    `${root}/bin/${ERLANG_RELEASE_NAME}`,
-    "foreground",
-  ], pod.name);
+  const cmd = cluster.network.command(
+    pod.name,
+    runArgv(["--service", cluster.service, "--http", HTTP], [
+      `${root}/bin/${ERLANG_RELEASE_NAME}`,
+      "foreground",
+    ]),
+    pod.name,
+  );
   return new RunProcess(cmd, env, pod.netns, dir);
 }
 
@@ -549,7 +538,7 @@ async function benchProbes(
   env: Record<string, string>,
 ): Promise<ProbeVariant[]> {
   const inPod = (cmd: string[]) => cluster.network.command(pod.name, cmd, pod.name);
-  const erlmesh = (...args: string[]) => inPod([Deno.execPath(), "run", "--quiet", "-A", MAIN, ...args]);
+  const erlmesh = (...args: string[]) => inPod([Deno.execPath(), ...DENO_FLAGS, MAIN, ...args]);
   const variants: ProbeVariant[] = [
     { label: "erlmesh probe readiness (direct)", cmd: () => erlmesh("probe", "readiness") },
     {

@@ -56,3 +56,23 @@ export async function collectLines(stream: ReadableStream<Uint8Array>, lines: st
   }
   if (buf) lines.push(buf);
 }
+
+/**
+ * The argv of `erlmesh run ARGS -- COMMAND` as a container runs it, with JSON logs. `env
+ * --default-signal` undoes an ignored SIGINT/SIGQUIT inherited from a background shell.
+ */
+export function runArgv(args: string[], command: string[]): string[] {
+  return [
+    "env",
+    "--default-signal",
+    Deno.execPath(),
+    ...DENO_FLAGS,
+    MAIN,
+    "run",
+    "--log-format",
+    "json",
+    ...args,
+    "--",
+    ...command,
+  ];
+}

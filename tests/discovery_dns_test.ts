@@ -10,6 +10,7 @@ import {
   renderService,
   renderZone,
   type ServiceSpec,
+  unboundConfig,
   type ZoneRecord,
 } from "./_harness/dns.ts";
 import { freePort, otpAvailability, randomCookie, startNode, tempPrefix } from "./_harness/mod.ts";
@@ -91,33 +92,13 @@ class LocalUnbound implements AsyncDisposable {
     const d = this.dir;
     await Deno.writeTextFile(
       this.#conf,
-      `server:
-    interface: 127.0.0.1@${port}
-    access-control: 127.0.0.0/8 allow
-    do-ip6: no
-    num-threads: 1
-    extended-statistics: yes
-    chroot: ""
-    username: ""
-    directory: "${d}"
-    pidfile: "${d}/unbound.pid"
-    use-syslog: no
-    logfile: "${d}/unbound.log"
-    module-config: "iterator"
-    do-not-query-localhost: yes
-    local-zone: "." refuse
-    local-zone: "cluster.local." transparent
-auth-zone:
-    name: "cluster.local."
-    zonefile: "${d}/cluster.local.zone"
-    for-downstream: yes
-    for-upstream: no
-    fallback-enabled: no
-remote-control:
-    control-enable: yes
-    control-interface: ${d}/unbound.sock
-    control-use-cert: no
-`,
+      unboundConfig({
+        dir: d,
+        iface: `127.0.0.1@${port}`,
+        allow: "127.0.0.0/8",
+        logfile: `${d}/unbound.log`,
+        extra: ["extended-statistics: yes"],
+      }),
     );
     const child = new Deno.Command("unbound", {
       args: ["-d", "-c", this.#conf],

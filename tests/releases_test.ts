@@ -15,6 +15,7 @@ import {
   networkUnavailableReason,
 } from "./_harness/mod.ts";
 import { run } from "./_harness/_process.ts";
+import { runArgv } from "./_erlmesh.ts";
 import { tempPrefix } from "./_harness/prefix.ts";
 import { cookieFile, type MeshJson, waitFullMesh } from "./_sim.ts";
 import {
@@ -25,7 +26,6 @@ import {
   releaseToolsReason,
 } from "./_releases.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 const clusterWhy = clusterUnavailableReason(["25"]);
@@ -165,21 +165,7 @@ function startRun(
   command: string[],
   env: Record<string, string>,
 ): RunInPod {
-  const cmd = network.command(pod.name, [
-    "env",
-    "--default-signal",
-    Deno.execPath(),
-    "run",
-    "--quiet",
-    "-A",
-    MAIN,
-    "run",
-    "--log-format",
-    "json",
-    ...args,
-    "--",
-    ...command,
-  ], pod.name);
+  const cmd = network.command(pod.name, runArgv(args, command), pod.name);
   const child = new Deno.Command(cmd[0], {
     args: cmd.slice(1),
     clearEnv: true,

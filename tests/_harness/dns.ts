@@ -120,6 +120,57 @@ export function renderService(spec: ServiceSpec, zone = "cluster.local"): ZoneRe
 }
 
 /** A complete zone file for `zone` with the CoreDNS-like SOA; `ttl` is `$TTL` and the SOA minimum. */
+/** Options of {@link unboundConfig}. */
+export interface UnboundConfigOptions {
+  /** The server's directory (pid file, zone file, control socket). */
+  dir: string;
+  /** `interface:` value, e.g. `10.244.7.1` or `127.0.0.1@5353`. */
+  iface: string;
+  /** The network allowed to ask, e.g. `10.244.7.0/24`. */
+  allow: string;
+  /** The zone served from `<dir>/<zone>.zone`. @default "cluster.local" */
+  zone?: string;
+  /** `logfile:` value; `""` logs to stderr. @default "" */
+  logfile?: string;
+  /** Extra `server:` lines. @default [] */
+  extra?: string[];
+}
+
+/**
+ * Unbound as the kube-dns stand-in: one auth-zone served from a file the test rewrites, no
+ * recursion (everything outside the zone is refused), a control socket for `auth_zone_reload`.
+ */
+export function unboundConfig(o: UnboundConfigOptions): string {
+  const zone = o.zone ?? "cluster.local";
+  const extra = (o.extra ?? []).map((l) => `    ${l}\n`).join("");
+  return `server:
+    interface: ${o.iface}
+    access-control: ${o.allow} allow
+    do-ip6: no
+    num-threads: 1
+${extra}    chroot: ""
+    username: ""
+    directory: "${o.dir}"
+    pidfile: "${o.dir}/unbound.pid"
+    use-syslog: no
+    logfile: "${o.logfile ?? ""}"
+    module-config: "iterator"
+    do-not-query-localhost: yes
+    local-zone: "." refuse
+    local-zone: "${zone}." transparent
+auth-zone:
+    name: "${zone}."
+    zonefile: "${o.dir}/${zone}.zone"
+    for-downstream: yes
+    for-upstream: no
+    fallback-enabled: no
+remote-control:
+    control-enable: yes
+    control-interface: ${o.dir}/unbound.sock
+    control-use-cert: no
+`;
+}
+
 export function renderZone(
   records: ZoneRecord[],
   options: { zone?: string; ttl?: number; serial?: number } = {},
@@ -194,32 +245,12 @@ export class Dns implements AsyncDisposable {
   /** @internal */
   async writeConfig(): Promise<void> {
     const d = this.dir;
-    const conf = `server:
-    interface: ${this.address}
-    access-control: ${this.#network.subnet} allow
-    do-ip6: no
-    num-threads: 1
-    chroot: ""
-    username: ""
-    directory: "${d}"
-    pidfile: "${d}/unbound.pid"
-    use-syslog: no
-    logfile: ""
-    module-config: "iterator"
-    do-not-query-localhost: yes
-    local-zone: "." refuse
-    local-zone: "${this.zone}." transparent
-auth-zone:
-    name: "${this.zone}."
-    zonefile: "${d}/${this.zone}.zone"
-    for-downstream: yes
-    for-upstream: no
-    fallback-enabled: no
-remote-control:
-    control-enable: yes
-    control-interface: ${d}/unbound.sock
-    control-use-cert: no
-`;
+    const conf = unboundConfig({
+      dir: d,
+      iface: this.address,
+      allow: this.#network.subnet,
+      zone: this.zone,
+    });
     await Deno.writeTextFile(this.#conf, conf);
     await this.#writeZone();
   }
