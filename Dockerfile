@@ -5,7 +5,7 @@
 #   COPY --from=erlmesh /usr/local/bin/erlmesh /usr/local/bin/erlmesh
 #   ENTRYPOINT ["/usr/local/bin/erlmesh", "run", "--", "/app/bin/app", "foreground"]
 
-FROM denoland/deno:debian-2.9.6 AS build
+FROM denoland/deno:debian-2.9.1 AS build
 WORKDIR /src
 # Dependency manifests first, so the dependency layer is cached across source changes.
 COPY deno.json deno.lock ./
