@@ -242,8 +242,20 @@ function elixirKind(cookieSource: "RELEASE_COOKIE" | "releases/COOKIE"): Release
       };
     },
     cookie: async (root, cluster) =>
-      cookieSource === "RELEASE_COOKIE" ? await cookieFile(cluster) : `${root}/releases/COOKIE`,
+      cookieSource === "RELEASE_COOKIE"
+        ? await cookieFile(cluster)
+        : await ownerOnlyCopy(`${root}/releases/COOKIE`),
   };
+}
+
+/**
+ * A copy of `releases/COOKIE` (mode 0644 as mix writes it: the start script reads it, not the VM's auth)
+ * that `erlmesh mesh --cookie-file` accepts: mode 0400, as OTP's rule for a cookie file wants.
+ */
+async function ownerOnlyCopy(path: string): Promise<string> {
+  const copy = `${await Deno.makeTempDir({ prefix: tempPrefix("cookie") })}/cookie`;
+  await Deno.writeFile(copy, await Deno.readFile(path), { mode: 0o400 });
+  return copy;
 }
 
 /** Starts the release under `erlmesh run` in the pod. */
@@ -380,10 +392,8 @@ async function releaseScenario(
     );
   } finally {
     for (const r of runs.values()) await r[Symbol.asyncDispose]();
-    // A cookie file of the test's own (not the release's releases/COOKIE) sits in a temp folder.
-    if (!cookie.startsWith(root)) {
-      await Deno.remove(cookie.slice(0, cookie.lastIndexOf("/")), { recursive: true }).catch(() => {});
-    }
+    // The test's own cookie file sits in a temp folder of its own.
+    await Deno.remove(cookie.slice(0, cookie.lastIndexOf("/")), { recursive: true }).catch(() => {});
   }
 }
 

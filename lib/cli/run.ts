@@ -128,7 +128,7 @@ async function releaseCookie(
     return await cookieFrom(cfg);
   } catch (err) {
     if (!(err instanceof CookieError) || err.code !== "NOT_FOUND") throw err;
-    if (release.cookieFile) return await readCookieFile(release.cookieFile);
+    if (release.cookieFile) return await readCookieFile(release.cookieFile, { ownerOnly: false });
     if (env.RELX_COOKIE) return new Cookie(env.RELX_COOKIE, "RELX_COOKIE");
     throw new CookieError(
       "NOT_FOUND",

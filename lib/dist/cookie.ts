@@ -118,9 +118,25 @@ export async function resolveCookie(sources: CookieSources = {}): Promise<Cookie
   );
 }
 
-/** Reads a cookie file by OTP's rules: the leading run of printable ASCII, then only CR, LF or space. */
-export async function readCookieFile(path: string): Promise<Cookie> {
+/** Options of {@link readCookieFile}. */
+export interface ReadCookieFileOptions {
+  /**
+   * Apply OTP's file rule (kernel `auth.erl`): a regular file that neither group nor others may
+   * access (`mode & 0o077` is 0). Off only for files the VM's auth never reads itself, such as an
+   * Elixir release's `releases/COOKIE`, which its start script passes on with `--cookie`.
+   * @default true
+   */
+  ownerOnly?: boolean;
+}
+
+/**
+ * Reads a cookie file by OTP's rules: a regular file accessible by its owner only (as OTP refuses a
+ * `~/.erlang.cookie` that group or others can access), holding the leading run of printable ASCII,
+ * then only CR, LF or space.
+ */
+export async function readCookieFile(path: string, options: ReadCookieFileOptions = {}): Promise<Cookie> {
   const source = `file ${path}`;
+  if (options.ownerOnly ?? true) await checkOwnerOnly(path, source);
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
@@ -145,6 +161,40 @@ export async function readCookieFile(path: string): Promise<Cookie> {
     }
   }
   return checkCookie(value, source);
+}
+
+async function checkOwnerOnly(path: string, source: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new CookieError("UNREADABLE", source, `Cannot read the cookie file '${path}': ${why}`, {
+      cause: err,
+    });
+  }
+  if (!info.isFile) {
+    throw new CookieError(
+      "INVALID",
+      source,
+      `Cannot use the cookie file '${path}': it is a ${
+        info.isDirectory ? "directory" : "special file"
+      }, expected a regular file`,
+    );
+  }
+  // OTP checks the permission bits on Unix only (auth.erl check_attributes/4); so do we.
+  if (info.mode === null || Deno.build.os === "windows") return;
+  const mode = info.mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    const octal = `0${mode.toString(8).padStart(3, "0")}`;
+    throw new CookieError(
+      "INVALID",
+      source,
+      `Cannot use the cookie file '${path}': its mode is ${octal}, so group or others can access it; ` +
+        `OTP refuses such a file ("Cookie file ${path} must be accessible by owner only"): ` +
+        `run 'chmod 400 ${path}' (for a mounted Kubernetes Secret: defaultMode: 0400)`,
+    );
+  }
 }
 
 function checkCookie(value: string, source: string): Cookie {

@@ -82,3 +82,50 @@ Deno.test("readCookieFile() follows OTP: printable run, then only CR/LF/space; s
     for (const p of [ok, bad, empty]) await Deno.remove(p);
   }
 });
+
+Deno.test("readCookieFile() refuses, as OTP's auth does, a file that group or others can access", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "erlmesh-cookie-mode-" });
+  try {
+    for (const mode of [0o644, 0o640, 0o604, 0o660, 0o601, 0o410]) {
+      const path = `${dir}/c-${mode.toString(8)}`;
+      await Deno.writeTextFile(path, "SECRETCOOKIE");
+      await Deno.chmod(path, mode);
+      await assert.rejects(readCookieFile(path), (e: unknown) => {
+        assert.ok(e instanceof CookieError && e.code === "INVALID", String(e));
+        assert.ok(e.message.includes(`'${path}'`), e.message);
+        assert.ok(e.message.includes(`0${mode.toString(8)}`), e.message);
+        assert.ok(e.message.includes(`chmod 400 ${path}`), e.message);
+        assert.ok(!e.message.includes("SECRETCOOKIE"), e.message);
+        return true;
+      });
+      // A file the VM's auth never reads (releases/COOKIE) may be read without the rule.
+      assert.ok((await readCookieFile(path, { ownerOnly: false })).occursIn("SECRETCOOKIE"));
+    }
+    for (const mode of [0o400, 0o600, 0o700]) {
+      const path = `${dir}/ok-${mode.toString(8)}`;
+      await Deno.writeTextFile(path, "SECRETCOOKIE");
+      await Deno.chmod(path, mode);
+      assert.ok((await readCookieFile(path)).occursIn("SECRETCOOKIE"));
+    }
+    await assert.rejects(
+      readCookieFile(dir),
+      (e: unknown) => e instanceof CookieError && /is a directory, expected a regular file/.test(e.message),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("resolveCookie() applies the owner-only rule to ~/.erlang.cookie as OTP does", async () => {
+  const home = await Deno.makeTempDir({ prefix: "erlmesh-home-" });
+  try {
+    await Deno.writeTextFile(`${home}/.erlang.cookie`, "FROMHOME");
+    await Deno.chmod(`${home}/.erlang.cookie`, 0o644);
+    await assert.rejects(
+      resolveCookie({ env: () => undefined, home }),
+      (e: unknown) => e instanceof CookieError && /mode is 0644/.test(e.message),
+    );
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
