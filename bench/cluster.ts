@@ -20,10 +20,10 @@
  *   `net_adm:names/1` and for dialling), divided by the number of pods.
  * - EPMD: an iptables rule in every pod's INPUT chain counts TCP SYNs to port 4369, i.e. every EPMD
  *   connection (NAMES, PORT_PLEASE2, probes; local ones over loopback included), summed over pods.
- * - rpc: erlmesh's own counter (`rpcs`: calls the agent makes on its local node), read with SIGUSR1
- *   (`stats` log line) at the start and end of the window; for the article, the pings of other nodes
- *   that `world_list` answered `pong` (each a `gen_server` call to a remote `net_kernel`), counted in
- *   the node.
+ * - rpc: erlmesh's own counter (`rpcs`: calls the agent makes on its local node), scraped from each
+ *   agent's /metrics (`erlmesh_rpcs_total`) at the start and end of the window; for the article, the
+ *   pings of other nodes that `world_list` answered `pong` (each a `gen_server` call to a remote
+ *   `net_kernel`), counted in the node.
  * Self-reported counters (erlmesh's `dnsQueries`/`epmdQueries`; the article's SRV lookups and hosts
  * asked) are printed as extra rows to cross-check.
  *
@@ -39,7 +39,7 @@
 import { type Cluster, type ClusterPod, createCluster, type OtpNode } from "../tests/_harness/mod.ts";
 import { printTable, round } from "./_stats.ts";
 
-import { type Agent, startAgent } from "../tests/_sim.ts";
+import { type Agent, METRICS_ARGS, scrapeCounters, startAgent } from "../tests/_sim.ts";
 const TICKTIME = 4;
 const SCENARIO_DEADLINE_MS = 30_000;
 const WINDOW_MS = Number(Deno.env.get("BENCH_CLUSTER_WINDOW_MS") ?? 20_000);
@@ -117,7 +117,7 @@ begin
 end.`;
 
 // ---------------------------------------------------------------------------------------------------
-// erlmesh agents: tests/_sim.ts's, whose stats() reads the counters with SIGUSR1.
+// erlmesh agents: tests/_sim.ts's, serving /metrics (METRICS_ARGS); scrapeCounters() reads their counters.
 
 type Counters = Record<string, number>;
 type BenchAgent = Agent;
@@ -196,7 +196,7 @@ function debugDump(
     for (const [t, c] of tls[i] ?? []) if (t >= event - 6000) lines.push([t - event, `${p.name} nodes=${c}`]);
     for (const e of agents?.get(p.name)?.events() ?? []) {
       const t = Date.parse(String(e["@timestamp"])) - event;
-      if (t >= -6000 && e.event && e.event !== "stats") {
+      if (t >= -6000 && e.event) {
         lines.push([t, `${p.name} agent ${e.event} ${e.node ?? ""} ${e.code ?? ""} ${e.reason ?? ""}`]);
       }
     }
@@ -276,7 +276,8 @@ async function snapshot(
         return { dns: sum[1], epmd: sum[2], rpc: sum[3] };
       }
       if (!statsOk) return undefined;
-      const all = await Promise.all(pods.map((p) => agents.get(p.name)!.stats()));
+      const scraped = await scrapeCounters(cluster, pods.filter((p) => agents.has(p.name)));
+      const all = pods.map((p) => scraped.get(p.name));
       if (all.some((c) => !c)) return undefined;
       const sum = (k: string) => all.reduce((a, c) => a + (c![k] ?? 0), 0);
       return { dns: sum("dnsQueries"), epmd: sum("epmdQueries"), rpc: sum("rpcs") };
@@ -377,7 +378,7 @@ async function runMethod(method: Method, n: number, statsOk: boolean): Promise<M
     return Date.now();
   };
   const startAgentIn = async (p: ClusterPod) => {
-    const a = startAgent(cluster, p);
+    const a = startAgent(cluster, p, { args: ["--service", cluster.service, ...METRICS_ARGS] });
     agents.set(p.name, a);
     const end = Date.now() + 30_000;
     while (!a.events().some((e) => typeof e.message === "string" && e.message.includes("agent started"))) {
@@ -647,7 +648,7 @@ Notes:
 - Partition: every IP packet in or out of the pod is dropped (iptables in the pod; ARP stays up) until every other
   node has dropped it (net_ticktime ${TICKTIME}), then the rules go.
 - DNS: queries that reached Unbound (all pods) / pods; EPMD: TCP SYNs to port 4369 counted by iptables in every pod
-  (local and remote) / pods. rpc: erlmesh's agent counter 'rpcs' (SIGUSR1 stats${
+  (local and remote) / pods. rpc: erlmesh's agent counter 'rpcs' (/metrics erlmesh_rpcs_total${
     statsOk ? "" : "; NOT available in this tree: n/a"
   }); article:
   pings of other nodes answered pong. Self-reported: erlmesh's dnsQueries/epmdQueries; article's SRV lookups asked

@@ -107,7 +107,7 @@ interface Footprint {
   nodeCpuPct: number[];
   /** Context: an idle `deno eval` (one timer), and one that has loaded erlmesh's CLI modules. */
   baselines: { label: string; rssMb: number; cpuPct: number }[];
-  /** Agent log events (other than stats) inside the window: changes the steady state should not have. */
+  /** Agent log events inside the window: changes the steady state should not have. */
   eventsInWindow: string[];
 }
 
@@ -182,7 +182,7 @@ async function benchFootprint(n: number, hz: number): Promise<Footprint> {
     const eventsInWindow = agents.flatMap((a) =>
       a.events().filter((e) => {
         const t = Date.parse(String(e["@timestamp"]));
-        return t >= from && t <= to && e.event !== undefined && e.event !== "stats";
+        return t >= from && t <= to && e.event !== undefined;
       }).map((e) => `${a.pod.name} ${e["@timestamp"]} ${e.event} ${e.node ?? ""} ${e.reason ?? ""}`)
     );
     return {

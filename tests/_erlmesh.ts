@@ -27,8 +27,16 @@ const PASS_THROUGH = [
 ];
 
 /**
+ * Variables an erlmesh process must never get, even from `extra`: Deno (2.8.3 and later) honours
+ * `--inspect` and `--require` in NODE_OPTIONS under `deno run`, which would open a debugger port or load
+ * foreign code into erlmesh.
+ */
+export const NEVER_PASSED: readonly string[] = ["NODE_OPTIONS"];
+
+/**
  * The environment an erlmesh process gets: PATH, Deno's module cache and TLS settings, no colours,
- * and `extra`; nothing else of the test's own environment (so no stray cookie variable).
+ * and `extra`; nothing else of the test's own environment (so no stray cookie variable), and never
+ * {@link NEVER_PASSED}.
  */
 export function childEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {
@@ -41,7 +49,22 @@ export function childEnv(extra: Record<string, string> = {}): Record<string, str
     if (v !== undefined) env[k] = v;
   }
   env.DENO_DIR ??= `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`;
-  return { ...env, ...extra };
+  const all: Record<string, string> = { ...env, ...extra };
+  for (const k of NEVER_PASSED) delete all[k];
+  return all;
+}
+
+/** `env` arguments that drop {@link NEVER_PASSED} from whatever environment the spawner passes on. */
+const UNSET: readonly string[] = NEVER_PASSED.flatMap((k) => ["-u", k]);
+
+/**
+ * The argv of `erlmesh ARGS…` run from source: `env -u NODE_OPTIONS deno run … main.ts ARGS…`. Use it
+ * rather than `Deno.execPath()` + {@link DENO_FLAGS}: the `env` prefix keeps {@link NEVER_PASSED} out
+ * even when the spawner (`ip netns exec`, a `Deno.Command` without `clearEnv`) passes on the test's
+ * environment. `env` execs Deno, so the pid of the spawned process is erlmesh's.
+ */
+export function erlmeshArgv(args: string[]): string[] {
+  return ["env", ...UNSET, Deno.execPath(), ...DENO_FLAGS, MAIN, ...args];
 }
 
 /** Collects a stream's text into `lines`, one entry per line; resolves when the stream ends. */
@@ -59,12 +82,14 @@ export async function collectLines(stream: ReadableStream<Uint8Array>, lines: st
 
 /**
  * The argv of `erlmesh run ARGS -- COMMAND` as a container runs it, with JSON logs. `env
- * --default-signal` undoes an ignored SIGINT/SIGQUIT inherited from a background shell.
+ * --default-signal` undoes an ignored SIGINT/SIGQUIT inherited from a background shell; `-u` drops
+ * {@link NEVER_PASSED}.
  */
 export function runArgv(args: string[], command: string[]): string[] {
   return [
     "env",
     "--default-signal",
+    ...UNSET,
     Deno.execPath(),
     ...DENO_FLAGS,
     MAIN,

@@ -4,7 +4,8 @@
  */
 import type { Cluster, ClusterPod } from "./_harness/mod.ts";
 import { tempPrefix } from "./_harness/prefix.ts";
-import { childEnv, collectLines, DENO_FLAGS, MAIN } from "./_erlmesh.ts";
+import { childEnv, collectLines, erlmeshArgv } from "./_erlmesh.ts";
+import { parsePrometheus, type Sample } from "./_prom.ts";
 
 /** The environment an erlmesh process in a pod gets (with HOME and PATH of the test process). */
 function env(extra: Record<string, string>): Record<string, string> {
@@ -40,29 +41,6 @@ export class Agent implements AsyncDisposable {
   /** Raw log text. */
   log(): string {
     return this.#lines.join("\n");
-  }
-  /** Sends SIGUSR1 and returns the counters of the `stats` line the agent logs (undefined after 3 s). */
-  async stats(): Promise<Record<string, number> | undefined> {
-    const before = this.events().filter((e) => e.event === "stats").length;
-    try {
-      this.#child.kill("SIGUSR1");
-    } catch {
-      return undefined;
-    }
-    const end = Date.now() + 3000;
-    while (Date.now() < end) {
-      const s = this.events().filter((e) => e.event === "stats");
-      if (s.length > before) {
-        const c = s[s.length - 1].counters;
-        if (!c || typeof c !== "object") return undefined;
-        return Object.fromEntries(Object.entries(c).filter(([, v]) => typeof v === "number")) as Record<
-          string,
-          number
-        >;
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return undefined;
   }
   /** Stops the agent (SIGTERM) and waits for it. */
   async stop(): Promise<Deno.CommandStatus> {
@@ -104,19 +82,7 @@ export function startAgent(cluster: Cluster, pod: ClusterPod, options: AgentOpti
   const args = options.args ?? ["--service", cluster.service];
   const child = cluster.network.exec(
     pod.name,
-    [
-      Deno.execPath(),
-      ...DENO_FLAGS,
-      MAIN,
-      "agent",
-      "--node",
-      pod.nodeName,
-      "--log-format",
-      "json",
-      "--log-level",
-      "debug",
-      ...args,
-    ],
+    erlmeshArgv(["agent", "--node", pod.nodeName, "--log-format", "json", "--log-level", "debug", ...args]),
     {
       env: env({ RELEASE_COOKIE: cluster.cookie, ...options.env }),
       hostname: pod.name,
@@ -157,17 +123,7 @@ export async function mesh(
   const r = await cluster.network.run(await observer(cluster), [
     "env",
     ...Object.entries(env({})).map(([k, v]) => `${k}=${v}`),
-    Deno.execPath(),
-    ...DENO_FLAGS,
-    MAIN,
-    "mesh",
-    "-o",
-    "json",
-    "--cookie-file",
-    cookiePath,
-    "--connect-timeout",
-    "3000",
-    ...sel,
+    ...erlmeshArgv(["mesh", "-o", "json", "--cookie-file", cookiePath, "--connect-timeout", "3000", ...sel]),
   ], { timeoutMs: 30000 });
   let json: MeshJson | undefined;
   try {
@@ -215,10 +171,80 @@ export async function erlmeshIn(
       "eval",
       `const r = await fetch(${JSON.stringify(url)}); console.log(await r.text()); Deno.exit(r.ok ? 0 : 1)`,
     ]
-    : [Deno.execPath(), ...DENO_FLAGS, MAIN, ...args];
+    : erlmeshArgv(args);
   return await cluster.network.run(pod.name, [
     "env",
     ...Object.entries(env({ RELEASE_COOKIE: cluster.cookie })).map(([k, v]) => `${k}=${v}`),
     ...cmd,
   ], { timeoutMs: 30000 });
+}
+
+/**
+ * The agent's counters (the keys of its `stopped` log line) from the `/metrics` counters, for the agents
+ * started with `--http` on {@link METRICS_PORT}. The agent has no signal that prints them.
+ */
+const COUNTER_METRICS: Record<string, string> = {
+  cycles: "erlmesh_cycles_total",
+  failedCycles: "erlmesh_failed_cycles_total",
+  dnsQueries: "erlmesh_dns_queries_total",
+  dnsErrors: "erlmesh_dns_errors_total",
+  epmdQueries: "erlmesh_epmd_queries_total",
+  rpcs: "erlmesh_rpcs_total",
+  connectAttempts: "erlmesh_connect_attempts_total",
+  joins: "erlmesh_joins_total",
+  leaves: "erlmesh_leaves_total",
+};
+
+/** The port of `--http 0.0.0.0:PORT` ({@link METRICS_ARGS}) in each pod, for {@link scrapeCounters}. */
+export const METRICS_PORT = 9090;
+
+/** Agent flags that serve /metrics on every address of the pod, for {@link scrapeCounters}. */
+export const METRICS_ARGS: readonly string[] = ["--http", `0.0.0.0:${METRICS_PORT}`];
+
+/** The agent counters in one /metrics text (a counter with labels is summed over them). */
+export function countersFromMetrics(text: string): Record<string, number> {
+  const { samples } = parsePrometheus(text);
+  const sum = (name: string) =>
+    samples.filter((s: Sample) => s.name === name).reduce((a, s: Sample) => a + s.value, 0);
+  const out: Record<string, number> = {};
+  for (const [key, metric] of Object.entries(COUNTER_METRICS)) out[key] = sum(metric);
+  out.connectFailures = sum("erlmesh_connect_failures_total");
+  return out;
+}
+
+/**
+ * Scrapes `/metrics` of the agents in `pods` (started with {@link METRICS_ARGS}) at once, from the
+ * node namespace as Prometheus would, in one process; each pod's counters, or undefined for a pod whose
+ * agent did not answer within 3 s.
+ */
+export async function scrapeCounters(
+  cluster: Cluster,
+  pods: ClusterPod[],
+): Promise<Map<string, Record<string, number> | undefined>> {
+  const urls = pods.map((p) => `http://${p.ip}:${METRICS_PORT}/metrics`);
+  const script = `const urls = ${JSON.stringify(urls)};
+const texts = await Promise.all(urls.map(async (u) => {
+  try {
+    const r = await fetch(u, { signal: AbortSignal.timeout(3000) });
+    return r.ok ? await r.text() : null;
+  } catch {
+    return null;
+  }
+}));
+console.log(JSON.stringify(texts));`;
+  const r = await cluster.network.run(
+    "node",
+    ["env", "-u", "NODE_OPTIONS", Deno.execPath(), "eval", script],
+    {
+      timeoutMs: 15000,
+    },
+  );
+  let texts: (string | null)[] = [];
+  try {
+    texts = JSON.parse(r.stdout);
+  } catch { /* every pod undefined */ }
+  return new Map(pods.map((p, i) => {
+    const t = texts[i];
+    return [p.name, typeof t === "string" ? countersFromMetrics(t) : undefined];
+  }));
 }

@@ -67,21 +67,36 @@ export async function runOnce(reconciler: Reconciler, waitMs: number): Promise<n
   return r.missing.length === 0 ? 0 : 1;
 }
 
-/** Runs the loop until SIGTERM or SIGINT; SIGUSR1 logs the counters. */
+/**
+ * Runs the loop until SIGTERM or SIGINT and logs the counters in its last line. No signal asks for
+ * the counters (they are on `/metrics` with `--http`): operating the agent never means sending a
+ * signal that a runtime may tie a feature to (Deno 2.9.2+ opens an inspector port on SIGUSR1). SIGHUP,
+ * SIGQUIT, SIGUSR1 and SIGUSR2 are logged and ignored, so a stray signal does not kill the sidecar.
+ */
 export async function runUntilSignalled(
   reconciler: Reconciler,
   log: ReturnType<typeof getLogger>,
 ): Promise<number> {
   const stop = () => reconciler.stop();
-  const stats = () =>
-    log.info("Counters: {counters}", { event: "stats", counters: { ...reconciler.counters } });
-  for (const sig of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(sig, stop);
-  Deno.addSignalListener("SIGUSR1", stats);
+  const stopping = ["SIGTERM", "SIGINT"] as const;
+  const ignored = (["SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const).map((signal) =>
+    [
+      signal,
+      () =>
+        log.info(
+          "Ignoring {signal}: the agent stops on SIGTERM or SIGINT; " +
+            "its counters are on /metrics (--http) and in its last log line",
+          { event: "signal_ignored", signal },
+        ),
+    ] as const
+  );
+  for (const sig of stopping) Deno.addSignalListener(sig, stop);
+  for (const [sig, f] of ignored) Deno.addSignalListener(sig, f);
   try {
     await reconciler.run();
   } finally {
-    for (const sig of ["SIGTERM", "SIGINT"] as const) Deno.removeSignalListener(sig, stop);
-    Deno.removeSignalListener("SIGUSR1", stats);
+    for (const sig of stopping) Deno.removeSignalListener(sig, stop);
+    for (const [sig, f] of ignored) Deno.removeSignalListener(sig, f);
   }
   log.info("erlmesh agent stopped after {cycles} cycles: {counters}", {
     event: "stopped",
