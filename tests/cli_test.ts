@@ -109,19 +109,42 @@ Deno.test({
 
 Deno.test("CLI: bad arguments name what was wrong and what was expected, exit 2", async () => {
   const cases: [string[], RegExp][] = [
-    [["ping"], /missing required argument 'nodes'/],
+    [["ping"], /Missing NODE for 'erlmesh ping'/],
     [["ping", "a@b@c"], /more than one '@'/],
     [["nodes", "app@"], /host part after '@' is empty/],
     [["names", "--output", "xml"], /Invalid --output 'xml': expected 'text' or 'json'/],
-    [["names", "--timeout", "soon"], /Invalid --timeout 'soon': expected a number of milliseconds/],
-    [["names", "--epmd-port", "70000"], /Invalid --epmd-port '70000': expected a port number/],
-    [["frobnicate"], /unknown command 'frobnicate'/],
-    [["ping", "x@127.0.0.1", "--cookie", "abc"], /unknown option '--cookie'/],
+    [["names", "--timeout", "soon"], /Invalid --timeout 'soon': expected a duration from 1ms to 1h/],
+    [
+      ["names", "--epmd-port", "70000"],
+      /Invalid epmdPort '70000' from flag --epmd-port: expected a whole number/,
+    ],
+    [["frobnicate"], /Unknown command 'frobnicate': expected one of run, agent/],
+    [["staus"], /Unknown command 'staus': did you mean 'status'\?/],
+    [["help", "nosuch"], /Unknown command 'nosuch'/],
+    [
+      ["ping", "x@127.0.0.1", "--cookie", "abc"],
+      /Unknown option '--cookie' for 'erlmesh ping': did you mean '--cookie-file'\?/,
+    ],
+    [["ping", "x@127.0.0.1", "--interval", "1s"], /Unknown option '--interval' for 'erlmesh ping'/],
+    [
+      ["probe", "readiness", "--probe-timeout", "2m"],
+      /Invalid --probe-timeout '2m': expected a duration from 1ms to 1m/,
+    ],
+    [["discover", "--service", "app", "--hosts", "h"], /Conflicting --service and --hosts/],
+    [
+      ["discover", "--discovery", "static", "--hosts", "h", "--service", "app"],
+      /Conflicting --service and discovery 'static'/,
+    ],
+    [["mesh", "--dot", "-o", "json"], /Conflicting options --dot and --output json/],
+    [["mesh", "--nodes", "a@h", "--hosts", "h"], /Conflicting options --nodes and --hosts/],
+    [["agent", "--once", "--http", ":9090"], /Conflicting options --once and --http/],
+    [["run"], /Missing CMD for 'erlmesh run'/],
   ];
   for (const [args, re] of cases) {
     const r = await erlmesh(args);
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
-    assert.match(r.stderr, re, args.join(" "));
+    // With --output json the error is the JSON on stdout.
+    assert.match(args.includes("json") ? JSON.parse(r.stdout).error.message : r.stderr, re, args.join(" "));
   }
 });
 

@@ -1,46 +1,55 @@
-import type { Command } from "commander";
-import { command } from "./commands.ts";
 import { getLogger } from "@logtape/logtape";
 import type { Reconciler } from "../cluster/mod.ts";
-import { act } from "./common.ts";
-import { configFrom, cookieFrom, reconcilerFrom, withConfigOptions } from "./cluster_setup.ts";
+import { configFrom, cookieFrom, reconcilerFrom } from "./cluster_setup.ts";
+import { COMMANDS } from "./commands.ts";
 import { meshServices } from "./services.ts";
 import { localTarget } from "./local_node.ts";
 import { setupLogging } from "./logging.ts";
-import { globalOutput } from "./output.ts";
+import { type CommandDef, CONFIG_FILE_OPTION, configOptions, type ParsedCommandLine } from "./options.ts";
+import { CONFIG_KEY_NAMES } from "../config/mod.ts";
 
 /** `erlmesh agent`: keeps an already running node meshed (the sidecar form). */
-export function agentCommand(): Command {
-  return withConfigOptions(
-    command("agent")
-      .option("--once", "run one reconcile pass and exit: 0 when every discovered peer is connected", false),
-  ).action(act(async (raw: Record<string, unknown>) => {
-    globalOutput(raw);
-    const { once, ...rest } = raw;
-    const cfg = await configFrom(rest);
-    await setupLogging(cfg.logFormat, cfg.logLevel);
-    const log = getLogger(["erlmesh", "agent"]);
-    keepRunningOnInternalErrors(log);
-    const target = localTarget(cfg);
-    const cookie = await cookieFrom(cfg);
-    const services = await meshServices(cfg);
-    const reconciler = reconcilerFrom(cfg, target, cookie, services.onEvent, services.onCycle);
-    log.info(
-      "erlmesh agent started for {node}, discovering peers through {source} (cookie from {cookieSource})",
-      {
-        node: target.localNode ?? `${target.localAlive}@? (learnt from the local EPMD)`,
-        source: reconciler.source.description,
-        cookieSource: cookie.source,
-      },
-    );
-    if (once) return await runOnce(reconciler, cfg.connectTimeout);
-    services.listen(reconciler);
-    try {
-      return await runUntilSignalled(reconciler, log);
-    } finally {
-      await services.close();
-    }
-  }));
+export const command: CommandDef = {
+  name: "agent",
+  summary: COMMANDS.agent.summary,
+  args: [],
+  options: [
+    {
+      long: "once",
+      key: "once",
+      help: "run one reconcile pass and exit: 0 when every discovered peer is connected, 1 otherwise",
+    },
+    CONFIG_FILE_OPTION,
+    ...configOptions(CONFIG_KEY_NAMES),
+  ],
+  conflicts: [["once", "http"]],
+};
+
+/** Runs `erlmesh agent`. */
+export async function execute(cli: ParsedCommandLine): Promise<number> {
+  const cfg = await configFrom(cli, CONFIG_KEY_NAMES);
+  await setupLogging(cfg.logFormat, cfg.logLevel);
+  const log = getLogger(["erlmesh", "agent"]);
+  keepRunningOnInternalErrors(log);
+  const target = localTarget(cfg);
+  const cookie = await cookieFrom(cfg);
+  const services = await meshServices(cfg);
+  const reconciler = reconcilerFrom(cfg, target, cookie, services.onEvent, services.onCycle);
+  log.info(
+    "erlmesh agent started for {node}, discovering peers through {source} (cookie from {cookieSource})",
+    {
+      node: target.localNode ?? `${target.localAlive}@? (learnt from the local EPMD)`,
+      source: reconciler.source.description,
+      cookieSource: cookie.source,
+    },
+  );
+  if (cli.values.once) return await runOnce(reconciler, cfg.connectTimeout);
+  services.listen(reconciler);
+  try {
+    return await runUntilSignalled(reconciler, log);
+  } finally {
+    await services.close();
+  }
 }
 
 /** One pass: wait for the local node, reconcile once, report; exit 0 when nothing is missing. */

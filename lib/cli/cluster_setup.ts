@@ -1,4 +1,3 @@
-import type { Command } from "commander";
 import { type Cookie, parseNodeName, resolveCookie } from "../dist/mod.ts";
 import { type ClusterEvent, type CycleReport, Reconciler, type ReconcilerCounters } from "../cluster/mod.ts";
 import {
@@ -10,27 +9,15 @@ import {
   srvSource,
   staticSource,
 } from "../discovery/mod.ts";
-import { addConfigOptions, type Config, ConfigError, loadConfig, serviceNames } from "../config/mod.ts";
+import { type Config, ConfigError, type ConfigKey, loadConfig, serviceNames } from "../config/mod.ts";
+import { configFlags, type ParsedCommandLine } from "./options.ts";
 
-/** Adds `--output`, `--verbose`, `--config` and every configuration key's flag. */
-export function withConfigOptions(cmd: Command): Command {
-  cmd.option("-o, --output <format>", "output format: text or json", "text")
-    .option("-v, --verbose", "print the cause chain of errors", false);
-  return addConfigOptions(cmd) as Command;
-}
-
-function safeEnv(name: string): string | undefined {
-  try {
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Loads the configuration from the command's flags, the environment and the optional file. */
-export function configFrom(raw: Record<string, unknown>): Promise<Config> {
-  const { output: _o, verbose: _v, ...flags } = raw;
-  return loadConfig({ flags, env: safeEnv });
+/**
+ * Loads the configuration from the command's flags, the environment and the optional file, reading
+ * only the keys the command uses.
+ */
+export function configFrom(cli: ParsedCommandLine, keys: readonly ConfigKey[]): Promise<Config> {
+  return loadConfig({ flags: configFlags(cli.values), keys });
 }
 
 /** The cookie from `cookieFile` or the usual places. */

@@ -1,28 +1,65 @@
-import { Command } from "commander";
+import type { CommandDef, ParsedCommandLine } from "./options.ts";
 
-/** Every command with its one-line summary; the command modules are loaded only when used. */
+/**
+ * Every command with its usage and one-line summary, for `erlmesh --help`. A command's module (its
+ * options, its code) is loaded only when that command runs or its help is asked for.
+ */
 export const COMMANDS = {
-  run:
-    "start the release (CMD ARGS...) as PID 1 and keep its node meshed until it exits (the container entrypoint)",
-  agent:
-    "keep the local node connected to every discovered peer (the reconcile loop, for a node that is already running: the sidecar form)",
-  wait: "wait until DNS and peers are ready (the initContainer gate)",
-  probe: "answer a readiness, liveness or startup probe",
-  names: "list the nodes EPMD on HOST knows, with their distribution ports (like net_adm:names/1)",
-  ping: "check that each NODE answers (like net_adm:ping/1); exit 0 only if all answer",
-  nodes: "show the nodes NODE is connected to: visible (nodes()) and hidden (nodes(hidden))",
-  discover:
-    "show the hosts the configured discovery source yields (with the record types seen) and the nodes EPMD lists on them",
-  status:
-    "show the local node, its discovered peers, which are connected, and why the others are missing (changes nothing); exit 0 when fully meshed",
-  mesh:
-    "connect to every discovered node and show who is connected to whom, the missing pairs and any split; exit 0 only for a full mesh",
+  run: {
+    usage: "[options] -- CMD ARGS...",
+    summary: "start the release as a child (PID 1 in a container) and keep its node meshed until it exits",
+  },
+  agent: {
+    usage: "[options]",
+    summary: "keep the local node connected to every discovered peer (the sidecar form)",
+  },
+  wait: { usage: "[options]", summary: "wait until DNS and peers are ready (the initContainer gate)" },
+  probe: { usage: "[options] readiness|liveness|startup", summary: "answer a Kubernetes probe" },
+  names: {
+    usage: "[options] [HOST]",
+    summary: "list the nodes EPMD on HOST knows, with their ports (like net_adm:names/1)",
+  },
+  ping: {
+    usage: "[options] NODE...",
+    summary: "check that each NODE answers (like net_adm:ping/1); exit 0 only if all answer",
+  },
+  nodes: { usage: "[options] NODE", summary: "show the nodes NODE is connected to, visible and hidden" },
+  discover: {
+    usage: "[options]",
+    summary: "show the hosts the discovery source yields and the nodes EPMD lists on them",
+  },
+  status: {
+    usage: "[options]",
+    summary:
+      "show the local node, its peers, which are connected and why the others are not (changes nothing)",
+  },
+  mesh: {
+    usage: "[options]",
+    summary: "ask every discovered node who it is connected to: the matrix, missing pairs and splits",
+  },
 } as const;
 
 /** A command's name. */
 export type CommandName = keyof typeof COMMANDS;
 
-/** A new command with its summary from {@link COMMANDS}. */
-export function command(name: CommandName): Command {
-  return new Command(name).description(COMMANDS[name]);
+/** What a command module exports. */
+export interface CommandModule {
+  /** Its grammar. */
+  readonly command: CommandDef;
+  /** Runs it with what the parser returned; resolves to the exit code. */
+  execute(cli: ParsedCommandLine): Promise<number>;
 }
+
+/** Loads a command's module. */
+export const LOADERS: { readonly [K in CommandName]: () => Promise<CommandModule> } = {
+  run: () => import("./run.ts"),
+  agent: () => import("./agent.ts"),
+  wait: () => import("./wait.ts"),
+  probe: () => import("./probe.ts"),
+  names: () => import("./names.ts"),
+  ping: () => import("./ping.ts"),
+  nodes: () => import("./nodes.ts"),
+  discover: () => import("./discover.ts"),
+  status: () => import("./status.ts"),
+  mesh: () => import("./mesh.ts"),
+};

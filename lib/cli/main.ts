@@ -1,92 +1,144 @@
-import { Command, CommanderError } from "commander";
-import { redactCookies } from "../dist/mod.ts";
-import { actionExitCode } from "./common.ts";
-import { command, type CommandName } from "./commands.ts";
+import { redactCookies } from "../dist/cookie.ts";
+import { type CommandName, COMMANDS, LOADERS } from "./commands.ts";
+import { StdoutClosed, writeErr, writeOut } from "./common.ts";
+import { UsageError } from "./errors.ts";
+import { closest, helpText, type OutputFormat, parseCommandLine, sniffOutput } from "./options.ts";
 
 /** The version printed by `erlmesh --version`. */
 export const VERSION = "0.1.0";
+
+/** Exit code when stdout was closed under us (`erlmesh … | head`), as a process killed by SIGPIPE. */
+export const EXIT_STDOUT_CLOSED = 141;
 
 const USAGE_ERRORS = new Set(["UsageError", "ConfigError", "NodeNameError", "CookieError"]);
 
 /** Exit code for an error: 2 for bad input (usage, configuration, names, cookie), 1 for runtime failures. */
 export function exitCodeFor(err: unknown): number {
-  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+  if (err instanceof StdoutClosed) return EXIT_STDOUT_CLOSED;
   if (err instanceof Error && USAGE_ERRORS.has(err.name)) return 2;
-  if (err instanceof Error && (err as { code?: unknown }).code === "BAD_PORT") return 2; // ERL_EPMD_PORT
   return 1;
 }
 
-/** Formats an error and, when `verbose`, its cause chain; cookies are redacted. */
+/** The causes of `err` that say something its message does not already say. */
+function newCauses(err: unknown): Error[] {
+  const out: Error[] = [];
+  let said = err instanceof Error ? err.message : String(err);
+  let e = err instanceof Error ? err.cause : undefined;
+  for (let depth = 0; e !== undefined && depth < 10; depth++) {
+    if (!(e instanceof Error)) {
+      if (!said.includes(String(e))) out.push(new Error(String(e)));
+      break;
+    }
+    if (e.message !== "" && !said.includes(e.message)) {
+      out.push(e);
+      said += `\n${e.message}`;
+    }
+    e = e.cause;
+  }
+  return out;
+}
+
+/**
+ * Formats an error for stderr; with `verbose`, its cause chain (only causes that add something).
+ * Cookies are redacted.
+ */
 export function formatError(err: unknown, verbose: boolean): string {
-  const lines: string[] = [];
-  let e: unknown = err;
-  let depth = 0;
-  while (e !== undefined && depth < 10) {
-    const text = e instanceof Error ? `${depth === 0 ? "" : `${e.name}: `}${e.message}` : String(e);
-    lines.push(depth === 0 ? `erlmesh: ${text}` : `  caused by ${text}`);
-    if (!verbose) break;
-    e = e instanceof Error ? e.cause : undefined;
-    depth++;
-  }
-  if (!verbose && err instanceof Error && err.cause !== undefined) {
-    lines.push("  (run with --verbose for the cause chain)");
-  }
+  const msg = err instanceof Error ? err.message : String(err);
+  const lines = [`erlmesh: ${msg}`];
+  const causes = newCauses(err);
+  if (verbose) { for (const c of causes) lines.push(`  caused by ${c.name}: ${c.message}`); }
+  else if (causes.length > 0) lines.push("  (run with --verbose for the cause chain)");
   return redactCookies(lines.join("\n"));
 }
 
-const LOADERS: Partial<Record<CommandName, () => Promise<Command>>> = {
-  run: () => import("./run.ts").then((m) => m.runCommand()),
-  names: () => import("./names.ts").then((m) => m.namesCommand()),
-  ping: () => import("./ping.ts").then((m) => m.pingCommand()),
-  nodes: () => import("./nodes.ts").then((m) => m.nodesCommand()),
-  discover: () => import("./discover.ts").then((m) => m.discoverCommand()),
-  agent: () => import("./agent.ts").then((m) => m.agentCommand()),
-  status: () => import("./status.ts").then((m) => m.statusCommand()),
-  mesh: () => import("./mesh.ts").then((m) => m.meshCommand()),
-  wait: () => import("./wait.ts").then((m) => m.waitCommand()),
-  probe: () => import("./probe.ts").then((m) => m.probeCommand()),
-};
-
-/**
- * Builds the command tree. Only the command named in `args` (or every command, for `help COMMAND`)
- * is loaded in full; the others are listed by name and summary, so start-up stays lean.
- */
-export async function buildProgram(args: string[] = []): Promise<Command> {
-  const program = new Command("erlmesh")
-    .enablePositionalOptions()
-    .description(
-      "Finds the Erlang nodes of a cluster and keeps them meshed, speaking EPMD and the distribution protocol as a hidden node",
-    )
-    .version(VERSION)
-    .showHelpAfterError("(run 'erlmesh help' for the commands, 'erlmesh COMMAND --help' for one)")
-    .exitOverride()
-    .configureOutput({
-      writeErr: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)),
-      writeOut: (s) => Deno.stdout.writeSync(new TextEncoder().encode(s)),
-    });
-  const wanted = args[0] === "help" ? args[1] : args[0];
-  for (const name of Object.keys(LOADERS) as CommandName[]) {
-    const cmd = name === wanted || wanted === undefined ? await LOADERS[name]!() : command(name);
-    cmd.exitOverride().showHelpAfterError(`(run 'erlmesh ${name} --help' for usage)`);
-    program.addCommand(cmd);
+/** The error as the JSON object `--output json` prints on stdout; cookies are redacted. */
+export function errorJson(err: unknown, verbose: boolean): { error: Record<string, unknown> } {
+  const e = err instanceof Error ? err : new Error(String(err));
+  const code = (e as { code?: unknown }).code;
+  const out: Record<string, unknown> = {
+    code: typeof code === "string" ? code : e.name,
+    message: redactCookies(e.message),
+    exitCode: exitCodeFor(err),
+  };
+  if (verbose) {
+    out.causes = newCauses(err).map((c) => ({ name: c.name, message: redactCookies(c.message) }));
   }
-  return program;
+  return { error: out };
+}
+
+/** `erlmesh --help`: every command with its arguments. */
+export function programHelp(): string {
+  const names = Object.keys(COMMANDS) as CommandName[];
+  const w = Math.max(...names.map((n) => n.length)) + 2;
+  return [
+    "Usage: erlmesh COMMAND [options] [ARGS]",
+    "",
+    "Finds the Erlang nodes of a cluster and keeps them meshed, speaking EPMD and the distribution",
+    "protocol as a hidden node. No code in the release.",
+    "",
+    "Commands:",
+    ...names.flatMap((
+      n,
+    ) => [`  ${n.padEnd(w)}erlmesh ${n} ${COMMANDS[n].usage}`, `  ${" ".repeat(w)}${COMMANDS[n].summary}`]),
+    "",
+    "Run 'erlmesh COMMAND --help' for a command's options, 'erlmesh --version' for the version.",
+  ].join("\n");
+}
+
+function commandName(word: string | undefined, what: string): CommandName {
+  if (word !== undefined && Object.hasOwn(COMMANDS, word)) return word as CommandName;
+  const names = Object.keys(COMMANDS);
+  if (word === undefined) throw new UsageError(`Missing command: expected one of ${names.join(", ")}`);
+  const close = word.startsWith("-") ? [] : closest(word, names);
+  const hint = close.length > 0 ? `did you mean '${close[0]}'? ` : "";
+  throw new UsageError(
+    `Unknown ${what} '${word}': ${hint}expected one of ${names.join(", ")} (run 'erlmesh --help')`,
+  );
 }
 
 /** Runs the CLI with `args` (without the program name) and returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  const verbose = args.includes("--verbose") || args.includes("-v");
+  let output: OutputFormat = sniffOutput(args);
+  let verbose = args.includes("--verbose") || args.includes("-v");
   try {
-    const program = await buildProgram(args);
-    if (args.length === 0) {
-      program.outputHelp();
+    const [first, ...rest] = args;
+    if (first === undefined) {
+      writeErr(programHelp() + "\n");
       return 2;
     }
-    await program.parseAsync(args, { from: "user" });
-    return actionExitCode();
+    if (first === "--help" || first === "-h") {
+      writeOut(programHelp() + "\n");
+      return 0;
+    }
+    if (first === "--version" || first === "-V") {
+      writeOut(`erlmesh ${VERSION}\n`);
+      return 0;
+    }
+    if (first === "help") {
+      if (rest[0] === undefined) {
+        writeOut(programHelp() + "\n");
+        return 0;
+      }
+      const mod = await LOADERS[commandName(rest[0], "command")]();
+      writeOut(helpText(mod.command) + "\n");
+      return 0;
+    }
+    const mod = await LOADERS
+      [commandName(first, first.startsWith("-") ? "option before the command" : "command")]();
+    const cli = parseCommandLine(mod.command, rest);
+    output = cli.output;
+    verbose = cli.verbose;
+    if (cli.help) {
+      writeOut(helpText(mod.command) + "\n");
+      return 0;
+    }
+    return await mod.execute(cli);
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2; // commander printed the message
-    Deno.stderr.writeSync(new TextEncoder().encode(formatError(err, verbose) + "\n"));
+    if (err instanceof StdoutClosed) return EXIT_STDOUT_CLOSED;
+    try {
+      if (output === "json") writeOut(JSON.stringify(errorJson(err, verbose)) + "\n");
+      else writeErr(formatError(err, verbose) + "\n");
+    } catch { /* nowhere left to say it */ }
     return exitCodeFor(err);
   }
 }

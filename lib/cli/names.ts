@@ -1,30 +1,34 @@
-import type { Command } from "commander";
-import { command } from "./commands.ts";
-import { epmdPort, names } from "../epmd/mod.ts";
-import { act, globalOptions, printJson, println, table, withGlobalOptions } from "./common.ts";
+import { names } from "../epmd/mod.ts";
+import { configFrom } from "./cluster_setup.ts";
+import { COMMANDS } from "./commands.ts";
+import { printJson, println, table } from "./common.ts";
 import { UsageError } from "./errors.ts";
+import { type CommandDef, configOptions, durationValue, type ParsedCommandLine } from "./options.ts";
+import { TIMEOUT_OPTION } from "./node_options.ts";
 
 /** `erlmesh names [HOST]`: the nodes EPMD on HOST knows, with their ports. */
-export function namesCommand(): Command {
-  return withGlobalOptions(
-    command("names")
-      .argument("[host]", "host whose EPMD to ask", "127.0.0.1"),
-  ).action(act(async (host: string, raw: Record<string, unknown>) => {
-    const opts = globalOptions(raw);
-    if (!/^[A-Za-z0-9_.:-]+$/.test(host)) {
-      throw new UsageError(`Invalid HOST '${host}': expected a host name or an IP address such as 127.0.0.1`);
-    }
-    const port = opts.epmdPort ?? epmdPort();
-    const reply = await names(host, { port, timeoutMs: opts.timeout });
-    if (opts.output === "json") {
-      printJson({ host, epmdPort: port, nodes: reply.nodes });
-      return 0;
-    }
-    if (reply.nodes.length === 0) {
-      println(`EPMD on ${host}:${port} knows no nodes`);
-      return 0;
-    }
+export const command: CommandDef = {
+  name: "names",
+  summary: COMMANDS.names.summary,
+  args: [{ name: "HOST", help: "the host whose EPMD to ask (default: 127.0.0.1)", required: false }],
+  options: [TIMEOUT_OPTION, ...configOptions(["epmdPort"])],
+};
+
+/** Runs `erlmesh names`. */
+export async function execute(cli: ParsedCommandLine): Promise<number> {
+  const host = cli.args[0] ?? "127.0.0.1";
+  if (!/^[A-Za-z0-9_.:-]+$/.test(host)) {
+    throw new UsageError(`Invalid HOST '${host}': expected a host name or an IP address such as 127.0.0.1`);
+  }
+  const timeoutMs = durationValue(String(cli.values.timeout ?? "5s"), "--timeout", 1, 3_600_000);
+  const cfg = await configFrom(cli, ["epmdPort"]);
+  const reply = await names(host, { port: cfg.epmdPort, timeoutMs });
+  if (cli.output === "json") {
+    printJson({ host, epmdPort: cfg.epmdPort, nodes: reply.nodes });
+  } else if (reply.nodes.length === 0) {
+    println(`EPMD on ${host}:${cfg.epmdPort} knows no nodes`);
+  } else {
     println(table(["NAME", "PORT"], reply.nodes.map((n) => [n.name, String(n.port)])));
-    return 0;
-  }));
+  }
+  return 0;
 }

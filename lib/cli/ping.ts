@@ -1,20 +1,9 @@
-import type { Command } from "commander";
-import { command } from "./commands.ts";
-import { connectNode, parseNodeName } from "../dist/mod.ts";
-import {
-  act,
-  errorSummary,
-  globalOptions,
-  loadCookie,
-  ms,
-  printJson,
-  println,
-  table,
-  withCookieOption,
-  withGlobalOptions,
-} from "./common.ts";
-import { UsageError } from "./errors.ts";
-import { localHostname } from "../dist/names.ts";
+import { connectNode } from "../dist/mod.ts";
+import { configFrom, cookieFrom } from "./cluster_setup.ts";
+import { COMMANDS } from "./commands.ts";
+import { errorSummary, ms, printJson, println, table } from "./common.ts";
+import { nodeArgument, TIMEOUT_OPTION } from "./node_options.ts";
+import { type CommandDef, configOptions, durationValue, type ParsedCommandLine } from "./options.ts";
 
 /** One node's answer. */
 export interface PingResult {
@@ -28,51 +17,55 @@ export interface PingResult {
 }
 
 /** `erlmesh ping NODE...`: pong or pang for each node, with round-trip times. */
-export function pingCommand(): Command {
-  return withCookieOption(withGlobalOptions(
-    command("ping")
-      .argument("<nodes...>", "node names, name@host (a name without @host means this host)"),
-  )).action(act(async (nodes: string[], raw: Record<string, unknown>) => {
-    const opts = globalOptions(raw);
-    const targets = nodes.map((n) => {
+export const command: CommandDef = {
+  name: "ping",
+  summary: COMMANDS.ping.summary,
+  args: [{
+    name: "NODE",
+    help: "node names, name@host (a name without @host means this host)",
+    required: true,
+    variadic: true,
+  }],
+  options: [TIMEOUT_OPTION, ...configOptions(["cookieFile", "epmdPort"])],
+};
+
+/** Runs `erlmesh ping`. */
+export async function execute(cli: ParsedCommandLine): Promise<number> {
+  const targets = cli.args.map(nodeArgument);
+  const timeout = durationValue(String(cli.values.timeout ?? "5s"), "--timeout", 1, 3_600_000);
+  const cfg = await configFrom(cli, ["cookieFile", "epmdPort"]);
+  const opts = { timeout, epmdPort: cfg.epmdPort, output: cli.output };
+  const cookie = await cookieFrom(cfg);
+  const results = await Promise.all(targets.map(async (node): Promise<PingResult> => {
+    const t0 = performance.now();
+    try {
+      const conn = await connectNode(node, { cookie, timeoutMs: opts.timeout, epmdPort: opts.epmdPort });
+      const t1 = performance.now();
       try {
-        return parseNodeName(n, localHostname().split(".")[0]).full;
-      } catch (err) {
-        throw new UsageError((err as Error).message, { cause: err });
+        const ok = await conn.ping({ timeoutMs: opts.timeout });
+        const t2 = performance.now();
+        return ok ? { node, result: "pong", rttMs: ms(t2 - t1), connectMs: ms(t1 - t0) } : {
+          node,
+          result: "pang",
+          error: { code: "NOT_AUTH", message: "net_kernel did not answer 'yes'" },
+        };
+      } finally {
+        conn.close();
       }
-    });
-    const cookie = await loadCookie(opts);
-    const results = await Promise.all(targets.map(async (node): Promise<PingResult> => {
-      const t0 = performance.now();
-      try {
-        const conn = await connectNode(node, { cookie, timeoutMs: opts.timeout, epmdPort: opts.epmdPort });
-        const t1 = performance.now();
-        try {
-          const ok = await conn.ping({ timeoutMs: opts.timeout });
-          const t2 = performance.now();
-          return ok ? { node, result: "pong", rttMs: ms(t2 - t1), connectMs: ms(t1 - t0) } : {
-            node,
-            result: "pang",
-            error: { code: "NOT_AUTH", message: "net_kernel did not answer 'yes'" },
-          };
-        } finally {
-          conn.close();
-        }
-      } catch (err) {
-        return { node, result: "pang", error: errorSummary(err) };
-      }
-    }));
-    if (opts.output === "json") printJson({ results });
-    else {
-      println(table(
-        ["RESULT", "NODE", "TIME"],
-        results.map((r) => [
-          r.result,
-          r.node,
-          r.result === "pong" ? `${r.rttMs} ms (connect ${r.connectMs} ms)` : r.error?.message ?? "",
-        ]),
-      ));
+    } catch (err) {
+      return { node, result: "pang", error: errorSummary(err) };
     }
-    return results.every((r) => r.result === "pong") ? 0 : 1;
   }));
+  if (opts.output === "json") printJson({ results });
+  else {
+    println(table(
+      ["RESULT", "NODE", "TIME"],
+      results.map((r) => [
+        r.result,
+        r.node,
+        r.result === "pong" ? `${r.rttMs} ms (connect ${r.connectMs} ms)` : r.error?.message ?? "",
+      ]),
+    ));
+  }
+  return results.every((r) => r.result === "pong") ? 0 : 1;
 }

@@ -1,111 +1,122 @@
-import type { Command } from "commander";
 import { getLogger } from "@logtape/logtape";
-import { type Config, ConfigError, loadConfig, parseDuration, serviceFqdn } from "../config/mod.ts";
+import { type Config, CONFIG_KEY_NAMES, ConfigError, loadConfig, serviceFqdn } from "../config/mod.ts";
 import { Cookie, CookieError, parseNodeName, readCookieFile } from "../dist/mod.ts";
 import { detectRelease, elixirIdentity, type ReleaseInfo } from "../runtime/release.ts";
 import { type RunEvent, runRelease } from "../runtime/run.ts";
 import { keepRunningOnInternalErrors } from "./agent.ts";
-import { cookieFrom, reconcilerFrom, withConfigOptions } from "./cluster_setup.ts";
-import { command } from "./commands.ts";
-import { act } from "./common.ts";
+import { cookieFrom, reconcilerFrom } from "./cluster_setup.ts";
+import { COMMANDS } from "./commands.ts";
 import { UsageError } from "./errors.ts";
 import { setupLogging } from "./logging.ts";
-import { globalOutput } from "./output.ts";
+import {
+  type CommandDef,
+  CONFIG_FILE_OPTION,
+  configFlags,
+  configOptions,
+  durationValue,
+  type ParsedCommandLine,
+} from "./options.ts";
 import { meshServices } from "./services.ts";
 
 /** `erlmesh run [options] -- CMD ARGS...`: the container entrypoint. */
-export function runCommand(): Command {
-  return withConfigOptions(
-    command("run")
-      .argument("<command...>", "the release's start command and its arguments, after --")
-      .option(
-        "--start-timeout <duration>",
-        "how long the release's node may take to register with EPMD",
-        "60s",
-      )
-      .option(
-        "--identity <mode>",
-        "auto: give an Elixir release its Kubernetes node name when unset; none: never",
-        "auto",
-      )
-      .passThroughOptions(),
-  ).action(act(async (argv: string[], raw: Record<string, unknown>) => {
-    globalOutput(raw);
-    const { startTimeout, identity, ...rest } = raw;
-    const startTimeoutMs = durationFlag(String(startTimeout), "--start-timeout");
-    if (identity !== "auto" && identity !== "none") {
-      throw new UsageError(`Invalid --identity '${identity}': expected 'auto' or 'none'`);
-    }
-    if (argv.length === 0) {
-      throw new UsageError("Missing the release command: expected erlmesh run [options] -- CMD ARGS...");
-    }
-    const env = Deno.env.toObject();
-    const release = detectRelease(argv[0]);
-    const { flags } = splitFlags(rest);
+export const command: CommandDef = {
+  name: "run",
+  summary: COMMANDS.run.summary,
+  args: [{
+    name: "CMD",
+    help: "the release's start command and its arguments, after --",
+    required: true,
+    variadic: true,
+  }],
+  options: [
+    {
+      long: "start-timeout",
+      arg: "duration",
+      key: "startTimeout",
+      help: "how long the release's node may take to register with EPMD before erlmesh says so",
+      defaultDoc: "60s",
+    },
+    {
+      long: "identity",
+      arg: "mode",
+      key: "identity",
+      help: "auto: give an Elixir release its Kubernetes node name when unset; none: never",
+      defaultDoc: "auto",
+    },
+    CONFIG_FILE_OPTION,
+    ...configOptions(CONFIG_KEY_NAMES),
+  ],
+  passThrough: true,
+  notes: "Exits with the release's exit code (128+N when a signal N ended it). SIGTERM, SIGINT, SIGHUP, " +
+    "SIGQUIT, SIGUSR1 and SIGUSR2 are forwarded to the release.",
+};
 
-    // The Kubernetes identity an Elixir release gets when it has none of its own.
-    const first = await loadConfig({ flags, env: (n) => env[n] });
-    const added = identity === "auto" ? elixirIdentity(release, env, podIdentity(first, env)) : {};
-    const childEnv = { ...env, ...added };
-    const cfg = await loadConfig({ flags, env: (n) => childEnv[n] });
-
-    await setupLogging(cfg.logFormat, cfg.logLevel);
-    const log = getLogger(["erlmesh", "run"]);
-    keepRunningOnInternalErrors(log);
-    for (const [k, v] of Object.entries(added)) {
-      log.info("Set {name}={value} for the release", { name: k, value: v });
-    }
-    const cookie = await releaseCookie(cfg, release, env);
-    const alive = cfg.node ? parseNodeName(cfg.node).alive : cfg.basename ?? release.name;
-    if (!alive) {
-      throw new ConfigError(
-        "INVALID",
-        { key: "node", source: "default" },
-        "Missing node: erlmesh run cannot tell which node the release starts; set --node (ERLMESH_NODE), RELEASE_NODE, ERLANG_NODENAME or --basename",
-      );
-    }
-    const services = await meshServices(cfg);
-    const reconciler = reconcilerFrom(
-      cfg,
-      cfg.node ? { localNode: cfg.node } : { localAlive: alive },
-      cookie,
-      services.onEvent,
-      services.onCycle,
-    );
-    services.listen(reconciler);
-    log.info("Starting {command}; meshing its node {node} through {source} (cookie from {cookieSource})", {
-      command: argv.join(" "),
-      node: cfg.node ?? `${alive}@?`,
-      source: reconciler.source.description,
-      cookieSource: cookie.source,
-    });
-    try {
-      return await runRelease({
-        command: argv,
-        env: childEnv,
-        alive,
-        epmdPort: cfg.epmdPort,
-        startTimeoutMs,
-        reconciler,
-        onEvent: (e) => logRunEvent(e, startTimeoutMs),
-      });
-    } finally {
-      await services.close();
-    }
-  }));
-}
-
-function durationFlag(text: string, flag: string): number {
-  try {
-    return parseDuration(text);
-  } catch {
-    throw new UsageError(`Invalid ${flag} '${text}': expected a duration such as 500ms, 2s or 1m`);
+/** Runs `erlmesh run`. */
+export async function execute(cli: ParsedCommandLine): Promise<number> {
+  const argv = cli.args;
+  const startTimeoutMs = durationValue(
+    String(cli.values.startTimeout ?? "60s"),
+    "--start-timeout",
+    1,
+    24 * 3_600_000,
+  );
+  const identity = cli.values.identity ?? "auto";
+  if (identity !== "auto" && identity !== "none") {
+    throw new UsageError(`Invalid --identity '${identity}': expected 'auto' or 'none'`);
   }
-}
+  const env = Deno.env.toObject();
+  const release = detectRelease(argv[0]);
+  const flags = configFlags(cli.values);
 
-function splitFlags(raw: Record<string, unknown>): { flags: Record<string, unknown> } {
-  const { output: _o, verbose: _v, ...flags } = raw;
-  return { flags };
+  // The Kubernetes identity an Elixir release gets when it has none of its own.
+  const first = await loadConfig({ flags, env: (n) => env[n] });
+  const added = identity === "auto" ? elixirIdentity(release, env, podIdentity(first, env)) : {};
+  const childEnv = { ...env, ...added };
+  const cfg = await loadConfig({ flags, env: (n) => childEnv[n] });
+
+  await setupLogging(cfg.logFormat, cfg.logLevel);
+  const log = getLogger(["erlmesh", "run"]);
+  keepRunningOnInternalErrors(log);
+  for (const [k, v] of Object.entries(added)) {
+    log.info("Set {name}={value} for the release", { name: k, value: v });
+  }
+  const cookie = await releaseCookie(cfg, release, env);
+  const alive = cfg.node ? parseNodeName(cfg.node).alive : cfg.basename ?? release.name;
+  if (!alive) {
+    throw new ConfigError(
+      "INVALID",
+      { key: "node", source: "default" },
+      "Missing node: erlmesh run cannot tell which node the release starts; set --node (ERLMESH_NODE), RELEASE_NODE, ERLANG_NODENAME or --basename",
+    );
+  }
+  const services = await meshServices(cfg);
+  const reconciler = reconcilerFrom(
+    cfg,
+    cfg.node ? { localNode: cfg.node } : { localAlive: alive },
+    cookie,
+    services.onEvent,
+    services.onCycle,
+  );
+  services.listen(reconciler);
+  log.info("Starting {command}; meshing its node {node} through {source} (cookie from {cookieSource})", {
+    command: argv.join(" "),
+    node: cfg.node ?? `${alive}@?`,
+    source: reconciler.source.description,
+    cookieSource: cookie.source,
+  });
+  try {
+    return await runRelease({
+      command: argv,
+      env: childEnv,
+      alive,
+      epmdPort: cfg.epmdPort,
+      startTimeoutMs,
+      reconciler,
+      onEvent: (e) => logRunEvent(e, startTimeoutMs),
+    });
+  } finally {
+    await services.close();
+  }
 }
 
 /** The pod's FQDN (StatefulSet, SRV discovery) or IP, from the downward API and the Service. */

@@ -1,4 +1,3 @@
-import type { Command } from "commander";
 import {
   type WaitAttempt,
   type WaitConditions,
@@ -6,14 +5,21 @@ import {
   type WaitReport,
   type WaitSelf,
 } from "../cluster/mod.ts";
-import { type Config, parseDuration, serviceFqdn } from "../config/mod.ts";
+import { type Config, serviceFqdn } from "../config/mod.ts";
 import { parseNodeName } from "../dist/mod.ts";
 import { canonicalIp } from "../discovery/mod.ts";
-import { command } from "./commands.ts";
-import { act, printJson, println } from "./common.ts";
-import { configFrom, sourceFrom, withConfigOptions } from "./cluster_setup.ts";
+import { configFrom, sourceFrom } from "./cluster_setup.ts";
+import { COMMANDS } from "./commands.ts";
+import { printJson, println, writeErr } from "./common.ts";
 import { UsageError } from "./errors.ts";
-import { globalOutput } from "./output.ts";
+import {
+  type CommandDef,
+  CONFIG_FILE_OPTION,
+  configOptions,
+  durationValue,
+  KEY_GROUPS,
+  type ParsedCommandLine,
+} from "./options.ts";
 
 const DEFAULT_TIMEOUT = "120s";
 const MAX_TIMEOUT_MS = 24 * 3_600_000;
@@ -31,18 +37,7 @@ function safeEnv(name: string): string | undefined {
 }
 
 function parseTimeout(text: string): number {
-  let ms: number;
-  try {
-    ms = parseDuration(text);
-  } catch {
-    ms = NaN;
-  }
-  if (!(ms >= 1 && ms <= MAX_TIMEOUT_MS)) {
-    throw new UsageError(
-      `Invalid --timeout '${text}': expected a duration from 1ms to 24h such as 120s, 2m or 90000 (milliseconds)`,
-    );
-  }
-  return ms;
+  return durationValue(text, "--timeout", 1, MAX_TIMEOUT_MS);
 }
 
 function parsePeers(text: string): number {
@@ -77,7 +72,9 @@ export function podSelf(cfg: Config, env: (name: string) => string | undefined =
 }
 
 /** The conditions the flags ask for; none given means `--dns --peers 0`. */
-function conditionsFrom(raw: Record<string, unknown>): { conditions: WaitConditions; defaulted: boolean } {
+function conditionsFrom(
+  raw: Record<string, string | true>,
+): { conditions: WaitConditions; defaulted: boolean } {
   const c: WaitConditions = {};
   if (raw.dns) c.dns = true;
   if (raw.self) c.self = true;
@@ -160,82 +157,105 @@ function reportJson(report: WaitReport, self: WaitSelf): Record<string, unknown>
   };
 }
 
-/** `erlmesh wait`: the initContainer gate. */
-export function waitCommand(): Command {
-  return withConfigOptions(
-    command("wait")
-      .option(
-        "--dns",
-        "the DNS server answers for the Service; any answer counts, 'no records' too (Deno cannot tell NXDOMAIN " +
-          "from SERVFAIL), only timeouts and connection errors do not",
-      )
-      .option(
-        "--self",
-        "this pod (POD_IP, or its FQDN from --node or POD_NAME) is in the Service's answer (SRV targets or " +
-          "A/AAAA records, never /etc/hosts); needs publishNotReadyAddresses on the Service",
-      )
-      .option(
-        "--peers <k>",
-        "at least K peers other than this pod are discoverable; 0 passes on an empty answer (pod 0 of an " +
-          "OrderedReady StatefulSet)",
-      )
-      .option("--epmd", "every discovered peer's EPMD answers NAMES; with --peers K, at least K of them")
-      .option(
-        "--timeout <duration>",
-        "give up after this long; keep it at 60s or more, negative answers may be cached for 30 s",
-        DEFAULT_TIMEOUT,
-      )
-      .addHelpText(
-        "after",
-        "\nWith no condition flag, waits for '--dns --peers 0' (the DNS server answers for the Service).\n" +
-          "Polls with backoff from 250 ms doubling to 5 s. Exit 0 when all conditions hold, 1 at the deadline\n" +
-          "(the message names each failed condition and the last thing seen), 2 for bad options.",
-      ),
-  ).action(act(async (raw: Record<string, unknown>) => {
-    const out = globalOutput(raw);
-    const { dns: _d, self: _s, peers: _p, epmd: _e, timeout, ...rest } = raw;
-    const { conditions, defaulted } = conditionsFrom(raw);
-    const timeoutMs = parseTimeout(String(timeout ?? DEFAULT_TIMEOUT));
-    const cfg = await configFrom(rest);
-    if (conditions.dns && cfg.discovery !== "srv" && cfg.discovery !== "a") {
-      throw new UsageError(
-        `Cannot wait for ${
-          defaulted ? "the default condition --dns" : "--dns"
-        } with discovery '${cfg.discovery}' (from ${cfg.sources.discovery ?? "default"}): ` +
-          "it needs DNS discovery ('srv' or 'a'); set the headless Service in --service, ERLMESH_SERVICE or " +
-          "K8S_HEADLESS_SVC",
-      );
-    }
-    const self = podSelf(cfg);
-    if (conditions.self && self.host === undefined && self.ip === undefined) {
-      throw new UsageError(
-        "Cannot wait for --self: this pod's identity is unknown; set POD_IP (downward API status.podIP), " +
-          "or POD_NAME with --service, or --node with the pod's FQDN or IP",
-      );
-    }
-    const source = sourceFrom(cfg);
-    const progress = new Progress();
-    const report = await waitFor(conditions, {
-      source,
-      self,
-      epmdPort: cfg.epmdPort,
-      epmdTimeoutMs: cfg.connectTimeout,
-      concurrency: cfg.concurrency,
-      timeoutMs,
-      onProgress: (a) => progress.update(a),
-    }).finally(() => progress.end());
+/** The configuration keys `wait` reads. */
+const KEYS = [
+  ...KEY_GROUPS.node,
+  ...KEY_GROUPS.discovery,
+  "epmdPort",
+  "connectTimeout",
+  "concurrency",
+] as const;
 
-    if (out.output === "json") printJson(reportJson(report, self));
-    else if (report.ok) {
-      println(report.message);
-      for (const c of report.last.conditions) println(`  ${c.name.padEnd(5)}  ${c.seen}`);
-    }
-    if (!report.ok) {
-      try {
-        Deno.stderr.writeSync(new TextEncoder().encode(`erlmesh: ${report.message}\n`));
-      } catch { /* stderr closed */ }
-      return 1;
-    }
-    return 0;
-  }));
+/** `erlmesh wait`: the initContainer gate. */
+export const command: CommandDef = {
+  name: "wait",
+  summary: COMMANDS.wait.summary,
+  args: [],
+  options: [
+    {
+      long: "dns",
+      key: "dns",
+      help: "the DNS server answers for the Service; any answer counts, 'no records' too (Deno cannot tell " +
+        "NXDOMAIN from SERVFAIL), only timeouts and connection errors do not",
+    },
+    {
+      long: "self",
+      key: "self",
+      help:
+        "this pod (POD_IP, or its FQDN from --node or POD_NAME) is in the Service's answer (SRV targets or " +
+        "A/AAAA records, never /etc/hosts); needs publishNotReadyAddresses on the Service",
+    },
+    {
+      long: "peers",
+      arg: "k",
+      key: "peers",
+      help:
+        "at least K peers other than this pod are discoverable (hosts; nodes with --epmd); 0 passes on an " +
+        "empty answer (pod 0 of an OrderedReady StatefulSet)",
+    },
+    {
+      long: "epmd",
+      key: "epmd",
+      help: "every discovered peer's EPMD answers NAMES; with --peers K, at least K nodes of the basename",
+    },
+    {
+      long: "timeout",
+      arg: "duration",
+      key: "timeout",
+      help: "give up after this long; keep it at 60s or more, negative answers may be cached for 30 s",
+      defaultDoc: DEFAULT_TIMEOUT,
+    },
+    CONFIG_FILE_OPTION,
+    ...configOptions(KEYS),
+  ],
+  notes: "With no condition flag, waits for '--dns --peers 0' (the DNS server answers for the Service). " +
+    "Polls with backoff from 250 ms doubling to 5 s. Exit 0 when all conditions hold, 1 at the deadline " +
+    "(the message names each failed condition and the last thing seen), 2 for bad options.",
+};
+
+/** Runs `erlmesh wait`. */
+export async function execute(cli: ParsedCommandLine): Promise<number> {
+  const raw = cli.values;
+
+  const { conditions, defaulted } = conditionsFrom(raw);
+  const timeoutMs = parseTimeout(String(raw.timeout ?? DEFAULT_TIMEOUT));
+  const cfg = await configFrom(cli, KEYS);
+  if (conditions.dns && cfg.discovery !== "srv" && cfg.discovery !== "a") {
+    throw new UsageError(
+      `Cannot wait for ${
+        defaulted ? "the default condition --dns" : "--dns"
+      } with discovery '${cfg.discovery}' (from ${cfg.sources.discovery ?? "default"}): ` +
+        "it needs DNS discovery ('srv' or 'a'); set the headless Service in --service, ERLMESH_SERVICE or " +
+        "K8S_HEADLESS_SVC",
+    );
+  }
+  const self = podSelf(cfg);
+  if (conditions.self && self.host === undefined && self.ip === undefined) {
+    throw new UsageError(
+      "Cannot wait for --self: this pod's identity is unknown; set POD_IP (downward API status.podIP), " +
+        "or POD_NAME with --service, or --node with the pod's FQDN or IP",
+    );
+  }
+  const source = sourceFrom(cfg);
+  const progress = new Progress();
+  const report = await waitFor(conditions, {
+    source,
+    self,
+    epmdPort: cfg.epmdPort,
+    epmdTimeoutMs: cfg.connectTimeout,
+    concurrency: cfg.concurrency,
+    timeoutMs,
+    onProgress: (a) => progress.update(a),
+  }).finally(() => progress.end());
+
+  if (cli.output === "json") printJson(reportJson(report, self));
+  else if (report.ok) {
+    println(report.message);
+    for (const c of report.last.conditions) println(`  ${c.name.padEnd(5)}  ${c.seen}`);
+  }
+  if (!report.ok) {
+    if (cli.output !== "json") writeErr(`erlmesh: ${report.message}\n`);
+    return 1;
+  }
+  return 0;
 }

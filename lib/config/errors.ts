@@ -1,5 +1,5 @@
 /** Stable codes of {@link ConfigError}. */
-export type ConfigErrorCode = "INVALID" | "UNKNOWN_KEY" | "FILE";
+export type ConfigErrorCode = "INVALID" | "UNKNOWN_KEY" | "FILE" | "CONFLICT" | "SEVERAL";
 
 /** Structured fields of a {@link ConfigError}. */
 export interface ConfigErrorFields {
@@ -45,6 +45,8 @@ export class ConfigError extends Error {
   readonly value?: string;
   /** What would have been accepted. */
   readonly expected?: string;
+  /** For `SEVERAL`: each problem found. */
+  readonly problems: readonly ConfigError[] = [];
 
   /** Prefer {@link ConfigError.invalid} for `INVALID`; the message is used as given. */
   constructor(code: ConfigErrorCode, fields: ConfigErrorFields, message: string, options?: ErrorOptions) {
@@ -71,6 +73,26 @@ export class ConfigError extends Error {
       options,
     );
   }
+}
+
+/**
+ * One error for every problem found (each bad value of a file, not only the first); a single problem
+ * is returned as it is.
+ */
+export function severalProblems(problems: readonly ConfigError[]): ConfigError {
+  if (problems.length === 1) return problems[0];
+  const err = new ConfigError(
+    "SEVERAL",
+    {
+      key: problems.map((p) => p.key).join(","),
+      source: [...new Set(problems.map((p) => p.source))].join("; "),
+    },
+    `Invalid configuration (${problems.length} problems):\n${
+      problems.map((p) => `  - ${p.message}`).join("\n")
+    }`,
+  );
+  (err as { problems: readonly ConfigError[] }).problems = problems;
+  return err;
 }
 
 /** True for keys whose values must never be printed: anything named like a cookie. */

@@ -1,5 +1,5 @@
 import { localHostname } from "../dist/names.ts";
-import { ConfigError, isCookieKey } from "./errors.ts";
+import { ConfigError, isCookieKey, severalProblems } from "./errors.ts";
 import {
   downwardApiNode,
   envValue,
@@ -35,6 +35,12 @@ export interface LoadConfigInput {
   resolvConf?: string;
   /** This machine's host name, for `RELEASE_NODE` without a host. @default Deno.hostname() */
   hostname?: () => string;
+  /**
+   * The keys the caller uses: the others are not read (a bad value there cannot fail a command that
+   * does not need it) and keep their plain defaults. `node` is derived only when listed.
+   * @default every key
+   */
+  keys?: readonly ConfigKey[];
 }
 
 type Raw = string | string[];
@@ -155,16 +161,17 @@ async function readConfigFile(path: string): Promise<Map<string, unknown>> {
   const { parseDocument } = await import("yaml");
   const doc = parseDocument(text);
   if (doc.errors.length > 0) {
-    const e = doc.errors[0];
-    const pos = e.linePos?.[0];
-    const what = e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
-    const where = pos ? `line ${pos.line}, column ${pos.col}: ` : "";
-    throw new ConfigError(
-      "FILE",
-      { key: "", source: fileSource, expected: "a YAML mapping of configuration keys" },
-      `Cannot parse the config file '${path}': ${where}${what}`,
-      { cause: e },
-    );
+    throw severalProblems(doc.errors.map((e) => {
+      const pos = e.linePos?.[0];
+      const what = e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+      const where = pos ? `line ${pos.line}, column ${pos.col}: ` : "";
+      return new ConfigError(
+        "FILE",
+        { key: "", source: fileSource, expected: "a YAML mapping of configuration keys" },
+        `Cannot parse the config file '${path}': ${where}${what}`,
+        { cause: e },
+      );
+    }));
   }
   let data: unknown;
   try {
@@ -181,6 +188,7 @@ async function readConfigFile(path: string): Promise<Map<string, unknown>> {
     );
   }
   const values = new Map<string, unknown>();
+  const problems: ConfigError[] = [];
   if (data === null || data === undefined) return values;
   if (typeof data !== "object" || Array.isArray(data)) {
     throw new ConfigError(
@@ -192,30 +200,37 @@ async function readConfigFile(path: string): Promise<Map<string, unknown>> {
   for (const [key, value] of Object.entries(data as Record<string, unknown>)) {
     const source = `${fileSource} (key ${key})`;
     if (isCookieKey(key) && key !== "cookieFile") {
-      throw new ConfigError(
-        "UNKNOWN_KEY",
-        { key, source, expected: "cookieFile" },
-        `Unknown key '${key}' in the config file '${path}': erlmesh does not read the cookie from its config file; ` +
-          "use cookieFile or RELEASE_COOKIE",
+      problems.push(
+        new ConfigError(
+          "UNKNOWN_KEY",
+          { key, source, expected: "cookieFile" },
+          `Unknown key '${key}' in the config file '${path}': erlmesh does not read the cookie from its config file; ` +
+            "use cookieFile or RELEASE_COOKIE",
+        ),
       );
+      continue;
     }
     if (!Object.hasOwn(CONFIG_KEYS, key)) {
       const close = closeKeys(key);
       const hint = close.length > 0
         ? `did you mean ${quoteList(close)}?`
         : `the known keys are ${CONFIG_KEY_NAMES.join(", ")}`;
-      throw new ConfigError(
-        "UNKNOWN_KEY",
-        {
-          key,
-          source,
-          expected: close.length > 0 ? quoteList(close) : `one of ${CONFIG_KEY_NAMES.join(", ")}`,
-        },
-        `Unknown key '${key}' in the config file '${path}': ${hint}`,
+      problems.push(
+        new ConfigError(
+          "UNKNOWN_KEY",
+          {
+            key,
+            source,
+            expected: close.length > 0 ? quoteList(close) : `one of ${CONFIG_KEY_NAMES.join(", ")}`,
+          },
+          `Unknown key '${key}' in the config file '${path}': ${hint}`,
+        ),
       );
+      continue;
     }
     values.set(key, value);
   }
+  if (problems.length > 0) throw severalProblems(problems);
   return values;
 }
 
@@ -291,27 +306,60 @@ export async function loadConfig(input: LoadConfigInput = {}): Promise<Config> {
     else set(key, CONFIG_KEYS[key].default, "default");
   };
 
+  const wanted = new Set(input.keys ?? CONFIG_KEY_NAMES);
+  const problems: ConfigError[] = [];
+  const collect = (fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(err);
+    }
+  };
   for (const key of CONFIG_KEY_NAMES) {
     if (key === "node" || key === "basename" || key === "discovery") continue;
-    if (key === "namespace" || key === "clusterDomain") {
-      const found = explicit(key);
-      if (found !== undefined) set(key, found.value, found.source);
-      else if (resolv[key] !== undefined) set(key, resolv[key], `resolv.conf (search ${resolv.entry})`);
-      else set(key, key === "namespace" ? "default" : "cluster.local", "default");
+    if (!wanted.has(key)) {
+      if (CONFIG_KEYS[key].default !== undefined) set(key, CONFIG_KEYS[key].default, "default");
       continue;
     }
-    withDefault(key);
+    collect(() => {
+      if (key === "namespace" || key === "clusterDomain") {
+        const found = explicit(key);
+        if (found !== undefined) set(key, found.value, found.source);
+        else if (resolv[key] !== undefined) set(key, resolv[key], `resolv.conf (search ${resolv.entry})`);
+        else set(key, key === "namespace" ? "default" : "cluster.local", "default");
+        return;
+      }
+      withDefault(key);
+    });
   }
+  if (!wanted.has("namespace")) set("namespace", resolv.namespace ?? "default", "default");
+  if (!wanted.has("clusterDomain")) set("clusterDomain", resolv.clusterDomain ?? "cluster.local", "default");
+  values.service ??= [];
+  values.hosts ??= [];
 
   const service = values.service as string[];
   const hosts = values.hosts as string[];
-  const discovery = explicit("discovery");
-  if (discovery !== undefined) {
-    set("discovery", discovery.value, discovery.source);
-    checkDiscovery(discovery.value, discovery.source, service, hosts);
-  } else if (service.length > 0) set("discovery", "srv", "default (service is set)");
-  else if (hosts.length > 0) set("discovery", "static", "default (hosts are set)");
-  else set("discovery", "epmd", "default");
+  collect(() => {
+    const discovery = explicit("discovery");
+    if (discovery !== undefined) {
+      set("discovery", discovery.value, discovery.source);
+      checkDiscovery(discovery.value, discovery.source, service, hosts);
+      checkUnused(discovery.value, discovery.source, sources, flags);
+    } else if (flags.service !== undefined && flags.hosts !== undefined) {
+      throw new ConfigError(
+        "CONFLICT",
+        { key: "discovery", source: "flags --service and --hosts", expected: "one discovery source" },
+        "Conflicting --service and --hosts: expected one discovery source; drop one, or choose with " +
+          "--discovery srv, a or static",
+      );
+    } else if (flags.hosts !== undefined && hosts.length > 0) {
+      set("discovery", "static", "default (flag --hosts)");
+    } else if (service.length > 0) set("discovery", "srv", "default (service is set)");
+    else if (hosts.length > 0) set("discovery", "static", "default (hosts are set)");
+    else set("discovery", "epmd", "default");
+  });
+  values.discovery ??= "epmd";
 
   const ctx: NodeContext = {
     env,
@@ -322,16 +370,21 @@ export async function loadConfig(input: LoadConfigInput = {}): Promise<Config> {
     discovery: values.discovery as DiscoveryKind,
     hostname,
   };
-  const basename = explicit("basename");
-  if (basename !== undefined) set("basename", basename.value, basename.source);
-  const node = explicit("node", () => legacyNode(ctx)) ??
-    fromDerived("node", downwardApiNode(basename?.value, ctx));
-  if (node !== undefined) {
-    set("node", node.value, node.source);
-    if (basename === undefined) {
-      set("basename", node.value.slice(0, node.value.indexOf("@")), "default (from node)");
-    }
+  if (wanted.has("node") || wanted.has("basename")) {
+    collect(() => {
+      const basename = explicit("basename");
+      if (basename !== undefined) set("basename", basename.value, basename.source);
+      const node = explicit("node", () => legacyNode(ctx)) ??
+        fromDerived("node", downwardApiNode(basename?.value, ctx));
+      if (node !== undefined) {
+        set("node", node.value, node.source);
+        if (basename === undefined) {
+          set("basename", node.value.slice(0, node.value.indexOf("@")), "default (from node)");
+        }
+      }
+    });
   }
+  if (problems.length > 0) throw severalProblems(problems);
 
   const ordered: Record<string, unknown> = {};
   for (const key of CONFIG_KEY_NAMES) if (key in values) ordered[key] = values[key];
@@ -346,6 +399,25 @@ function fromDerived(
 ): { value: string; source: string } | undefined {
   if (found === undefined) return undefined;
   return { value: parseFound(CONFIG_KEYS[key], found), source: found.source };
+}
+
+/** A list given on the command line that the chosen discovery does not use is a conflict, not a silent no-op. */
+function checkUnused(
+  discovery: DiscoveryKind,
+  source: string,
+  sources: Record<string, string>,
+  flags: Record<string, unknown>,
+): void {
+  const unused = discovery === "static" ? "service" : discovery === "epmd" ? undefined : "hosts";
+  for (const key of unused ? [unused] : ["service", "hosts"]) {
+    if (flags[key] === undefined) continue;
+    throw new ConfigError(
+      "CONFLICT",
+      { key, source: sources[key], expected: `no --${key} with discovery '${discovery}'` },
+      `Conflicting --${key} and discovery '${discovery}' (from ${source}): discovery '${discovery}' does not use ` +
+        `${key === "hosts" ? "a host list" : "a service"}; drop --${key} or change --discovery`,
+    );
+  }
 }
 
 function checkDiscovery(discovery: DiscoveryKind, source: string, service: string[], hosts: string[]): void {

@@ -389,8 +389,11 @@ Deno.test("serviceNames() builds absolute SRV and A names from service, namespac
 
 Deno.test("loadConfig() normalizes service names, port names and hosts", async () => {
   const cfg = await load({
-    env: envOf({ ERLMESH_SERVICE: "App.Default.Svc.Cluster.Local.", ERLMESH_SRV_PORT_NAME: "_EPMD" }),
-    flags: { hosts: "h1. fd00::1,10.0.0.1" },
+    env: envOf({
+      ERLMESH_SERVICE: "App.Default.Svc.Cluster.Local.",
+      ERLMESH_SRV_PORT_NAME: "_EPMD",
+      ERLMESH_HOSTS: "h1. fd00::1,10.0.0.1",
+    }),
   });
   assert.deepEqual(cfg.service, ["app.default.svc.cluster.local"]);
   assert.equal(cfg.srvPortName, "epmd");
@@ -408,4 +411,54 @@ Deno.test("loadConfig() accepts the documented forms of dnsServer, http and read
   assert.equal((await load({ flags: { readiness: "meshed" } })).readiness, "meshed");
   assert.equal((await load({ flags: { readiness: "0" } })).readiness, 0);
   assert.equal((await load({ flags: { readiness: "3" } })).readiness, 3);
+});
+
+Deno.test("loadConfig() refuses --service with --hosts, and a list the chosen discovery does not use", async () => {
+  await assert.rejects(
+    () => load({ flags: { service: "app", hosts: "h1" } }),
+    (e: unknown) =>
+      e instanceof ConfigError && e.code === "CONFLICT" && /--service and --hosts/.test(e.message),
+  );
+  await assert.rejects(
+    () => load({ flags: { discovery: "srv", service: "app", hosts: "h1" } }),
+    (e: unknown) =>
+      e instanceof ConfigError && e.code === "CONFLICT" && /--hosts and discovery 'srv'/.test(e.message),
+  );
+  // A flag chooses over an ambient variable: `--hosts` in a pod that has K8S_HEADLESS_SVC lists those hosts.
+  const cfg = await load({ env: envOf({ K8S_HEADLESS_SVC: "app" }), flags: { hosts: "h1" } });
+  assert.equal(cfg.discovery, "static");
+  assert.equal(cfg.sources.discovery, "default (flag --hosts)");
+});
+
+Deno.test("loadConfig() reports every bad value and every unknown key, not only the first", async () => {
+  const path = await Deno.makeTempFile({ prefix: "erlmesh-config-", suffix: ".yaml" });
+  try {
+    await Deno.writeTextFile(path, "interval: soon\nconcurrency: -1\nintervall: 2s\nhostz: [a]\n");
+    await assert.rejects(() => load({ file: path }), (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.equal(e.code, "SEVERAL");
+      assert.match(e.message, /intervall/);
+      assert.match(e.message, /hostz/);
+      return true;
+    });
+    await Deno.writeTextFile(path, "interval: soon\nconcurrency: -1\n");
+    await assert.rejects(() => load({ file: path }), (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.equal(e.problems.length, 2);
+      assert.deepEqual(e.problems.map((p) => p.key), ["interval", "concurrency"]);
+      assert.match(e.message, /Invalid interval 'soon'/);
+      assert.match(e.message, /Invalid concurrency '-1'/);
+      return true;
+    });
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("loadConfig() with keys reads only those: a bad value elsewhere does not fail the command", async () => {
+  const env = envOf({ ERLMESH_INTERVAL: "soon", ERL_EPMD_PORT: "4400" });
+  const cfg = await load({ env, keys: ["epmdPort", "cookieFile"] });
+  assert.equal(cfg.epmdPort, 4400);
+  assert.equal(cfg.interval, 5000);
+  await assert.rejects(() => load({ env }), ConfigError);
 });

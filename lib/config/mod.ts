@@ -1,8 +1,8 @@
 /**
  * erlmesh's configuration: one typed {@link Config} from flags, then environment (`ERLMESH_*`, then
  * the legacy variables of the original article, Elixir releases and the downward API), then an optional
- * YAML file, then defaults. Every key is described once, in {@link CONFIG_KEYS}; the commander options
- * ({@link addConfigOptions}) and docs/configuration.md ({@link configTable}) are derived from it.
+ * YAML file, then defaults. Every key is described once, in {@link CONFIG_KEYS}; the command-line options
+ * (`lib/cli/options.ts`) and docs/configuration.md ({@link configTable}) are derived from it.
  *
  * @example
  * ```ts
@@ -24,7 +24,6 @@
  */
 export { ConfigError, type ConfigErrorCode, type ConfigErrorFields } from "./errors.ts";
 export {
-  addConfigOptions,
   type Config,
   CONFIG_FILE_ENV,
   CONFIG_FILE_FLAG,
@@ -39,7 +38,6 @@ export {
   type LegacyVariable,
   type LogFormat,
   type LogLevel,
-  type OptionTarget,
   parseBoolean,
   parseDuration,
   type Readiness,

@@ -1,5 +1,5 @@
 /**
- * The one table of configuration keys. Parsing (load.ts), the commander options and
+ * The one table of configuration keys. Parsing (load.ts), the command-line options (cli/options.ts) and
  * docs/configuration.md are all derived from {@link CONFIG_KEYS}.
  *
  * Run `deno run --allow-write lib/config/schema.ts` to regenerate docs/configuration.md.
@@ -663,62 +663,6 @@ export const CONFIG_FILE_ENV = "ERLMESH_CONFIG";
 
 /** The variables that are the cookie itself: never a configuration key, never printed. */
 export const COOKIE_VALUE_VARIABLES = ["RELEASE_COOKIE", "ERLANG_COOKIE", "CLUSTER_ERLANG_COOKIE"] as const;
-
-// ---------------------------------------------------------------------------------------------
-// Commander
-
-/** The part of a commander `Command` that {@link addConfigOptions} uses. */
-export interface OptionTarget {
-  /** Adds an option whose argument is folded with `parseArg`. */
-  option(
-    flags: string,
-    description: string,
-    parseArg: (value: string, previous: string | undefined) => string,
-  ): unknown;
-  /** Adds an option. */
-  option(flags: string, description: string): unknown;
-}
-
-/**
- * Adds a commander option for each of `keys` (every key by default, plus `--config <path>`), with
- * help text from the table. The options carry no commander defaults and no parsing: pass
- * `cmd.opts()` as `flags` to `loadConfig`, which parses them and records their provenance. Repeating a
- * list option (`--service a --service b`) appends.
- *
- * @example
- * ```ts
- * import { Command } from "commander";
- * import { addConfigOptions } from "./schema.ts";
- * const cmd = addConfigOptions(new Command("run"), ["service", "interval"]);
- * ```
- */
-export function addConfigOptions<C extends OptionTarget>(cmd: C, keys?: readonly string[]): C {
-  const wanted = keys ?? ["config", ...CONFIG_KEY_NAMES];
-  for (const name of wanted) {
-    if (name === "config") {
-      cmd.option(`${CONFIG_FILE_FLAG} <path>`, `YAML configuration file (env ${CONFIG_FILE_ENV})`);
-      continue;
-    }
-    const spec = (CONFIG_KEYS as Record<string, KeySpec>)[name];
-    if (spec === undefined) {
-      throw new RangeError(`Cannot add option for '${name}': there is no such configuration key`);
-    }
-    const envs = [spec.env, ...spec.legacy.map((l) => l.name)].join(", ");
-    const help = `${plain(spec.doc)} (default: ${plain(spec.defaultDoc)}; env ${envs})`;
-    const flags = `${spec.flag} <${spec.arg}>`;
-    if (spec.type.list) cmd.option(flags, help, appendList);
-    else cmd.option(flags, help);
-  }
-  return cmd;
-}
-
-function appendList(value: string, previous: string | undefined): string {
-  return previous === undefined ? value : `${previous},${value}`;
-}
-
-function plain(markdown: string): string {
-  return markdown.replaceAll("`", "");
-}
 
 // ---------------------------------------------------------------------------------------------
 // Docs

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { Command } from "commander";
 import {
-  addConfigOptions,
   CONFIG_KEY_NAMES,
   CONFIG_KEYS,
   configTable,
@@ -12,7 +10,6 @@ import {
   splitList,
   ValueProblem,
 } from "./schema.ts";
-import { loadConfig } from "./load.ts";
 
 Deno.test("parseDuration() reads ms, s, m, h and bare milliseconds", () => {
   assert.equal(parseDuration("500ms"), 500);
@@ -137,37 +134,4 @@ Deno.test("configTable() lists every key, flag, variable and legacy variable", (
   ) {
     assert.ok(table.includes(v), v);
   }
-});
-
-Deno.test("addConfigOptions() adds every key's flag, passes raw strings, and appends repeated list options", async () => {
-  const cmd = addConfigOptions(new Command("run").exitOverride());
-  const names = cmd.options.map((o) => o.long);
-  assert.deepEqual(names, ["--config", ...CONFIG_KEY_NAMES.map((k) => CONFIG_KEYS[k].flag)]);
-  assert.ok(
-    cmd.options.every((o) => o.defaultValue === undefined),
-    "no commander defaults: provenance stays ours",
-  );
-  cmd.parse(["--service", "a", "--service", "b", "--interval", "3s", "--srv-port-name", ""], {
-    from: "user",
-  });
-  const opts = cmd.opts();
-  assert.deepEqual(opts, { service: "a,b", interval: "3s", srvPortName: "" });
-  const cfg = await loadConfig({ flags: opts, env: () => undefined, resolvConf: "" });
-  assert.deepEqual(cfg.service, ["a", "b"]);
-  assert.equal(cfg.interval, 3000);
-  assert.equal(cfg.srvPortName, "");
-  assert.equal(cfg.sources.service, "flag --service");
-  assert.equal(cfg.sources.interval, "flag --interval");
-});
-
-Deno.test("addConfigOptions() adds only the keys asked for and rejects unknown ones", () => {
-  const cmd = addConfigOptions(new Command("x"), ["interval", "epmdPort"]);
-  assert.deepEqual(cmd.options.map((o) => o.long), ["--interval", "--epmd-port"]);
-  const help = cmd.helpInformation().replace(/\s+/g, " ");
-  assert.match(
-    help,
-    /Steady-state reconcile interval \(the settle window after a change polls every 500 ms\) \(default: 5s; env\s+ERLMESH_INTERVAL\)/,
-  );
-  assert.match(help, /ERLMESH_EPMD_PORT, ERL_EPMD_PORT/);
-  assert.throws(() => addConfigOptions(new Command("y"), ["cookie"]), RangeError);
 });
