@@ -195,10 +195,50 @@ Deno.test({
 });
 
 Deno.test({
-  name: "names() on a port where no EPMD runs is UNREACHABLE",
+  name: "names() on a port where nothing listens is REFUSED and says nothing listens there",
   async fn() {
     const port = freePort();
-    const err = await expectCode(names("127.0.0.1", { port, timeoutMs: 2000 }), "UNREACHABLE");
-    assert(err.message.includes(`EPMD is not running or not reachable at 127.0.0.1:${port}`), err.message);
+    const err = await expectCode(names("127.0.0.1", { port, timeoutMs: 2000 }), "REFUSED");
+    nodeAssert.equal(
+      err.message,
+      `Cannot list nodes on 127.0.0.1:${port}: nothing listens on 127.0.0.1:${port} (connection refused): ` +
+        "is EPMD running there, and on this port (ERL_EPMD_PORT)?",
+    );
+  },
+});
+
+Deno.test({
+  name: "names() and portPlease() at a real HTTP server's port are NOT_EPMD",
+  async fn() {
+    const ctl = new AbortController();
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, signal: ctl.signal, onListen: () => {} },
+      () => new Response("hello"),
+    );
+    try {
+      const options = { port: server.addr.port, timeoutMs: 5000 };
+      const a = await expectCode(names("127.0.0.1", options), "NOT_EPMD");
+      assert(a.message.includes("the port answered NAMES_REQ like an HTTP server ('HTTP/1.1 "), a.message);
+      const b = await expectCode(portPlease("127.0.0.1", "app", options), "NOT_EPMD");
+      assert(b.message.includes("PORT_PLEASE2_REQ like an HTTP server"), b.message);
+    } finally {
+      ctl.abort();
+      await server.finished;
+    }
+  },
+});
+
+Deno.test({
+  name: "names() at a real OTP node's distribution port is NOT_EPMD",
+  ignore: !hasErl,
+  async fn() {
+    await using node = await startRealNode();
+    const listed = await names("127.0.0.1", { port: node.epmdPort, timeoutMs: 5000 });
+    const distPort = listed.nodes.find((n) => n.name === node.alive)!.port;
+    const err = await expectCode(names("127.0.0.1", { port: distPort, timeoutMs: 5000 }), "NOT_EPMD");
+    assert(
+      err.message.includes("closed the connection without answering NAMES_REQ, which EPMD always answers"),
+      err.message,
+    );
   },
 });

@@ -113,7 +113,8 @@ export function epmdPort(): number {
 /**
  * Lists the nodes registered with EPMD on `host` (NAMES_REQ, as `net_adm:names/1` does).
  *
- * @throws {EpmdError} `UNREACHABLE`, `TIMEOUT`, `ABORTED`, `NO_REPLY`, `BAD_REPLY`, `TOO_LARGE` or `BAD_PORT`.
+ * @throws {EpmdError} `CANNOT_RESOLVE`, `REFUSED`, `UNREACHABLE`, `TIMEOUT`, `ABORTED`, `NOT_EPMD`, `BAD_REPLY`,
+ * `TOO_LARGE` or `BAD_PORT`.
  *
  * @example
  * ```ts
@@ -124,7 +125,7 @@ export function epmdPort(): number {
  *   for (const node of nodes) console.log(`${node.name} at port ${node.port}`);
  * } catch (err) {
  *   if (!(err instanceof EpmdError)) throw err;
- *   console.error(err.code); // "UNREACHABLE" when no EPMD runs here
+ *   console.error(err.code); // "REFUSED" when nothing listens on the EPMD port here
  * }
  * ```
  */
@@ -135,12 +136,22 @@ export async function names(host: string, options: EpmdOptions = {}): Promise<Ep
     host,
     port,
     "Cannot list nodes",
+    "list its nodes",
     "NAMES_REQ",
     request,
     options,
     async (reader, signal, fail) => {
       const bytes = await reader.readToEnd(NAMES_REPLY_LIMIT, signal);
-      if (bytes.length === 0) fail("NO_REPLY", "EPMD closed the connection without answering NAMES_REQ");
+      if (bytes.length === 0) {
+        // EPMD always answers NAMES_REQ; an Erlang distribution port closes like this.
+        fail(
+          "NOT_EPMD",
+          "the port closed the connection without answering NAMES_REQ, which EPMD always answers: " +
+            "it is not EPMD (an Erlang distribution port does this); is the EPMD port right (ERL_EPMD_PORT)?",
+        );
+      }
+      const foreign = foreignService(bytes);
+      if (foreign) fail("NOT_EPMD", notEpmd("NAMES_REQ", foreign, bytes));
       return parseNamesReply(bytes, { host, port });
     },
   );
@@ -151,7 +162,8 @@ export async function names(host: string, options: EpmdOptions = {}): Promise<Ep
  * (PORT_PLEASE2_REQ). Pass only the text before `@`: `app` for `app@10.0.0.1`.
  *
  * @throws {EpmdError} `NOT_REGISTERED` when no such node is registered; `BAD_NAME`, `EPMD_ERROR`,
- * `UNREACHABLE`, `TIMEOUT`, `ABORTED`, `NO_REPLY`, `BAD_REPLY` or `BAD_PORT` otherwise.
+ * `CANNOT_RESOLVE`, `REFUSED`, `UNREACHABLE`, `TIMEOUT`, `ABORTED`, `NOT_EPMD`, `NO_REPLY`, `BAD_REPLY` or
+ * `BAD_PORT` otherwise.
  *
  * @example
  * ```ts
@@ -162,7 +174,7 @@ export async function names(host: string, options: EpmdOptions = {}): Promise<Ep
  *   if (node.lowestVersion <= 6 && node.highestVersion >= 6) console.log(`app listens on ${node.port}`);
  * } catch (err) {
  *   if (!(err instanceof EpmdError)) throw err;
- *   console.error(err.code); // "NOT_REGISTERED", "UNREACHABLE", "TIMEOUT", ...
+ *   console.error(err.code); // "NOT_REGISTERED", "REFUSED", "TIMEOUT", ...
  * }
  * ```
  */
@@ -175,6 +187,7 @@ export async function portPlease(host: string, name: string, options: EpmdOption
     host,
     port,
     action,
+    `look up node '${name}'`,
     "PORT_PLEASE2_REQ",
     request,
     options,
@@ -203,6 +216,11 @@ export async function portPlease(host: string, name: string, options: EpmdOption
       };
       const tag = (await read(1))[0];
       if (tag !== PORT2_RESP) {
+        // Only what already arrived: a reply that is not EPMD's is not waited for.
+        const more = await reader.readExact(Math.min(reader.buffered, 80), signal);
+        const head = Uint8Array.of(tag, ...more);
+        const foreign = foreignService(head);
+        if (foreign) fail("NOT_EPMD", notEpmd("PORT_PLEASE2_REQ", foreign, head));
         fail(
           "BAD_REPLY",
           `EPMD answered PORT_PLEASE2_REQ with byte ${tag} instead of PORT2_RESP (${PORT2_RESP})`,
@@ -322,6 +340,7 @@ async function exchange<T>(
   host: string,
   port: number,
   action: string,
+  purpose: string,
   requestName: string,
   request: Uint8Array,
   options: EpmdOptions,
@@ -369,11 +388,22 @@ async function exchange<T>(
       fail("ABORTED", `the caller aborted ${requestName}`, reason);
     }
     if (!connected) {
-      fail(
-        "UNREACHABLE",
-        `EPMD is not running or not reachable at ${host}:${port} (${connectReason(err)})`,
-        err,
-      );
+      const why = connectFailure(err);
+      if (why.kind === "resolve") {
+        throw new EpmdError("CANNOT_RESOLVE", `Cannot resolve '${host}' to ${purpose}: ${why.text}`, {
+          host,
+          port,
+          cause: err,
+        });
+      }
+      if (why.kind === "refused") {
+        fail(
+          "REFUSED",
+          `nothing listens on ${host}:${port} (connection refused): is EPMD running there, and on this port (ERL_EPMD_PORT)?`,
+          err,
+        );
+      }
+      fail("UNREACHABLE", `EPMD at ${host}:${port} is not reachable (${why.text})`, err);
     }
     if (err instanceof BytesError && err.code === "TOO_LARGE") {
       fail("TOO_LARGE", `EPMD answered ${requestName} with more than ${NAMES_REPLY_LIMIT} bytes`, err);
@@ -392,14 +422,37 @@ async function exchange<T>(
   }
 }
 
-function connectReason(err: unknown): string {
+/** Why a connect failed: the name did not resolve, the port refused, or something else. */
+function connectFailure(err: unknown): { kind: "resolve" | "refused" | "other"; text: string } {
   let e: unknown = err;
   while (e instanceof Error) {
-    if (e instanceof Deno.errors.ConnectionRefused) return "connection refused";
+    if (e instanceof Deno.errors.ConnectionRefused) return { kind: "refused", text: "connection refused" };
+    // Deno reports a failed lookup as a plain Error with getaddrinfo's text.
+    if (RESOLVE_FAILURE.test(e.message) && e.cause === undefined) return { kind: "resolve", text: e.message };
     if (e.cause === undefined) break;
     e = e.cause;
   }
-  return errorText(e);
+  return { kind: "other", text: errorText(e) };
+}
+
+const RESOLVE_FAILURE =
+  /failed to lookup address information|Name or service not known|No address associated with hostname|Temporary failure in name resolution|nodename nor servname provided/i;
+
+/** The kind of server that sent `bytes`, when they start like a known protocol other than EPMD's. */
+function foreignService(bytes: Uint8Array): string | undefined {
+  const head = new TextDecoder().decode(bytes.subarray(0, 8));
+  if (head.startsWith("HTTP/")) return "an HTTP server";
+  if (head.startsWith("SSH-")) return "an SSH server";
+  if (bytes[0] === 0x15 && bytes[1] === 0x03) return "a TLS server";
+  return undefined;
+}
+
+function notEpmd(requestName: string, service: string, bytes: Uint8Array): string {
+  const line = new TextDecoder().decode(bytes.subarray(0, 80)).split(/\r?\n/)[0].replace(
+    /[^\x20-\x7e]/g,
+    "?",
+  );
+  return `the port answered ${requestName} like ${service} ('${line}'), not like EPMD: is the EPMD port right (ERL_EPMD_PORT)?`;
 }
 
 function errorText(err: unknown): string {

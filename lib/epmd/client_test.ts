@@ -185,9 +185,42 @@ Deno.test("portPlease() rejects a first byte other than PORT2_RESP", async () =>
   const { connect, server } = pipe();
   const result = portPlease("127.0.0.1", "target", { port: 4369, connect });
   await new ExactReader(server).readExact(9);
-  await server.write(enc.encode("HTTP/1.1 400 Bad Request\r\n\r\n"));
+  await server.write(enc.encode("<html>\r\n\r\n"));
   const err = await expectEpmdError(result, "BAD_REPLY");
-  assert(err.message.includes("with byte 72 instead of PORT2_RESP (119)"), err.message);
+  assert(err.message.includes("with byte 60 instead of PORT2_RESP (119)"), err.message);
+});
+
+Deno.test("portPlease() at an HTTP port is NOT_EPMD and quotes the answer", async () => {
+  const { connect, server } = pipe();
+  const result = portPlease("127.0.0.1", "target", { port: 8080, connect });
+  await new ExactReader(server).readExact(9);
+  await server.write(enc.encode("HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n"));
+  const err = await expectEpmdError(result, "NOT_EPMD");
+  assertEquals(
+    err.message,
+    "Cannot resolve 'target' on 127.0.0.1:8080: the port answered PORT_PLEASE2_REQ like an HTTP server " +
+      "('HTTP/1.1 400 Bad Request'), not like EPMD: is the EPMD port right (ERL_EPMD_PORT)?",
+  );
+});
+
+Deno.test("names() at an HTTP, SSH or TLS port is NOT_EPMD, naming the kind of server", async () => {
+  const cases: [Uint8Array, string][] = [
+    [enc.encode("HTTP/1.1 400 Bad Request\r\n\r\n"), "like an HTTP server ('HTTP/1.1 400 Bad Request')"],
+    [enc.encode("SSH-2.0-OpenSSH_9.6\r\n"), "like an SSH server ('SSH-2.0-OpenSSH_9.6')"],
+    [Uint8Array.of(0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x32), "like a TLS server"],
+  ];
+  for (const [reply, text] of cases) {
+    const { connect, server } = pipe();
+    const result = names("127.0.0.1", { port: 4369, connect });
+    await new ExactReader(server).readExact(3);
+    await server.write(reply);
+    server.close();
+    const err = await expectEpmdError(result, "NOT_EPMD");
+    assert(
+      err.message.startsWith(`Cannot list nodes on 127.0.0.1:4369: the port answered NAMES_REQ ${text}`),
+      err.message,
+    );
+  }
 });
 
 Deno.test("names() and portPlease() fail with TIMEOUT when EPMD stays silent", async () => {
@@ -238,9 +271,9 @@ Deno.test("names() fails with TOO_LARGE on a reply over the limit", async () => 
   assert(err.cause instanceof BytesError);
 });
 
-Deno.test("names() rejects an empty, a short and a garbage reply", async () => {
+Deno.test("names() rejects an empty (not EPMD), a short and a garbage reply", async () => {
   const cases: [Uint8Array, EpmdErrorCode, string][] = [
-    [new Uint8Array(0), "NO_REPLY", "without answering NAMES_REQ"],
+    [new Uint8Array(0), "NOT_EPMD", "without answering NAMES_REQ, which EPMD always answers: it is not EPMD"],
     [Uint8Array.of(0, 0), "BAD_REPLY", "fewer than the 4"],
     [namesReply(4369, "<html>\n"), "BAD_REPLY", "'<html>'"],
   ];
@@ -273,19 +306,61 @@ Deno.test("portPlease() sends a 255-byte name", async () => {
   await expectEpmdError(result, "NO_REPLY");
 });
 
-Deno.test("a refused connection is UNREACHABLE and says EPMD is not running", async () => {
+Deno.test("a refused connection is REFUSED and says nothing listens there", async () => {
   const connect = () =>
     Promise.reject(
       new BytesError("CONNECT", "Cannot connect to 127.0.0.1:4369: refused", {
         cause: new Deno.errors.ConnectionRefused("Connection refused (os error 111)"),
       }),
     );
-  const err = await expectEpmdError(names("127.0.0.1", { port: 4369, connect }), "UNREACHABLE");
+  const err = await expectEpmdError(names("127.0.0.1", { port: 4369, connect }), "REFUSED");
   assertEquals(
     err.message,
-    "Cannot list nodes on 127.0.0.1:4369: EPMD is not running or not reachable at 127.0.0.1:4369 (connection refused)",
+    "Cannot list nodes on 127.0.0.1:4369: nothing listens on 127.0.0.1:4369 (connection refused): " +
+      "is EPMD running there, and on this port (ERL_EPMD_PORT)?",
   );
   assert(err.cause instanceof BytesError);
+});
+
+Deno.test("a host name that does not resolve is CANNOT_RESOLVE, not 'EPMD is not running'", async () => {
+  // What Deno.connect throws for a name getaddrinfo does not know, wrapped by connectTcp.
+  const connect = (host: string, port: number) =>
+    Promise.reject(
+      new BytesError(
+        "CONNECT",
+        `Cannot connect to ${host}:${port}: failed to lookup address information: Name or service not known`,
+        { cause: new Error("failed to lookup address information: Name or service not known") },
+      ),
+    );
+  const err = await expectEpmdError(names("nosuchhost.invalid", { port: 4369, connect }), "CANNOT_RESOLVE");
+  assertEquals(
+    err.message,
+    "Cannot resolve 'nosuchhost.invalid' to list its nodes: failed to lookup address information: Name or service not known",
+  );
+  assertEquals([err.host, err.port], ["nosuchhost.invalid", 4369]);
+  const err2 = await expectEpmdError(
+    portPlease("nosuchhost.invalid", "app", { port: 4369, connect }),
+    "CANNOT_RESOLVE",
+  );
+  assert(
+    err2.message.startsWith("Cannot resolve 'nosuchhost.invalid' to look up node 'app': "),
+    err2.message,
+  );
+  assert(!/EPMD is not running/.test(err.message + err2.message));
+});
+
+Deno.test("another connect failure is UNREACHABLE with the system's reason", async () => {
+  const connect = () =>
+    Promise.reject(
+      new BytesError("CONNECT", "Cannot connect to 10.0.0.9:4369: No route to host (os error 113)", {
+        cause: new Error("No route to host (os error 113)"),
+      }),
+    );
+  const err = await expectEpmdError(names("10.0.0.9", { port: 4369, connect }), "UNREACHABLE");
+  assertEquals(
+    err.message,
+    "Cannot list nodes on 10.0.0.9:4369: EPMD at 10.0.0.9:4369 is not reachable (No route to host (os error 113))",
+  );
 });
 
 Deno.test("the caller's signal aborts with ABORTED, or TIMEOUT for a timeout signal", async () => {

@@ -3,7 +3,13 @@
  *
  * - `BAD_PORT`: an EPMD port (option or `ERL_EPMD_PORT`) is not an integer in 1..65535.
  * - `BAD_NAME`: the name to resolve is empty, longer than 255 UTF-8 bytes, not well-formed or holds `@`.
- * - `UNREACHABLE`: no TCP connection to EPMD (refused, unreachable host, unresolvable host).
+ * - `CANNOT_RESOLVE`: the host name has no address (DNS or `/etc/hosts` do not know it); EPMD was not asked.
+ * - `REFUSED`: the host refused the TCP connection: nothing listens on that port (EPMD not running, or
+ *   on another port: `ERL_EPMD_PORT`).
+ * - `UNREACHABLE`: no TCP connection to EPMD for another reason (no route to the host, network down).
+ * - `NOT_EPMD`: something answers on the port, but not EPMD: an HTTP or SSH server, or a port that
+ *   closes the connection without answering NAMES_REQ (which EPMD always answers), such as an Erlang
+ *   distribution port.
  * - `TIMEOUT`: the deadline passed before the operation finished.
  * - `ABORTED`: the caller's signal aborted the operation for a reason other than a timeout.
  * - `NO_REPLY`: EPMD closed the connection without sending anything (it does so for names it rejects).
@@ -15,7 +21,10 @@
 export type EpmdErrorCode =
   | "BAD_PORT"
   | "BAD_NAME"
+  | "CANNOT_RESOLVE"
+  | "REFUSED"
   | "UNREACHABLE"
+  | "NOT_EPMD"
   | "TIMEOUT"
   | "ABORTED"
   | "NO_REPLY"
