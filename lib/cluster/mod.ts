@@ -23,6 +23,8 @@ export {
   type MeshOptions,
   type MeshStatus,
   meshStatus,
+  type MeshVerdictKind,
+  type UnreachableNode,
 } from "./mesh.ts";
 export {
   type WaitAttempt,
@@ -35,4 +37,28 @@ export {
   type WaitReport,
   type WaitSelf,
 } from "./wait.ts";
+export {
+  type CycleDiscoveryFacts,
+  judgeMesh,
+  localNodeView,
+  type LocalNodeViewOptions,
+  type LocalView,
+  type MeshFacts,
+  type MeshSnapshot,
+  type MeshVerdict,
+  type MeshVerdictCode,
+  peerDiagnoser,
+  type PeerDiagnoserOptions,
+  type SnapshotDiscovery,
+  type SnapshotError,
+  type SnapshotHostFailure,
+  type SnapshotLocal,
+  snapshotOfCycle,
+  type SnapshotOptions,
+  type SnapshotOtherNodes,
+  type SnapshotPeer,
+  takeSnapshot,
+} from "./snapshot.ts";
+export { type DiagnosisCode, type PeerReason, type PeerReasonCode, snapshotReason } from "./reasons.ts";
+export { judgeReadiness, type ReadinessRule, type ReadinessVerdict } from "./readiness.ts";
 export { type NodeChange, nodeChange, WATCHER_SOURCE, watchNodes } from "./watch.ts";

@@ -1,4 +1,4 @@
-import type { CycleReport, Reconciler } from "../cluster/mod.ts";
+import { type CycleReport, judgeReadiness, type Reconciler, snapshotOfCycle } from "../cluster/mod.ts";
 import type { Readiness } from "../config/mod.ts";
 
 /** The answer to one probe. */
@@ -14,7 +14,9 @@ export type ProbeKind = "liveness" | "readiness" | "startup";
 /**
  * Judges the probes from the reconcile loop's state, without network work, so they answer at once:
  * liveness: the local node answered within the last `staleMs` (DNS and peers play no part);
- * readiness: as `readiness` says (`node`, `meshed`, or at least K connected peers);
+ * readiness: {@link judgeReadiness} of a snapshot of the last cycle ({@link snapshotOfCycle}): `node`,
+ * `meshed` (every discovered peer connected, or this node alone by design; never on an empty or failed
+ * discovery), or at least K discovered peers connected;
  * startup: the local node has answered once.
  */
 export function judge(
@@ -37,14 +39,9 @@ export function judge(
       detail: `${local} has not answered for ${staleMs} ms${last?.error ? `: ${last.error}` : ""}`,
     };
   }
+  // Fresh means the node answered within `staleMs`: enough for liveness and readiness `node`.
   if (kind === "liveness" || readiness === "node") return { ok: true, detail: `${local} answers` };
-  const connected = (last?.discovered.length ?? 0) - (last?.missing.length ?? 0);
-  if (readiness === "meshed") {
-    return last && last.missing.length === 0
-      ? { ok: true, detail: `${local} is connected to all ${last.discovered.length} discovered peer(s)` }
-      : { ok: false, detail: `${local} is missing ${last?.missing.map((m) => m.node).join(", ")}` };
-  }
-  return connected >= readiness
-    ? { ok: true, detail: `${local} is connected to ${connected} peer(s), at least ${readiness} needed` }
-    : { ok: false, detail: `${local} is connected to ${connected} peer(s), ${readiness} needed` };
+  if (!last) return { ok: false, detail: `${local} has not been checked yet` };
+  const snapshot = snapshotOfCycle(last, { localLabel: local, source: reconciler.source.description });
+  return judgeReadiness(snapshot, readiness);
 }
