@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
 import { BytesError, ByteWriter, type ExactReader, frame16, type Transport, writeAll } from "../bytes/mod.ts";
 import type { Cookie } from "./cookie.ts";
 import { HandshakeError } from "./errors.ts";
+import { md5 } from "./md5.ts";
 import { CLIENT_FLAGS, DFLAG, expandFlags, MANDATORY_25, missingFlags } from "./flags.ts";
 
 /** What {@link clientHandshake} needs. */
@@ -36,10 +36,12 @@ export interface HandshakeResult {
 
 /** `MD5(cookie ++ decimal(challenge))`, the digest both sides prove the cookie with. */
 export function genDigest(challenge: number, cookie: Cookie): Uint8Array {
-  const h = createHash("md5");
-  h.update(cookie.bytes());
-  h.update(String(challenge >>> 0));
-  return new Uint8Array(h.digest());
+  const cookieBytes = cookie.bytes();
+  const decimal = new TextEncoder().encode(String(challenge >>> 0));
+  const input = new Uint8Array(cookieBytes.length + decimal.length);
+  input.set(cookieBytes);
+  input.set(decimal, cookieBytes.length);
+  return md5(input);
 }
 
 const enc = new TextEncoder();
