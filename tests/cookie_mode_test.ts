@@ -26,7 +26,16 @@ Deno.test({
 
       // The VM: distribution does not start; auth names the file.
       const vm = await new Deno.Command("erl", {
-        args: ["-noshell", "-name", `modetest@127.0.0.1`, "-eval", 'io:format("started~n"), halt().'],
+        // -start_epmd false: no EPMD daemon is left behind (auth reads the cookie before EPMD is asked).
+        args: [
+          "-noshell",
+          "-start_epmd",
+          "false",
+          "-name",
+          "modetest@127.0.0.1",
+          "-eval",
+          'io:format("started~n"), halt().',
+        ],
         env: { HOME: home, ERL_CRASH_DUMP: `${home}/erl_crash.dump`, ERL_EPMD_PORT: String(freePort()) },
         cwd: home,
         stdout: "piped",

@@ -20,6 +20,33 @@ export function logEvent(e: ClusterEvent): void {
         reason: e.reason,
       });
       return;
+    case "local_refused":
+      log.error(
+        "Cannot mesh the local node {node} ({code}): {reason}; retrying in {first}, then at most every {max}, and at once when the node restarts",
+        {
+          event: e.type,
+          node: e.node,
+          code: e.code,
+          reason: e.reason,
+          cookieSource: e.cookieSource,
+          first: `${e.retry.firstMs / 1000} s`,
+          max: `${e.retry.maxMs / 1000} s`,
+        },
+      );
+      return;
+    case "name_form_mismatch":
+      log.error(
+        "Cannot mesh the local node {node} with {peers}: it runs with {form} names and they have {other} names, which net_kernel refuses, so erlmesh never asks it to connect them; {fix}",
+        {
+          event: e.type,
+          node: e.node,
+          peers: e.peers.join(", "),
+          form: e.kind,
+          other: e.kind === "short" ? "long" : "short",
+          fix: e.fix,
+        },
+      );
+      return;
     case "join":
       log.info("Peer {node} joined", { event: e.type, node: e.node });
       return;

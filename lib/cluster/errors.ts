@@ -1,5 +1,5 @@
 /** Stable codes of {@link ClusterError}. */
-export type ClusterErrorCode = "LOCAL_NODE_DOWN" | "LOCAL_NODE_UNKNOWN" | "STOPPED";
+export type ClusterErrorCode = "LOCAL_NODE_DOWN" | "LOCAL_NODE_UNKNOWN" | "LOCAL_NODE_AMBIGUOUS" | "STOPPED";
 
 /** The reconcile loop cannot do its work: the local node is not there, or not known. */
 export class ClusterError extends Error {

@@ -1,4 +1,5 @@
 import {
+  aliveMatcher,
   connectByAlive,
   connectNode,
   type Cookie,
@@ -6,12 +7,17 @@ import {
   type NodeConnection,
   parseNodeName,
 } from "../dist/mod.ts";
+import { EpmdError, names as epmdNames, portPlease } from "../epmd/mod.ts";
+import { ClusterError } from "./errors.ts";
 
 /** Options of {@link LocalLink}. */
 export interface LocalLinkOptions {
   /** The local node's full name; or only `alive` plus `host` to learn it from the handshake. */
   node?: string;
-  /** The local node's alive part, when its full name is not known. */
+  /**
+   * The local node's alive part, when its full name is not known. It may hold `*`: the one node of
+   * the local EPMD that matches is taken (several are an error that asks for `--node`).
+   */
   alive?: string;
   /** Where the local node's EPMD runs. @default "127.0.0.1" */
   host?: string;
@@ -27,11 +33,57 @@ export interface LocalLinkOptions {
   maxBackoffMs?: number;
   /** Longest retry delay once the node has been away for 30 s. @default 1000 */
   slowBackoffMs?: number;
+  /**
+   * The retry delays after the node refused erlmesh (see {@link isRefusal}): each refused handshake is
+   * a line in the node's log, so they are few. @default REFUSED_BACKOFF
+   */
+  refusedBackoff?: RefusedBackoff;
+  /** How often the node's EPMD registration is checked while refused, ms. @default 1000 */
+  restartCheckMs?: number;
+}
+
+/** The retry schedule after a refusal: `firstMs`, doubling up to `maxMs`. */
+export interface RefusedBackoff {
+  /** The first delay, ms. */
+  firstMs: number;
+  /** The longest delay, ms. */
+  maxMs: number;
+}
+
+/**
+ * After a refused handshake: retry in 5 s, 10 s, 20 s, then every 30 s, so a misconfigured erlmesh
+ * adds at most 4 lines to the node's log in the first minute and 2 a minute after that. A node that
+ * restarts (it leaves EPMD, or comes back on another port) is retried at once.
+ */
+export const REFUSED_BACKOFF: RefusedBackoff = { firstMs: 5000, maxMs: 30000 };
+
+/** The delay before attempt `n + 1` after `n` refused attempts in a row (`n` ≥ 1). */
+export function refusedDelayMs(n: number, backoff: RefusedBackoff = REFUSED_BACKOFF): number {
+  return Math.min(backoff.firstMs * 2 ** Math.min(Math.max(n - 1, 0), 30), backoff.maxMs);
+}
+
+const REFUSAL_CODES = new Set(["COOKIE_REJECTED", "BAD_DIGEST", "NAME_MISMATCH", "NOT_ALLOWED"]);
+
+/**
+ * True for a failure that trying again at once cannot fix and that the node logs: it refused the
+ * cookie, answered under another name, or refused erlmesh's name. Also a glob basename that matches
+ * several local nodes (a configuration error).
+ */
+export function isRefusal(err: unknown): boolean {
+  return (err instanceof HandshakeError && REFUSAL_CODES.has(err.code)) ||
+    (err instanceof ClusterError && err.code === "LOCAL_NODE_AMBIGUOUS");
 }
 
 /**
  * The one long-lived hidden link to the local node. {@link LocalLink.get} returns the open link, or
  * connects (with backoff between attempts) when it is down.
+ *
+ * Backoff: 10 ms doubling to 50 ms for 30 s of an outage, then up to 1 s. After a refusal (the node
+ * refused the cookie, answered under another name, or said `not_allowed`) it follows
+ * {@link REFUSED_BACKOFF} instead (5 s doubling to 30 s), and meanwhile asks the node's EPMD every
+ * second (which the node does not log) whether it restarted: when it left EPMD or came back on another
+ * port, the next attempt is at once. So a node restarted with the right cookie is meshed within a
+ * second or two, and within 30 s at most when erlmesh's own cookie was fixed some other way.
  */
 export class LocalLink {
   #opts: LocalLinkOptions;
@@ -42,6 +94,11 @@ export class LocalLink {
   #lastError: Error | undefined;
   #generation = 0;
   #downSince: number | undefined;
+  #refusals = 0;
+  /** The alive part and EPMD port of the node that refused, to notice a restart. */
+  #refusedBy: { alive: string; host: string; port?: number } | undefined;
+  #restartCheckAt = 0;
+  #restartChecking = false;
   /** The local node's full name, once known. */
   name: string | undefined;
 
@@ -74,39 +131,137 @@ export class LocalLink {
     return this.#conn?.open ?? false;
   }
 
+  /** True while the node refuses erlmesh (see {@link isRefusal}): attempts follow the refused backoff. */
+  get refused(): boolean {
+    return !this.up && this.#refusals > 0;
+  }
+
+  /** When the next connect attempt may start (ms since epoch); 0 when at once. */
+  get nextAttemptAt(): number {
+    return this.#nextAttempt;
+  }
+
   /** The open link, connecting first when needed. Rejects while backing off after a failure. */
   get(): Promise<NodeConnection> {
     if (this.#conn?.open) return Promise.resolve(this.#conn);
     if (this.#connecting) return this.#connecting;
     const wait = this.#nextAttempt - Date.now();
-    if (wait > 0 && this.#lastError) return Promise.reject(this.#lastError);
+    if (wait > 0 && this.#lastError) {
+      if (this.#refusals > 0) this.#checkRestart();
+      return Promise.reject(this.#lastError);
+    }
     this.#connecting = this.#connect().finally(() => (this.#connecting = undefined));
     return this.#connecting;
   }
 
+  #common() {
+    const o = this.#opts;
+    return { cookie: o.cookie, epmdPort: o.epmdPort, timeoutMs: o.connectTimeoutMs ?? 2000 };
+  }
+
+  /** The node to connect to: its full name, or its alive part (a glob is resolved with the local EPMD). */
+  async #target(): Promise<{ alive: string; host: string; full?: string }> {
+    const o = this.#opts;
+    if (o.node) {
+      const n = parseNodeName(o.node);
+      return { alive: n.alive, host: n.host, full: n.full };
+    }
+    const host = o.host ?? "127.0.0.1";
+    const alive = o.alive!;
+    if (!alive.includes("*")) return { alive, host };
+    const timeoutMs = this.#common().timeoutMs;
+    let known: string[];
+    try {
+      known = (await epmdNames(host, { port: o.epmdPort, timeoutMs })).nodes.map((n) => n.name);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new HandshakeError(
+        err instanceof EpmdError && err.code === "TIMEOUT" ? "TIMEOUT" : "UNREACHABLE",
+        `${alive}@${host}`,
+        `Cannot find the local node matching '${alive}': ${why}`,
+        { cause: err },
+      );
+    }
+    const match = aliveMatcher(alive);
+    const found = known.filter((n) => match(n) && !n.startsWith("erlmesh-"));
+    if (found.length === 1) return { alive: found[0], host };
+    if (found.length === 0) {
+      throw new HandshakeError(
+        "NOT_REGISTERED",
+        `${alive}@${host}`,
+        `Cannot find the local node matching '${alive}': EPMD on ${host} ${
+          known.length ? `knows only ${known.map((n) => `'${n}'`).join(", ")}` : "knows no nodes"
+        }`,
+      );
+    }
+    throw new ClusterError(
+      "LOCAL_NODE_AMBIGUOUS",
+      `Cannot tell which local node to mesh: ${found.length} nodes of EPMD on ${host} match '${alive}' (${
+        found.map((n) => `'${n}'`).join(", ")
+      }); give the one to mesh with --node (ERLMESH_NODE)`,
+    );
+  }
+
   async #connect(): Promise<NodeConnection> {
     const o = this.#opts;
-    const common = { cookie: o.cookie, epmdPort: o.epmdPort, timeoutMs: o.connectTimeoutMs ?? 2000 };
+    let target: { alive: string; host: string; full?: string } | undefined;
     try {
-      const conn = o.node
-        ? await connectNode(o.node, common)
-        : await connectByAlive(o.alive!, o.host ?? "127.0.0.1", common);
+      target = await this.#target();
+      const conn = target.full
+        ? await connectNode(target.full, this.#common())
+        : await connectByAlive(target.alive, target.host, this.#common());
       this.#conn = conn;
       this.name = conn.node;
       this.#generation++;
       this.#backoff = o.minBackoffMs ?? 10;
       this.#lastError = undefined;
       this.#downSince = undefined;
+      this.#refusals = 0;
+      this.#refusedBy = undefined;
       return conn;
     } catch (err) {
       this.#lastError = err instanceof Error ? err : new Error(String(err));
       const now = Date.now();
       this.#downSince ??= now;
-      this.#nextAttempt = now + this.#backoff;
-      const cap = now - this.#downSince < 30000 ? o.maxBackoffMs ?? 50 : o.slowBackoffMs ?? 1000;
-      this.#backoff = Math.min(this.#backoff * 2, cap);
+      if (isRefusal(err)) {
+        this.#refusals++;
+        this.#nextAttempt = now + refusedDelayMs(this.#refusals, o.refusedBackoff);
+        this.#refusedBy = target ? { alive: target.alive, host: target.host } : undefined;
+        this.#restartCheckAt = 0;
+        this.#checkRestart();
+      } else {
+        this.#refusals = 0;
+        this.#refusedBy = undefined;
+        this.#nextAttempt = now + this.#backoff;
+        const cap = now - this.#downSince < 30000 ? o.maxBackoffMs ?? 50 : o.slowBackoffMs ?? 1000;
+        this.#backoff = Math.min(this.#backoff * 2, cap);
+      }
       throw err;
     }
+  }
+
+  /**
+   * While refused: asks the node's EPMD (at most every `restartCheckMs`) for its port. A node that left
+   * EPMD or came back on another port has restarted, maybe with the right cookie: retry at once.
+   */
+  #checkRestart(): void {
+    const by = this.#refusedBy;
+    if (!by || this.#restartChecking || Date.now() < this.#restartCheckAt) return;
+    this.#restartChecking = true;
+    this.#restartCheckAt = Date.now() + (this.#opts.restartCheckMs ?? 1000);
+    portPlease(by.host, by.alive, { port: this.#opts.epmdPort, timeoutMs: 1000 }).then(
+      (info) => {
+        if (by.port !== undefined && info.port !== by.port) this.#nextAttempt = 0;
+        by.port = info.port;
+      },
+      (err) => {
+        // Gone from EPMD: it is restarting; the attempt after it registers again is at once.
+        if (err instanceof EpmdError && err.code === "NOT_REGISTERED" && by.port !== undefined) {
+          by.port = undefined;
+          this.#nextAttempt = 0;
+        }
+      },
+    ).finally(() => (this.#restartChecking = false));
   }
 
   /** Waits until the link is up or `timeoutMs` passes; rejects with the last connect error. */
@@ -117,10 +272,7 @@ export class LocalLink {
       try {
         return await this.get();
       } catch (err) {
-        if (
-          err instanceof HandshakeError &&
-          ["COOKIE_REJECTED", "NAME_MISMATCH", "NOT_ALLOWED"].includes(err.code)
-        ) throw err;
+        if (isRefusal(err)) throw err;
         if (Date.now() >= end) throw err;
         await new Promise((r) =>
           setTimeout(r, Math.max(10, Math.min(this.#nextAttempt - Date.now(), end - Date.now())))

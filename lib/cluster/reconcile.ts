@@ -1,15 +1,44 @@
-import { atomList, type Cookie, type NodeConnection } from "../dist/mod.ts";
+import {
+  acceptsPeerHost,
+  atomList,
+  type Cookie,
+  type HandshakeError,
+  hostKind,
+  type NameKind,
+  type NodeConnection,
+  parseNodeName,
+} from "../dist/mod.ts";
 import { atom, isAtom } from "../etf/term.ts";
 import type { Discovery, DiscoverySource, NodeEnumerator, Peer } from "../discovery/mod.ts";
 import { ClusterError } from "./errors.ts";
 import { diagnosePeer, type PeerDiagnosis, probePeer } from "./diagnose.ts";
-import { LocalLink } from "./local.ts";
+import { isRefusal, LocalLink, REFUSED_BACKOFF, type RefusedBackoff, refusedDelayMs } from "./local.ts";
 import { type NodeChange, watchNodes } from "./watch.ts";
 
 /** Something worth logging once: a join, a departure, a failure or a recovery. */
 export type ClusterEvent =
   | { type: "local_up"; node: string; generation: number }
   | { type: "local_down"; node: string; reason: string }
+  /**
+   * The local node refused erlmesh's handshake (`code` COOKIE_REJECTED, BAD_DIGEST, NAME_MISMATCH,
+   * NOT_ALLOWED) or a glob basename matches several nodes (LOCAL_NODE_AMBIGUOUS). Sent once until the
+   * link is up; `reason` says what to fix and names where the cookie came from, never the cookie.
+   * Retries follow `retry` (first and longest delay, ms), and happen at once when the node restarts.
+   */
+  | {
+    type: "local_refused";
+    node: string;
+    code: string;
+    reason: string;
+    cookieSource: string;
+    retry: RefusedBackoff;
+  }
+  /**
+   * Discovered peers whose names are of the other form than the local node's (`-name` vs `-sname`):
+   * the node cannot connect to them, so erlmesh never asks it to. Sent once per peer while the local
+   * node runs; `fix` says what to change.
+   */
+  | { type: "name_form_mismatch"; node: string; kind: NameKind; peers: string[]; fix: string }
   | { type: "join"; node: string }
   | { type: "leave"; node: string }
   | { type: "connect_failed"; node: string; code: string; reason: string }
@@ -55,6 +84,11 @@ export interface ReconcilerOptions {
   maxBackoffMs?: number;
   /** A missing peer is retried every `fastIntervalMs` for this long, then every `maxBackoffMs`, ms. @default 30000 */
   patienceMs?: number;
+  /**
+   * Retry delays after a peer or the local node refused a handshake (a wrong cookie, another name,
+   * `not_allowed`): each refused handshake is a line in that node's log. @default REFUSED_BACKOFF
+   */
+  refusedBackoff?: RefusedBackoff;
   /** Receives events. */
   onEvent?: (e: ClusterEvent) => void;
   /** Receives each cycle's report. */
@@ -130,6 +164,8 @@ export interface ReconcilerCounters {
 
 interface PeerState {
   failures: number;
+  /** Refused attempts in a row (see {@link isRefusal}): they follow the refused backoff. */
+  refusals?: number;
   nextAttemptAt: number;
   lastCode?: string;
   lastReason?: string;
@@ -155,6 +191,13 @@ interface PeerState {
  * (deadline `probeTimeoutMs`, 300 ms) whether it is registered, so an unreachable or partitioned peer
  * never makes the local node wait in net_kernel, and a healed one is found within a few hundred ms.
  * Steady state costs one DNS query and one local rpc per cycle, and no EPMD query.
+ *
+ * Refusals back off: a peer that refuses the cookie (or answers under another name, or says
+ * `not_allowed`) is retried after 5 s, 10 s, 20 s, then every 30 s ({@link REFUSED_BACKOFF}), and
+ * is asked for a diagnosis handshake of erlmesh's own only every fourth time, so it sees at most a
+ * few such handshakes a minute. The local node likewise (see {@link LocalLink}); its refusal is
+ * reported once, as `local_refused`. A discovered peer whose name is of the other form than the local
+ * node's (`-name` vs `-sname`) is never asked for: net_kernel would refuse and log it.
  */
 export class Reconciler {
   #o:
@@ -229,6 +272,7 @@ export class Reconciler {
       cookie: options.cookie,
       epmdPort: options.epmdPort,
       connectTimeoutMs: this.#o.connectTimeoutMs,
+      refusedBackoff: options.refusedBackoff,
     });
     this.#settleUntil = Date.now() + this.#o.settleMs;
   }
@@ -287,12 +331,16 @@ export class Reconciler {
       if (this.#link.generation !== this.#lastGeneration) {
         this.#lastGeneration = this.#link.generation;
         this.#localDownReported = false;
+        this.#localRefusedReported = false;
+        this.#formReported.clear();
         this.#settleUntil = Date.now() + this.#o.settleMs;
         this.#emit({ type: "local_up", node: conn.node, generation: this.#link.generation });
         // Node events as they happen; the nodes() poll of every cycle stays the source of truth.
-        watchNodes(conn, (c) => this.#onNodeChange(c), this.#o.rpcTimeoutMs).catch((err) =>
-          this.#emit({ type: "watch_failed", reason: errText(err) })
-        );
+        watchNodes(conn, (c) => this.#onNodeChange(c), this.#o.rpcTimeoutMs).catch((err) => {
+          // Ended because erlmesh stopped or the link went down (local_down says so): no failure.
+          if (this.#stopped || !conn.open) return;
+          this.#emit({ type: "watch_failed", reason: errText(err) });
+        });
         conn.closed.then((reason) => {
           if (this.#stopped) return;
           this.#localDown(conn.node, reason);
@@ -336,9 +384,14 @@ export class Reconciler {
       }
 
       report.local = conn.node;
-      const wanted = en.peers.filter((p) => p.node !== conn.node);
-      report.discovered = wanted.map((p) => p.node);
+      const discovered = en.peers.filter((p) => p.node !== conn.node);
+      report.discovered = discovered.map((p) => p.node);
       this.#trackDiscovered(report.discovered);
+      // Peers of the other name form: net_kernel refuses them (and logs it), so never ask.
+      const kind = hostKind(parseNodeName(conn.node).host);
+      const otherForm = discovered.filter((p) => !acceptsPeerHost(kind, parseNodeName(p.node).host));
+      const wanted = otherForm.length ? discovered.filter((p) => !otherForm.includes(p)) : discovered;
+      this.#reportOtherForm(conn.node, kind, otherForm.map((p) => p.node));
 
       const nodesNow = atomList(
         await conn.rpc("erlang", "nodes", [], { timeoutMs: this.#o.rpcTimeoutMs }),
@@ -366,6 +419,14 @@ export class Reconciler {
         const task = this.#connectPeer(conn, p).finally(() => this.#inflight.delete(p.node));
         this.#inflight.set(p.node, task);
       }
+      for (const p of otherForm) {
+        if (this.#connected.has(p.node)) continue;
+        report.missing.push({
+          node: p.node,
+          code: "NAME_FORM",
+          reason: nameFormReason(conn.node, kind, p.node),
+        });
+      }
       for (const p of missing) {
         const st = this.#peers.get(p.node);
         report.missing.push({
@@ -389,6 +450,15 @@ export class Reconciler {
   }
 
   #localDownReported = false;
+  #localRefusedReported = false;
+  #formReported = new Set<string>();
+
+  #reportOtherForm(node: string, kind: NameKind, peers: string[]): void {
+    const fresh = peers.filter((p) => !this.#formReported.has(p));
+    if (fresh.length === 0) return;
+    for (const p of fresh) this.#formReported.add(p);
+    this.#emit({ type: "name_form_mismatch", node, kind, peers: fresh, fix: nameFormFix(kind) });
+  }
 
   #onNodeChange(c: NodeChange): void {
     if (this.#stopped) return;
@@ -400,6 +470,21 @@ export class Reconciler {
   }
 
   #localDown(node: string, reason: unknown): void {
+    if (isRefusal(reason)) {
+      if (this.#localRefusedReported) return;
+      this.#localRefusedReported = true;
+      this.#localDownReported = true;
+      this.#settleUntil = Date.now() + this.#o.settleMs;
+      this.#emit({
+        type: "local_refused",
+        node,
+        code: (reason as HandshakeError).code,
+        reason: refusalReason(reason as Error, this.#o.cookie),
+        cookieSource: this.#o.cookie.source,
+        retry: this.#o.refusedBackoff ?? REFUSED_BACKOFF,
+      });
+      return;
+    }
     if (this.#localDownReported) return;
     this.#localDownReported = true;
     this.#settleUntil = Date.now() + this.#o.settleMs;
@@ -477,10 +562,15 @@ export class Reconciler {
           }
           return;
         }
-        diagnosis = await diagnosePeer(p.node, this.#o.cookie, {
-          epmdPort: this.#o.epmdPort,
-          timeoutMs: this.#o.connectTimeoutMs,
-        });
+        // A peer that refused erlmesh's handshake last time is asked again only every fourth refused
+        // attempt: each handshake it refuses is a line in its log, and connect_node was one already.
+        const refusedBefore = (st.refusals ?? 0) > 0 && REFUSAL_DIAGNOSES.has(st.lastCode ?? "");
+        diagnosis = refusedBefore && st.refusals! % 4 !== 0 && st.lastReason !== undefined
+          ? { code: st.lastCode!, message: st.lastReason }
+          : await diagnosePeer(p.node, this.#o.cookie, {
+            epmdPort: this.#o.epmdPort,
+            timeoutMs: this.#o.connectTimeoutMs,
+          });
       } catch (err) {
         diagnosis = { code: "RPC", message: errText(err) };
       }
@@ -490,7 +580,13 @@ export class Reconciler {
     st.failures++;
     st.since ??= Date.now();
     const patient = Date.now() - st.since < this.#o.patienceMs;
-    st.nextAttemptAt = Date.now() + (patient ? this.#o.fastIntervalMs : this.#o.maxBackoffMs);
+    st.refusals = REFUSAL_DIAGNOSES.has(diagnosis.code) ? (st.refusals ?? 0) + 1 : 0;
+    st.nextAttemptAt = Date.now() +
+      (st.refusals > 0
+        ? refusedDelayMs(st.refusals, this.#o.refusedBackoff)
+        : patient
+        ? this.#o.fastIntervalMs
+        : this.#o.maxBackoffMs);
     st.lastReason = diagnosis.message;
     this.counters.connectFailures[diagnosis.code] = (this.counters.connectFailures[diagnosis.code] ?? 0) + 1;
     if (st.lastCode !== diagnosis.code) {
@@ -506,6 +602,10 @@ export class Reconciler {
 
   /** The delay before the next cycle, by the rules in the class comment. */
   nextDelay(report: CycleReport | undefined = this.last): number {
+    if (report && !report.ok && this.#link.refused) {
+      // Nothing to do until the next attempt, except noticing a restart (LocalLink asks EPMD).
+      return Math.max(25, Math.min(500, this.#link.nextAttemptAt - Date.now()));
+    }
     if (report && !report.ok && !this.#link.up) return Math.min(50, this.#o.fastIntervalMs);
     if (!report || !report.ok || report.missing.length > 0) return this.#o.fastIntervalMs;
     if (Date.now() < this.#settleUntil) return this.#o.settleIntervalMs;
@@ -542,6 +642,35 @@ export class Reconciler {
     this.#wake?.();
     this.#link.close();
   }
+}
+
+/** Diagnosis codes of a peer that refused a handshake: retried with the refused backoff. */
+const REFUSAL_DIAGNOSES = new Set(["COOKIE_REJECTED", "BAD_DIGEST", "NAME_MISMATCH", "NOT_ALLOWED"]);
+
+function refusalReason(err: Error, cookie: Cookie): string {
+  const code = (err as { code?: string }).code;
+  if (code === "COOKIE_REJECTED" || code === "BAD_DIGEST") {
+    return `it refused erlmesh's cookie, which came from ${cookie.source}: the node runs with another ` +
+      `cookie; give erlmesh the node's cookie (--cookie-file, RELEASE_COOKIE; under 'run', the release's ` +
+      `own) or start the node with erlmesh's`;
+  }
+  return err.message.replace(/^Cannot [^:']*(?:'[^']*')?[^:]*: /, "");
+}
+
+function nameFormFix(kind: NameKind): string {
+  return kind === "short"
+    ? "start the node with long names (RELEASE_DISTRIBUTION=name and RELEASE_NODE=<name>@<FQDN or IP> " +
+      "for an Elixir release, -name for erl and relx), or discover hosts of the short form (--hosts with " +
+      "host names without dots)"
+    : "discover hosts of the long form (FQDNs or IP addresses), or start every node with short names " +
+      "(-sname, RELEASE_DISTRIBUTION=sname)";
+}
+
+function nameFormReason(node: string, kind: NameKind, peer: string): string {
+  const other = kind === "short" ? "a long name" : "a short name";
+  const flag = kind === "short" ? "short names (-sname)" : "long names (-name)";
+  return `'${peer}' has ${other}, but the local node ${node} runs with ${flag}, so it cannot connect to ` +
+    `it (erlmesh does not ask); ${nameFormFix(kind)}`;
 }
 
 function errText(err: unknown): string {

@@ -137,10 +137,11 @@ function fromReleaseNode(releaseNode: string, ctx: NodeContext): FoundValue | un
 
 /**
  * The default node from the downward API alone, when `basename` is known: `<basename>@<pod FQDN>`
- * when POD_NAME and a service are known (StatefulSet), else `<basename>@<POD_IP>` (Deployment).
+ * when POD_NAME and a service are known (StatefulSet), else `<basename>@<POD_IP>` (Deployment). A
+ * basename with `*` names no node: the local node is then learnt from the local EPMD.
  */
 export function downwardApiNode(basename: string | undefined, ctx: NodeContext): FoundValue | undefined {
-  if (basename === undefined) return undefined;
+  if (basename === undefined || basename.includes("*")) return undefined;
   const pod = podHost(ctx);
   if (pod === undefined) return undefined;
   return { raw: `${basename}@${pod.host}`, source: `env ${pod.from} (downward API)` };

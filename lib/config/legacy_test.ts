@@ -248,3 +248,21 @@ Deno.test("serviceFqdn() keeps names with a dot and completes short names", () =
   assert.equal(serviceFqdn("app.ns.svc.cluster.local", "x", "cluster.local"), "app.ns.svc.cluster.local");
   assert.equal(serviceFqdn("app.ns.svc.cluster.local.", "x", "cluster.local"), "app.ns.svc.cluster.local");
 });
+
+Deno.test("a glob basename derives no node from POD_IP or POD_NAME: the local EPMD names it", async () => {
+  for (const basename of ["*", "app*"]) {
+    const cases: Record<string, string>[] = [{ POD_IP: "127.0.0.1" }, {
+      POD_NAME: "app-0",
+      POD_IP: "10.0.0.7",
+    }];
+    for (const vars of cases) {
+      const cfg = await load({ ...vars, ERLMESH_BASENAME: basename, ERLMESH_SERVICE: "app" });
+      assert.equal(cfg.node, undefined, `${basename} ${JSON.stringify(vars)}`);
+      assert.equal(cfg.basename, basename);
+    }
+    const fromFlag = await load({ POD_IP: "127.0.0.1" }, { flags: { basename, hosts: "127.0.0.1" } });
+    assert.equal(fromFlag.node, undefined);
+  }
+  // A plain basename still derives the node.
+  assert.equal((await load({ POD_IP: "10.0.0.7", ERLMESH_BASENAME: "app" })).node, "app@10.0.0.7");
+});

@@ -14,6 +14,8 @@ export {
   type RpcErrorCode,
 } from "./errors.ts";
 export {
+  acceptsPeerHost,
+  aliveMatcher,
   hostKind,
   isIpAddress,
   localAliveBase,
@@ -36,6 +38,7 @@ export {
   COOKIE_ENV_VARS,
   type CookieSources,
   readCookieFile,
+  type ReadCookieFileOptions,
   redactCookies,
   resolveCookie,
 } from "./cookie.ts";

@@ -30,6 +30,40 @@ export function hostKind(host: string): NameKind {
 }
 
 /**
+ * Whether a node that runs with `kind` names may connect to a node on `host`, by OTP's rule
+ * (`inet_tcp_dist:splitnode/3`, used by `net_kernel:connect_node/1`): with long names (`-name`) the
+ * host must have a dot or be an IP address; with short names (`-sname`) it must have no dot (an IPv4
+ * address has dots, so it is refused). Otherwise the node logs `** System NOT running to use fully
+ * qualified hostnames **` (or `** System running to use fully qualified hostnames **`) and refuses.
+ * A node's own kind is {@link hostKind} of its host part.
+ *
+ * @example
+ * ```ts
+ * import { acceptsPeerHost } from "./names.ts";
+ * acceptsPeerHost("short", "127.0.0.1"); // false
+ * acceptsPeerHost("long", "app-0.app.default.svc.cluster.local"); // true
+ * ```
+ */
+export function acceptsPeerHost(kind: NameKind, host: string): boolean {
+  return kind === "long" ? host.includes(".") || isIpAddress(host) : !host.includes(".");
+}
+
+/**
+ * A matcher for an alive part that may hold `*` (any run of characters, as in `--basename 'app*'`).
+ *
+ * @example
+ * ```ts
+ * import { aliveMatcher } from "./names.ts";
+ * aliveMatcher("app*")("app2"); // true
+ * ```
+ */
+export function aliveMatcher(pattern: string): (alive: string) => boolean {
+  if (!pattern.includes("*")) return (alive) => alive === pattern;
+  const re = new RegExp(`^${pattern.split("*").map((p) => p.replace(/[.+]/g, "\\$&")).join(".*")}$`);
+  return (alive) => re.test(alive);
+}
+
+/**
  * Parses and checks `alive@host`. A name without `@` gets `defaultHost` when one is given (as `erl
  * -sname app` takes the local host name), and is an error otherwise.
  *

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { NodeNameError } from "./errors.ts";
-import { localNodeNameFor, parseNodeName } from "./names.ts";
+import { acceptsPeerHost, aliveMatcher, hostKind, localNodeNameFor, parseNodeName } from "./names.ts";
 
 Deno.test("parseNodeName() splits long names with FQDN and IP hosts", () => {
   assert.deepEqual(parseNodeName("app@app-0.app.default.svc.cluster.local"), {
@@ -52,4 +52,25 @@ Deno.test("localNodeNameFor() gives a per-process name of the target's kind", ()
   assert.equal(parseNodeName(long).kind, "long");
   assert.equal(parseNodeName(short).kind, "short");
   assert.equal(long.split("@")[0], short.split("@")[0]);
+});
+
+Deno.test("acceptsPeerHost() follows net_kernel: long names need a dot or an IP, short names no dot", () => {
+  assert.equal(acceptsPeerHost("long", "app-0.app.default.svc.cluster.local"), true);
+  assert.equal(acceptsPeerHost("long", "10.0.0.7"), true);
+  assert.equal(acceptsPeerHost("long", "::1"), true);
+  assert.equal(acceptsPeerHost("long", "vm"), false);
+  assert.equal(acceptsPeerHost("short", "vm"), true);
+  assert.equal(acceptsPeerHost("short", "127.0.0.1"), false);
+  assert.equal(acceptsPeerHost("short", "app-0.app"), false);
+  // A node's own kind and the peers it accepts agree for every host it can have.
+  for (const host of ["vm", "10.0.0.7", "a.b"]) assert.equal(acceptsPeerHost(hostKind(host), host), true);
+});
+
+Deno.test("aliveMatcher() matches '*' as any run of characters and everything else literally", () => {
+  assert.equal(aliveMatcher("app")("app"), true);
+  assert.equal(aliveMatcher("app")("app2"), false);
+  assert.equal(aliveMatcher("*")("anything"), true);
+  assert.equal(aliveMatcher("app*")("app-2"), true);
+  assert.equal(aliveMatcher("a.p*")("axp"), false);
+  assert.equal(aliveMatcher("a+b*")("a+bc"), true);
 });
