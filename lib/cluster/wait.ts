@@ -10,6 +10,7 @@ import {
   type DiscoveredHost,
   type Discovery,
   type DiscoverySource,
+  isHelperName,
   type NamesFn,
   normalizeHost,
 } from "../discovery/mod.ts";
@@ -33,13 +34,17 @@ export interface WaitConditions {
    */
   self?: boolean;
   /**
-   * At least this many peers other than this pod are discoverable. 0 holds even on an empty answer, so
-   * the first pod of an `OrderedReady` StatefulSet is not deadlocked.
+   * At least this many peers other than this pod are discoverable. Peers are hosts (the Service's
+   * answer, this pod left out), or nodes when {@link WaitConditions.epmd} is requested: the nodes the
+   * hosts' EPMD lists (this pod's host included, this pod's node, helpers and names that do not match
+   * {@link WaitOptions.basename} left out), so three nodes on one host are three peers. 0 holds even on an
+   * empty answer, so the first pod of an `OrderedReady` StatefulSet is not deadlocked.
    * @default {undefined} (not checked)
    */
   peers?: number;
   /**
-   * Every discovered peer's EPMD answers NAMES; with {@link WaitConditions.peers} K, at least K of them.
+   * Every discovered peer host's EPMD answers NAMES; with {@link WaitConditions.peers} K, the answering
+   * EPMDs list at least K peer nodes.
    * @default {false}
    */
   epmd?: boolean;
@@ -54,6 +59,12 @@ export interface WaitSelf {
    * gives a pod without a hostname (`10-244-7-12.app.default.svc.cluster.local`).
    */
   ip?: string;
+  /**
+   * The alive part of this pod's node: when peers are counted as nodes, a node of this name on this
+   * pod's host is this pod, not a peer. Unset: every node on this pod's host counts (in an
+   * initContainer this pod's node is not running yet).
+   */
+  alive?: string;
 }
 
 /** Options of {@link waitFor}. */
@@ -64,6 +75,11 @@ export interface WaitOptions {
   self?: WaitSelf;
   /** The EPMD NAMES client; tests pass a fake. @default {names} from `lib/epmd` */
   names?: NamesFn;
+  /**
+   * When peers are counted as nodes, only nodes whose alive part matches this (`*` matches any run of
+   * characters). @default {undefined} (every node other than helpers)
+   */
+  basename?: string;
   /** The EPMD port of the peers. @default {undefined} (the client's default: `ERL_EPMD_PORT` or 4369) */
   epmdPort?: number;
   /** The deadline of one NAMES request, in milliseconds. @default {2000} */
@@ -135,8 +151,14 @@ export interface WaitAttempt {
   selfListed: boolean;
   /** The hosts other than this pod. */
   peers: string[];
-  /** The EPMD checks of this attempt (empty unless the `epmd` condition is requested). */
+  /** What `peers` counts: `nodes` when the `epmd` condition is requested (EPMD is asked), else `hosts`. */
+  peersCounted: "nodes" | "hosts";
+  /** The peer nodes EPMD listed (empty unless the `epmd` condition is requested). */
+  peerNodes: string[];
+  /** The EPMD checks of the peer hosts in this attempt (empty unless the `epmd` condition is requested). */
   epmd: WaitEpmdCheck[];
+  /** The EPMD check of this pod's host, asked for the other nodes on it (with the `epmd` condition). */
+  selfEpmd?: WaitEpmdCheck;
   /** The pause before the next attempt, in milliseconds; undefined after the last attempt. */
   nextDelayMs?: number;
 }
@@ -225,8 +247,19 @@ function answerName(source: DiscoverySource): string {
     : `the answer of the ${what}`;
 }
 
+/** A matcher for an alive part against a basename that may hold `*`. */
+function aliveMatcher(basename: string | undefined): (alive: string) => boolean {
+  if (basename === undefined) return () => true;
+  if (!basename.includes("*")) return (alive) => alive === basename;
+  const re = new RegExp(
+    `^${basename.split("*").map((p) => p.replace(/[.+\\^$?()[\]{}|]/g, "\\$&")).join(".*")}$`,
+  );
+  return (alive) => re.test(alive);
+}
+
 interface Context {
   conditions: WaitConditions;
+  matches: (alive: string) => boolean;
   wanted: WaitConditionName[];
   source: DiscoverySource;
   self: WaitSelf;
@@ -271,8 +304,21 @@ async function attemptOnce(ctx: Context, attempt: number, signal?: AbortSignal) 
   const hosts = disc.hosts.map((h) => h.host);
   const selfListed = disc.hosts.some(ctx.isSelf);
   const peerHosts = disc.hosts.filter((h) => !ctx.isSelf(h));
+  const selfHost = disc.hosts.find(ctx.isSelf);
   const peers = peerHosts.map((h) => h.host);
-  const epmd = ctx.wanted.includes("epmd") ? await checkEpmd(ctx, peerHosts, signal) : [];
+  const counting: "nodes" | "hosts" = ctx.wanted.includes("epmd") ? "nodes" : "hosts";
+  const checks = counting === "nodes"
+    ? await checkEpmd(ctx, selfHost ? [...peerHosts, selfHost] : peerHosts, signal)
+    : [];
+  const epmd = checks.slice(0, peerHosts.length);
+  const selfEpmd = selfHost ? checks[peerHosts.length] : undefined;
+  const peerNodes = checks.flatMap((c, i) =>
+    (c.nodes ?? [])
+      .filter((alive) =>
+        !isHelperName(alive) && ctx.matches(alive) && !(i === peerHosts.length && alive === ctx.self.alive)
+      )
+      .map((alive) => `${alive}@${c.host}`)
+  ).sort();
 
   const answer = answerName(ctx.source);
   const failure = disc.error && !dnsAnswered ? disc.error.message : undefined;
@@ -326,35 +372,64 @@ async function attemptOnce(ctx: Context, attempt: number, signal?: AbortSignal) 
       }
       case "peers": {
         const k = ctx.conditions.peers ?? 0;
-        const ok = peers.length >= k;
+        if (counting === "hosts") {
+          const ok = peers.length >= k;
+          states.push({
+            name,
+            ok,
+            summary: `${peers.length}/${k} hosts`,
+            seen: peers.length > 0
+              ? `${peers.length} peer host(s) other than this pod discoverable, ${k} needed: ${
+                listHosts(peers)
+              }${staleNote}`
+              : `no peer hosts other than this pod discoverable, ${k} needed (${listing})`,
+          });
+          break;
+        }
+        const ok = peerNodes.length >= k;
+        const answered = checks.filter((c) => c.ok).length;
         states.push({
           name,
           ok,
-          summary: `${peers.length}/${k}`,
-          seen: peers.length > 0
-            ? `${peers.length} peer(s) other than this pod discoverable, ${k} needed: ${
-              listHosts(peers)
+          summary: `${peerNodes.length}/${k} nodes`,
+          seen: peerNodes.length > 0
+            ? `${peerNodes.length} peer node(s) other than this pod's registered with EPMD, ${k} needed: ${
+              listHosts(peerNodes)
             }${staleNote}`
-            : `no peers other than this pod discoverable, ${k} needed (${listing})`,
+            : disc.hosts.length === 0
+            ? `no peer nodes: ${listing}`
+            : `no peer nodes other than this pod's registered with EPMD on ${answered} of ${disc.hosts.length} host(s), ${k} needed (${listing})`,
         });
         break;
       }
       case "epmd": {
         const answered = epmd.filter((e) => e.ok).length;
         const k = ctx.conditions.peers;
-        const need = k === undefined ? peers.length : k;
-        const ok = k === undefined ? answered === peers.length : answered >= k;
         const failed = epmd.filter((e) => !e.ok);
         const why = failed.length > 0
           ? `; ${failed.slice(0, 4).map((e) => `${e.host}: ${e.error}`).join("; ")}`
           : "";
+        if (k !== undefined) {
+          // With K, the EPMDs that answer must list K peer nodes: the count the `peers` condition uses.
+          const ok = peerNodes.length >= k;
+          states.push({
+            name,
+            ok,
+            summary: `${peerNodes.length}/${k} nodes`,
+            seen: `EPMD answered NAMES on ${answered} of ${peers.length} peer host(s)${
+              selfEpmd ? ` and ${selfEpmd.ok ? "on" : "not on"} this pod's host` : ""
+            }, listing ${peerNodes.length} peer node(s), ${k} needed${why}`,
+          });
+          break;
+        }
+        const ok = answered === peers.length;
         states.push({
           name,
           ok,
-          summary: `${answered}/${need}`,
+          summary: `${answered}/${peers.length} hosts`,
           seen: peers.length === 0
-            ? `no peers to ask (${listing})`
-            : `EPMD answered NAMES on ${answered} of ${peers.length} peer(s), ${need} needed${why}`,
+            ? `no peer hosts to ask (${listing})`
+            : `EPMD answered NAMES on ${answered} of ${peers.length} peer host(s), ${peers.length} needed${why}`,
         });
         break;
       }
@@ -370,7 +445,10 @@ async function attemptOnce(ctx: Context, attempt: number, signal?: AbortSignal) 
     stale: disc.stale,
     selfListed,
     peers,
+    peersCounted: counting,
+    peerNodes,
     epmd,
+    ...(selfEpmd ? { selfEpmd } : {}),
   };
   return attemptResult;
 }
@@ -424,6 +502,7 @@ export async function waitFor(conditions: WaitConditions, options: WaitOptions):
   }
   const ctx: Context = {
     conditions,
+    matches: aliveMatcher(options.basename),
     wanted,
     source: options.source,
     self,

@@ -58,7 +58,7 @@ Deno.test("waitFor() backs off from 250 ms doubling to 5 s and fails at the dead
   assert.equal(report.elapsedMs, 20_000);
   assert.deepEqual(report.failed, ["peers"]);
   assert.equal(dns.queries.length, 9);
-  assert.match(report.message, /^Cannot finish waiting after 20 s: condition 'peers' failed: no peers/);
+  assert.match(report.message, /^Cannot finish waiting after 20 s: condition 'peers' failed: no peer hosts/);
   assert.match(report.message, /is empty \(no records: NXDOMAIN or NODATA\)/);
 });
 
@@ -101,10 +101,14 @@ Deno.test("waitFor() holds once the Service lists this pod and two peers whose E
   assert.equal(report.attempts, 4);
   assert.deepEqual(time.sleeps, [250, 500, 1000]);
   assert.deepEqual(progress.map((a) => a.ok), [false, false, false, true]);
-  assert.deepEqual(progress[2].conditions.map((c) => [c.name, c.ok]), [["self", true], ["peers", true], [
-    "epmd",
+  // With the epmd condition, peers are nodes: listed hosts whose EPMD is not up yet hold none.
+  assert.deepEqual(progress[2].conditions.map((c) => [c.name, c.ok, c.summary]), [["self", true, "listed"], [
+    "peers",
     false,
-  ]]);
+    "0/2 nodes",
+  ], ["epmd", false, "0/2 nodes"]]);
+  assert.deepEqual(report.last.peerNodes, [`app@${fqdn(0)}`, `app@${fqdn(1)}`]);
+  assert.equal(report.last.peersCounted, "nodes");
   assert.deepEqual(report.last.peers, [fqdn(0), fqdn(1)]);
   assert.equal(report.last.selfListed, true);
   assert.deepEqual(report.last.epmd.map((e) => e.host), [fqdn(0), fqdn(1)]);
@@ -121,7 +125,7 @@ Deno.test("waitFor() with peers 0 holds at once on an empty answer (pod 0 of an 
   assert.deepEqual(time.sleeps, []);
   assert.equal(report.last.dnsAnswered, true);
   assert.match(report.last.conditions[0].seen, /no records \(NXDOMAIN or NODATA/);
-  assert.equal(report.last.conditions[1].summary, "0/0");
+  assert.equal(report.last.conditions[1].summary, "0/0 hosts");
 });
 
 Deno.test("waitFor() counts 'no records' as a DNS answer but a timeout as none", async () => {
@@ -181,7 +185,7 @@ Deno.test("waitFor() with peers 2 fails when the only other host is this pod", a
   assert.equal(report.ok, false);
   assert.match(
     report.message,
-    /condition 'peers' failed: 1 peer\(s\) other than this pod discoverable, 2 needed: 10\.244\.0\.10/,
+    /condition 'peers' failed: 1 peer host\(s\) other than this pod discoverable, 2 needed: 10\.244\.0\.10/,
   );
 });
 
@@ -222,7 +226,7 @@ Deno.test("waitFor() with epmd and peers K needs only K answering EPMDs; without
   assert.match(
     report.message,
     new RegExp(
-      `condition 'epmd' failed: EPMD answered NAMES on 2 of 3 peer\\(s\\), 3 needed; ${
+      `condition 'epmd' failed: EPMD answered NAMES on 2 of 3 peer host\\(s\\), 3 needed; ${
         fqdn(2)
       }: Cannot connect`,
     ),
@@ -270,4 +274,42 @@ Deno.test("waitFor() with no condition holds after one attempt", async () => {
   const report = await waitFor({}, { source: staticSource(["a.example"]) });
   assert.equal(report.ok, true);
   assert.equal(report.attempts, 1);
+});
+
+Deno.test("waitFor() with epmd counts nodes, not hosts: three nodes on one host pass peers 2", async () => {
+  // This pod's host lists this pod's node a, peers b and c, a helper, and a node of another name.
+  const names: NamesFn = () =>
+    Promise.resolve({
+      nodes: ["a", "b", "c", "erlmesh-1f2e", "other"].map((name, i) => ({ name, port: 40000 + i })),
+    });
+  const time = fakeTime();
+  const base: WaitOptions = {
+    source: staticSource(["127.0.0.1"]),
+    names,
+    self: { ip: "127.0.0.1", alive: "a" },
+    now: time.now,
+    sleep: time.sleep,
+    timeoutMs: 1000,
+  };
+  const nodes = await waitFor({ peers: 2, epmd: true }, { ...base, basename: "*" });
+  assert.equal(nodes.ok, true, nodes.message);
+  assert.equal(nodes.last.peersCounted, "nodes");
+  assert.deepEqual(nodes.last.peerNodes, ["b@127.0.0.1", "c@127.0.0.1", "other@127.0.0.1"]);
+  assert.equal(nodes.last.conditions.find((c) => c.name === "peers")?.summary, "3/2 nodes");
+
+  const onlyB = await waitFor({ peers: 2, epmd: true }, { ...base, basename: "b" });
+  assert.equal(onlyB.ok, false);
+  assert.match(
+    onlyB.message,
+    /condition 'peers' failed: 1 peer node\(s\) other than this pod's registered with EPMD, 2 needed: b@127\.0\.0\.1/,
+  );
+
+  // Without epmd, peers are hosts, and the only host is this pod's.
+  const hosts = await waitFor({ peers: 2 }, base);
+  assert.equal(hosts.ok, false);
+  assert.equal(hosts.last.peersCounted, "hosts");
+  assert.match(
+    hosts.message,
+    /condition 'peers' failed: no peer hosts other than this pod discoverable, 2 needed/,
+  );
 });
