@@ -1,4 +1,4 @@
-import { inflateSync } from "node:zlib";
+import { InflateError, zlibInflate } from "./_inflate.ts";
 import { EtfDecodeError, type EtfDecodeErrorCode } from "./errors.ts";
 import {
   type DecodeOptions,
@@ -651,16 +651,12 @@ class Decoder {
     let inflated: Uint8Array;
     let consumed: number;
     try {
-      // `info` gives the engine, whose bytesWritten is how much of the input the zlib stream took.
-      const r = inflateSync(
-        input,
-        { maxOutputLength: size, info: true } as Parameters<typeof inflateSync>[1],
-      ) as unknown as { buffer: Uint8Array; engine: { bytesWritten: number } };
-      inflated = r.buffer;
-      consumed = r.engine.bytesWritten;
+      const r = zlibInflate(input, size);
+      inflated = r.output;
+      consumed = r.consumed;
     } catch (e) {
-      const code = (e as { code?: string }).code;
-      if (code === "ERR_BUFFER_TOO_LARGE") {
+      if (!(e instanceof InflateError)) throw e;
+      if (e.code === "TOO_LARGE") {
         return this.fail(
           "INVALID",
           at,
@@ -669,10 +665,10 @@ class Decoder {
           e,
         );
       }
-      if (code === "Z_BUF_ERROR") {
+      if (e.code === "TRUNCATED") {
         return this.fail("TRUNCATED", this.pos, "the zlib stream ends early", tag, e);
       }
-      return this.fail("INVALID", this.pos, `bad zlib stream: ${(e as Error).message}`, tag, e);
+      return this.fail("INVALID", this.pos, `bad zlib stream: ${e.message}`, tag, e);
     }
     if (inflated.length !== size) {
       this.fail(
