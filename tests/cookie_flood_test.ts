@@ -186,3 +186,57 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "agent with a peer that runs with another cookie: a few refused handshakes in the peer's log",
+  ignore: !avail.available,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const cookie = randomCookie();
+    const peerCookie = randomCookie();
+    const epmdPort = freePort();
+    const id = randomId(4);
+    const dir = await Deno.makeTempDir({ prefix: tempPrefix("flood-peer") });
+    const cookieFile = `${dir}/cookie`;
+    await Deno.writeTextFile(cookieFile, cookie, { mode: 0o400 });
+    await using a = await startNode({ name: `fp${id}a@127.0.0.1`, cookie, epmdPort });
+    await using b = await startNode({ name: `fp${id}b@127.0.0.1`, cookie: peerCookie, epmdPort });
+    try {
+      await using agent = new Erlmesh(
+        [
+          Deno.execPath(),
+          ...DENO_FLAGS,
+          MAIN,
+          "agent",
+          "--log-format",
+          "json",
+          "--node",
+          a.name,
+          "--basename",
+          `fp${id}*`,
+          "--hosts",
+          "127.0.0.1",
+          "--cookie-file",
+          cookieFile,
+        ],
+        { ERL_EPMD_PORT: String(epmdPort) },
+      );
+      await agent.waitFor(/"code":"COOKIE_REJECTED"/, 30_000);
+      await sleep(WINDOW_MS);
+      const rejected = b.output().match(REJECTED) ?? [];
+      assert.ok(rejected.length >= 1, `the peer logged no refused handshake:\n${b.output()}`);
+      // At 0 s the local node's connect_node and erlmesh's diagnosis, at 5 s connect_node only.
+      assert.ok(
+        rejected.length <= MAX_REFUSED_IN_WINDOW + 1,
+        `${rejected.length} in the peer's log:\n${b.output()}`,
+      );
+      assert.equal(agent.text.split('"code":"COOKIE_REJECTED"').length - 1, 1, agent.text);
+      for (const s of [cookie, peerCookie]) {
+        assert.ok(!agent.text.includes(s), "a cookie in erlmesh's output");
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
