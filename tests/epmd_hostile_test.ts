@@ -31,10 +31,12 @@ const cases: [FakeEpmdBehaviour, "names" | "portPlease", EpmdErrorCode][] = [
   ["slow", "portPlease", "TIMEOUT"],
   ["truncated", "names", "BAD_REPLY"],
   ["truncated", "portPlease", "BAD_REPLY"],
-  ["garbage", "names", "BAD_REPLY"],
-  ["garbage", "portPlease", "BAD_REPLY"],
+  // The garbage fake answers as an HTTP server would: the client names it as not EPMD.
+  ["garbage", "names", "NOT_EPMD"],
+  ["garbage", "portPlease", "NOT_EPMD"],
   ["oversized", "names", "TOO_LARGE"],
-  ["close", "names", "NO_REPLY"],
+  // EPMD always answers NAMES_REQ: a port that closes instead is not EPMD (a distribution port does this).
+  ["close", "names", "NOT_EPMD"],
   ["close", "portPlease", "NO_REPLY"],
 ];
 
@@ -60,10 +62,10 @@ Deno.test("the slow EPMD still answers a valid PORT2_RESP when the deadline allo
   nodeAssert.equal(port.highestVersion, 6);
 });
 
-Deno.test("names() on a port where nothing listens fails with UNREACHABLE", async () => {
+Deno.test("names() on a port where nothing listens fails with REFUSED, saying nothing listens there", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = listener.addr.port;
   listener.close();
-  const err = await expectCode(names("127.0.0.1", { port, timeoutMs: TIMEOUT_MS }), "UNREACHABLE");
-  assert(err.message.includes(`EPMD is not running or not reachable at 127.0.0.1:${port}`), err.message);
+  const err = await expectCode(names("127.0.0.1", { port, timeoutMs: TIMEOUT_MS }), "REFUSED");
+  assert(err.message.includes(`nothing listens on 127.0.0.1:${port}`), err.message);
 });

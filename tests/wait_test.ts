@@ -122,7 +122,7 @@ Deno.test({
     );
     assert.match(
       msg,
-      /; and condition 'peers' failed: 1 peer\(s\) other than this pod discoverable, 2 needed/,
+      /; and condition 'peers' failed: 1 peer host\(s\) other than this pod discoverable, 2 needed/,
     );
     assert.equal(r.stdout, "");
   },
@@ -145,7 +145,7 @@ Deno.test({
       "10s",
     ]);
     assert.equal(k0.code, 0, show(k0));
-    assert.match(k0.stdout, /peers +no peers other than this pod discoverable, 0 needed/, show(k0));
+    assert.match(k0.stdout, /peers +no peer hosts other than this pod discoverable, 0 needed/, show(k0));
 
     const dflt = await startWait(cluster, me, [
       "--service",

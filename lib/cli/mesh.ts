@@ -75,23 +75,28 @@ export async function execute(cli: ParsedCommandLine): Promise<number> {
   } else if (dot) {
     println(meshDot(status));
   } else if (status.nodes.length === 0) {
-    println("No nodes discovered.");
+    println("No nodes discovered: nothing to check.");
   } else {
     println(meshMatrix(status));
     println();
     if (status.fullMesh) println(`Full mesh: all ${status.nodes.length} nodes are connected to each other`);
     else {
-      const unreachable = status.nodes.filter((n) => !n.reachable);
-      for (const n of unreachable) println(`Unreachable: ${n.node}: ${n.error}`);
+      for (const u of status.unreachable) println(`Unreachable: ${u.node}: ${u.error}`);
       if (status.missingPairs.length) {
         println(`Missing pairs (${status.missingPairs.length}):`);
         for (const [a, b] of status.missingPairs) println(`  ${a} -- ${b}`);
       }
-      if (status.clusters.length > 1) {
+      if (status.unknownPairs.length) {
+        println(`Unknown pairs (${status.unknownPairs.length}, neither node could be asked):`);
+        for (const [a, b] of status.unknownPairs) println(`  ${a} ?? ${b}`);
+      }
+      if (status.split) {
         println(`Split into ${status.clusters.length} separate clusters:`);
         status.clusters.forEach((c, i) => println(`  ${i + 1}: ${c.join(", ")}`));
       }
+      println();
+      println(status.summary.charAt(0).toUpperCase() + status.summary.slice(1));
     }
   }
-  return status.fullMesh ? 0 : 1;
+  return status.fullMesh ? 0 : 1; // an empty set of nodes is not a full mesh
 }

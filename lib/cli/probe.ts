@@ -1,7 +1,7 @@
 import type { Config } from "../config/mod.ts";
-import { atomList, connectByAlive, connectNode } from "../dist/mod.ts";
+import { judgeReadiness, localNodeView, takeSnapshot } from "../cluster/mod.ts";
 import { parseListen } from "../runtime/http.ts";
-import { configFrom, cookieFrom, enumeratorFrom, sourceFrom } from "./cluster_setup.ts";
+import { basenameOf, configFrom, cookieFrom, enumeratorFrom, sourceFrom } from "./cluster_setup.ts";
 import { COMMANDS } from "./commands.ts";
 import { errorSummary, println } from "./common.ts";
 import { UsageError } from "./errors.ts";
@@ -84,7 +84,10 @@ export async function execute(cli: ParsedCommandLine): Promise<number> {
   return ok ? 0 : 1;
 }
 
-/** Checks the local node itself: liveness and startup need it to answer; readiness as configured. */
+/**
+ * Checks the local node itself: liveness and startup need it to answer; readiness is judged from a
+ * snapshot by the same rule as `/readyz` ({@link judgeReadiness}).
+ */
 async function directProbe(
   kind: keyof typeof PATHS,
   cfg: Config,
@@ -93,29 +96,26 @@ async function directProbe(
 ): Promise<[boolean, string]> {
   const target = localTarget(cfg);
   const cookie = await cookieFrom(cfg);
-  const opts = { cookie, epmdPort: cfg.epmdPort, timeoutMs, signal };
-  const conn = target.localNode
-    ? await connectNode(target.localNode, opts)
-    : await connectByAlive(target.localAlive!, "127.0.0.1", opts);
-  try {
-    const connected = atomList(await conn.rpc("erlang", "nodes", [], { timeoutMs, signal }), "nodes()");
-    if (kind !== "readiness" || cfg.readiness === "node") return [true, `${conn.node} answers`];
-    if (typeof cfg.readiness === "number") {
-      return [
-        connected.length >= cfg.readiness,
-        `${conn.node} is connected to ${connected.length} peer(s), ${cfg.readiness} needed`,
-      ];
-    }
-    const disc = await sourceFrom(cfg).discover(signal);
-    const peers = (await enumeratorFrom(cfg).enumerate(disc.hosts, signal)).peers.map((p) => p.node).filter((
-      n,
-    ) => n !== conn.node);
-    const set = new Set(connected);
-    const missing = peers.filter((p) => !set.has(p));
-    return missing.length === 0
-      ? [true, `${conn.node} is connected to all ${peers.length} discovered peer(s)`]
-      : [false, `${conn.node} is missing ${missing.join(", ")}`];
-  } finally {
-    conn.close();
-  }
+  const rule = kind === "readiness" ? cfg.readiness : "node";
+  const snap = await takeSnapshot({
+    local: (s) =>
+      localNodeView({
+        node: target.localNode,
+        alive: target.localAlive,
+        cookie,
+        epmdPort: cfg.epmdPort,
+        connectTimeoutMs: timeoutMs,
+        rpcTimeoutMs: timeoutMs,
+        signal: s,
+      }),
+    localLabel: target.localNode ?? `${target.localAlive}@127.0.0.1`,
+    // Discovery only where the rule needs it; a probe never diagnoses peers (it must answer quickly).
+    ...(rule === "node" ? {} : { source: sourceFrom(cfg), enumerator: enumeratorFrom(cfg) }),
+    epmdPort: cfg.epmdPort,
+    listTimeoutMs: timeoutMs,
+    basename: basenameOf(cfg),
+    signal,
+  });
+  const { ok, detail } = judgeReadiness(snap, rule);
+  return [ok, detail];
 }

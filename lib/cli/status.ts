@@ -1,8 +1,7 @@
-import { atomList, connectByAlive, connectNode } from "../dist/mod.ts";
-import { diagnosePeer, pool, probePeer } from "../cluster/mod.ts";
-import { errorSummary, printJson, println, table } from "./common.ts";
-import { configFrom, cookieFrom, enumeratorFrom, sourceFrom } from "./cluster_setup.ts";
+import { localNodeView, peerDiagnoser, takeSnapshot } from "../cluster/mod.ts";
+import { basenameOf, configFrom, cookieFrom, enumeratorFrom, sourceFrom } from "./cluster_setup.ts";
 import { COMMANDS } from "./commands.ts";
+import { printJson, println, table } from "./common.ts";
 import { localTarget } from "./local_node.ts";
 import {
   type CommandDef,
@@ -11,14 +10,6 @@ import {
   KEY_GROUPS,
   type ParsedCommandLine,
 } from "./options.ts";
-
-/** One peer's line in `erlmesh status`. */
-export interface PeerStatus {
-  node: string;
-  state: "connected" | "missing";
-  code?: string;
-  reason?: string;
-}
 
 /** The configuration keys `status` reads. */
 const KEYS = [...KEY_GROUPS.node, ...KEY_GROUPS.discovery, ...KEY_GROUPS.connect] as const;
@@ -29,7 +20,9 @@ export const command: CommandDef = {
   summary: COMMANDS.status.summary,
   args: [],
   options: [CONFIG_FILE_OPTION, ...configOptions(KEYS)],
-  notes: "Exit 0 when the local node is connected to every discovered peer, 1 otherwise.",
+  notes: "Exit 0 when the local node is connected to every discovered peer, or discovery lists only this " +
+    "node (alone by design); 1 otherwise: a missing peer, a failed or empty discovery, no node matching the " +
+    "basename, or the local node down.",
 };
 
 /** Runs `erlmesh status`. */
@@ -38,82 +31,72 @@ export async function execute(cli: ParsedCommandLine): Promise<number> {
   const target = localTarget(cfg);
   const cookie = await cookieFrom(cfg);
   const source = sourceFrom(cfg);
-  const disc = await source.discover();
-  const en = await enumeratorFrom(cfg).enumerate(disc.hosts);
-  const common = { cookie, epmdPort: cfg.epmdPort, timeoutMs: cfg.connectTimeout };
-  let local: string | undefined;
-  let localError: { code: string; message: string } | undefined;
-  let connected: string[] = [];
-  try {
-    const conn = target.localNode
-      ? await connectNode(target.localNode, common)
-      : await connectByAlive(target.localAlive!, "127.0.0.1", common);
-    try {
-      local = conn.node;
-      connected = atomList(await conn.rpc("erlang", "nodes", [], { timeoutMs: cfg.rpcTimeout }), "nodes()")
-        .sort();
-    } finally {
-      conn.close();
-    }
-  } catch (err) {
-    localError = errorSummary(err);
-  }
-  const self = local ?? target.localNode;
-  const peers = en.peers.filter((p) => p.node !== self);
-  const connectedSet = new Set(connected);
-  const statuses = await pool(peers, cfg.concurrency, async (p): Promise<PeerStatus> => {
-    if (connectedSet.has(p.node)) return { node: p.node, state: "connected" };
-    const probe = await probePeer(p.node, { epmdPort: cfg.epmdPort, timeoutMs: cfg.connectTimeout });
-    const why = probe ??
-      (await diagnosePeer(p.node, cookie, { epmdPort: cfg.epmdPort, timeoutMs: cfg.connectTimeout }));
-    return { node: p.node, state: "missing", code: why.code, reason: why.message };
+  const snap = await takeSnapshot({
+    local: (signal) =>
+      localNodeView({
+        node: target.localNode,
+        alive: target.localAlive,
+        cookie,
+        epmdPort: cfg.epmdPort,
+        connectTimeoutMs: cfg.connectTimeout,
+        rpcTimeoutMs: cfg.rpcTimeout,
+        signal,
+      }),
+    localLabel: target.localNode ?? `${target.localAlive}@127.0.0.1`,
+    source,
+    enumerator: enumeratorFrom(cfg),
+    diagnose: peerDiagnoser(cookie, { epmdPort: cfg.epmdPort, timeoutMs: cfg.connectTimeout }),
+    epmdPort: cfg.epmdPort,
+    listTimeoutMs: cfg.connectTimeout,
+    basename: basenameOf(cfg),
+    concurrency: cfg.concurrency,
   });
-  const discoveredSet = new Set(peers.map((p) => p.node));
-  const extra = connected.filter((n) => !discoveredSet.has(n));
-  const missing = statuses.filter((s) => s.state === "missing");
-  const failures = en.failures.map((f) => ({ host: f.host, ...errorSummary(f.error) }));
-  const ok = local !== undefined && missing.length === 0;
   if (cli.output === "json") {
     printJson({
-      local: local ?? null,
-      localError: localError ?? null,
-      source: source.description,
-      stale: disc.stale,
-      discoveryError: disc.error ? errorSummary(disc.error) : null,
-      peers: statuses,
-      connectedNotDiscovered: extra,
-      hostFailures: failures,
-      meshed: ok,
+      local: snap.local,
+      discovery: snap.discovery,
+      hostFailures: snap.hostFailures,
+      peers: snap.peers,
+      otherNodes: snap.otherNodes,
+      connectedNotDiscovered: snap.connectedNotDiscovered,
+      verdict: snap.verdict,
+      meshed: snap.verdict.ok,
     });
-  } else {
-    println(
-      local
-        ? `Local node: ${local} (up)`
-        : `Local node: ${target.localNode ?? target.localAlive} is DOWN: ${localError?.message}`,
-    );
-    println(
-      `Discovery: ${source.description}: ${disc.hosts.length} host(s)${
-        disc.stale ? ", stale (last good answer)" : ""
-      }`,
-    );
-    if (disc.error) println(`  ${disc.error.message}`);
-    for (const f of failures) println(`  ${f.host}: ${f.message}`);
-    println();
-    println(
-      statuses.length
-        ? table(
-          ["PEER", "STATE", "WHY"],
-          statuses.map((s) => [s.node, s.state, s.reason ? `${s.code}: ${s.reason}` : ""]),
-        )
-        : "No peers discovered.",
-    );
-    if (extra.length) println(`\nAlso connected, not discovered: ${extra.join(", ")}`);
-    println();
-    println(
-      ok
-        ? `Meshed: connected to all ${statuses.length} discovered peer(s)`
-        : `Not meshed: ${missing.length} of ${statuses.length} peer(s) missing`,
-    );
+    return snap.verdict.ok ? 0 : 1;
   }
-  return ok ? 0 : 1;
+  const { local, discovery } = snap;
+  println(
+    local.up ? `Local node: ${local.node} (up)` : `Local node: ${local.node} is DOWN: ${local.error.message}`,
+  );
+  if (discovery) {
+    const answer = discovery.error && discovery.hosts.length === 0
+      ? `no hosts: ${discovery.error.message}`
+      : `${shortList(discovery.hosts)}${discovery.stale ? " (stale: the last good answer)" : ""}`;
+    println(`Discovery: ${discovery.source} → ${answer}`);
+    if (discovery.error && discovery.hosts.length > 0) println(`  ${discovery.error.message}`);
+  }
+  for (const f of snap.hostFailures) println(`  ${f.host}: ${f.message}`);
+  println();
+  if (snap.peers.length > 0) {
+    println(table(
+      ["PEER", "STATE", "WHY"],
+      snap.peers.map((p) => [p.node, p.state, p.reason ? `${p.code}: ${p.reason}` : ""]),
+    ));
+  } else {
+    println("No peers discovered.");
+  }
+  if (snap.connectedNotDiscovered.length) {
+    println(`\nAlso connected, not discovered: ${snap.connectedNotDiscovered.join(", ")}`);
+  }
+  println();
+  println(snap.verdict.message);
+  return snap.verdict.ok ? 0 : 1;
+}
+
+/** `a, b, c` or `a, b, c, d, e and 7 more`. */
+function shortList(items: string[]): string {
+  if (items.length === 0) return "no hosts";
+  return items.length <= 5
+    ? items.join(", ")
+    : `${items.slice(0, 5).join(", ")} and ${items.length - 5} more`;
 }

@@ -8,7 +8,7 @@ import {
 import { type Config, serviceFqdn } from "../config/mod.ts";
 import { parseNodeName } from "../dist/mod.ts";
 import { canonicalIp } from "../discovery/mod.ts";
-import { configFrom, sourceFrom } from "./cluster_setup.ts";
+import { basenameOf, configFrom, sourceFrom } from "./cluster_setup.ts";
 import { COMMANDS } from "./commands.ts";
 import { printJson, println, writeErr } from "./common.ts";
 import { UsageError } from "./errors.ts";
@@ -240,7 +240,9 @@ export async function execute(cli: ParsedCommandLine): Promise<number> {
   const progress = new Progress();
   const report = await waitFor(conditions, {
     source,
-    self,
+    // This pod's own node, when it is named, is not one of its peers.
+    self: cfg.node ? { ...self, alive: parseNodeName(cfg.node).alive } : self,
+    basename: basenameOf(cfg),
     epmdPort: cfg.epmdPort,
     epmdTimeoutMs: cfg.connectTimeout,
     concurrency: cfg.concurrency,
