@@ -384,11 +384,18 @@ export class Reconciler {
       }
 
       report.local = conn.node;
-      const discovered = en.peers.filter((p) => p.node !== conn.node);
+      // The local node itself, also under another name: `alive@127.0.0.1` is the same EPMD entry
+      // (one node per alive part) as a local `alive@vm` or `alive@app-0.app…`.
+      const self = parseNodeName(conn.node);
+      const discovered = en.peers.filter((p) => {
+        if (p.node === conn.node) return false;
+        const n = parseNodeName(p.node);
+        return !(n.alive === self.alive && isLoopback(n.host));
+      });
       report.discovered = discovered.map((p) => p.node);
       this.#trackDiscovered(report.discovered);
       // Peers of the other name form: net_kernel refuses them (and logs it), so never ask.
-      const kind = hostKind(parseNodeName(conn.node).host);
+      const kind = hostKind(self.host);
       const otherForm = discovered.filter((p) => !acceptsPeerHost(kind, parseNodeName(p.node).host));
       const wanted = otherForm.length ? discovered.filter((p) => !otherForm.includes(p)) : discovered;
       this.#reportOtherForm(conn.node, kind, otherForm.map((p) => p.node));
@@ -671,6 +678,10 @@ function nameFormReason(node: string, kind: NameKind, peer: string): string {
   const flag = kind === "short" ? "short names (-sname)" : "long names (-name)";
   return `'${peer}' has ${other}, but the local node ${node} runs with ${flag}, so it cannot connect to ` +
     `it (erlmesh does not ask); ${nameFormFix(kind)}`;
+}
+
+function isLoopback(host: string): boolean {
+  return /^127\./.test(host) || host === "::1" || host === "localhost";
 }
 
 function errText(err: unknown): string {
