@@ -15,6 +15,7 @@ import {
   networkUnavailableReason,
 } from "./_harness/mod.ts";
 import { run } from "./_harness/_process.ts";
+import { randomCookie } from "./_harness/otp.ts";
 import { runArgv } from "./_erlmesh.ts";
 import { tempPrefix } from "./_harness/prefix.ts";
 import { cookieFile, type MeshJson, waitFullMesh } from "./_sim.ts";
@@ -203,6 +204,8 @@ interface ReleaseKind {
   env(root: string, cluster: Cluster, pod: ClusterPod, dir: string): Promise<Record<string, string>>;
   /** The cookie file `erlmesh mesh` uses to look at the cluster. */
   cookie(root: string, cluster: Cluster): Promise<string>;
+  /** The cookie source erlmesh run must log (`cookieSource` of its start line), when checked. */
+  cookieSource?(root: string): string;
 }
 
 const RELX: ReleaseKind = {
@@ -226,7 +229,9 @@ const RELX: ReleaseKind = {
   cookie: (_root, cluster) => cookieFile(cluster),
 };
 
-function elixirKind(cookieSource: "RELEASE_COOKIE" | "releases/COOKIE"): ReleaseKind {
+function elixirKind(
+  cookieSource: "RELEASE_COOKIE" | "releases/COOKIE" | "releases/COOKIE, another ~/.erlang.cookie",
+): ReleaseKind {
   return {
     name: `mix (${cookieSource})`,
     app: "demo_ex",
@@ -234,6 +239,10 @@ function elixirKind(cookieSource: "RELEASE_COOKIE" | "releases/COOKIE"): Release
     command: (root) => [`${root}/bin/${ELIXIR_RELEASE_NAME}`, "start"],
     async env(_root, cluster, _pod, dir) {
       await Deno.mkdir(`${dir}/home`, { recursive: true });
+      if (cookieSource.includes("~/.erlang.cookie")) {
+        // A cookie the release never reads (its start script passes releases/COOKIE as --cookie).
+        await Deno.writeTextFile(`${dir}/home/.erlang.cookie`, randomCookie(), { mode: 0o400 });
+      }
       // RELEASE_DISTRIBUTION and RELEASE_NODE stay unset: erlmesh run fills them in.
       return {
         HOME: `${dir}/home`,
@@ -245,6 +254,8 @@ function elixirKind(cookieSource: "RELEASE_COOKIE" | "releases/COOKIE"): Release
       cookieSource === "RELEASE_COOKIE"
         ? await cookieFile(cluster)
         : await ownerOnlyCopy(`${root}/releases/COOKIE`),
+    cookieSource: (root) =>
+      cookieSource === "RELEASE_COOKIE" ? "RELEASE_COOKIE" : `file ${root}/releases/COOKIE`,
   };
 }
 
@@ -308,6 +319,16 @@ async function releaseScenario(
         assert.deepEqual(m.nodes.map((n) => n.node), nodes);
       },
     );
+
+    if (kind.cookieSource) {
+      await t.step(`erlmesh run logs the cookie source ${kind.cookieSource("…")}`, () => {
+        for (const r of runs.values()) {
+          const start = r.output().split("\n").find((l) => l.includes('"event":"cookie"'));
+          assert.ok(start, `${r.label}: no cookie line:\n${r.output()}`);
+          assert.equal(JSON.parse(start).properties.cookieSource, kind.cookieSource!(root), start);
+        }
+      });
+    }
 
     await t.step("the node has the pod's name; erlmesh adds no cookie to argv or environment", async () => {
       for (const pod of cluster.pods) {
@@ -422,6 +443,19 @@ Deno.test({
   ignore: elixirWhy !== undefined,
   fn: (t) =>
     releaseScenario(t, elixirKind("releases/COOKIE"), { pods: 2, workload: "deployment", lifecycle: false }),
+});
+
+Deno.test({
+  ...TEST,
+  name: "mix release under erlmesh run, Deployment of 2, releases/COOKIE and another ~/.erlang.cookie: " +
+    "erlmesh takes releases/COOKIE, full mesh",
+  ignore: elixirWhy !== undefined,
+  fn: (t) =>
+    releaseScenario(t, elixirKind("releases/COOKIE, another ~/.erlang.cookie"), {
+      pods: 2,
+      workload: "deployment",
+      lifecycle: false,
+    }),
 });
 
 Deno.test({

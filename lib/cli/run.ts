@@ -1,7 +1,7 @@
 import { getLogger } from "@logtape/logtape";
 import { type Config, CONFIG_KEY_NAMES, ConfigError, loadConfig, serviceFqdn } from "../config/mod.ts";
-import { Cookie, CookieError, parseNodeName, readCookieFile } from "../dist/mod.ts";
-import { detectRelease, elixirIdentity, type ReleaseInfo } from "../runtime/release.ts";
+import { type Cookie, parseNodeName, readCookieFile } from "../dist/mod.ts";
+import { detectRelease, elixirIdentity, type ReleaseInfo, releaseNodeCookie } from "../runtime/release.ts";
 import { type RunEvent, runRelease } from "../runtime/run.ts";
 import { keepRunningOnInternalErrors } from "./agent.ts";
 import { cookieFrom, reconcilerFrom } from "./cluster_setup.ts";
@@ -129,25 +129,41 @@ function podIdentity(cfg: Config, env: Record<string, string>): { fqdn?: string;
   return { fqdn, ip };
 }
 
-/** The configured cookie, else the release's own: an Elixir release's `releases/COOKIE`, relx's `RELX_COOKIE`. */
+/**
+ * The cookie the release's node will run with: `--cookie-file` (`ERLMESH_COOKIE_FILE`, `cookieFile`)
+ * when given; else, for a mix or relx release, the one its start script and VM take
+ * ({@link releaseNodeCookie}); else the usual sources. Logs which one and why.
+ */
 async function releaseCookie(
   cfg: Config,
   release: ReleaseInfo,
   env: Record<string, string>,
 ): Promise<Cookie> {
-  try {
-    return await cookieFrom(cfg);
-  } catch (err) {
-    if (!(err instanceof CookieError) || err.code !== "NOT_FOUND") throw err;
-    if (release.cookieFile) return await readCookieFile(release.cookieFile, { ownerOnly: false });
-    if (env.RELX_COOKIE) return new Cookie(env.RELX_COOKIE, "RELX_COOKIE");
-    throw new CookieError(
-      "NOT_FOUND",
-      err.source,
-      `${err.message}, nor in the release (releases/COOKIE, RELX_COOKIE)`,
-      { cause: err },
-    );
+  const log = getLogger(["erlmesh", "run"]);
+  if (cfg.cookieFile !== undefined) {
+    const cookie = await readCookieFile(cfg.cookieFile);
+    log.info("Cookie from {cookieSource}: an explicit cookie file wins over the release's own", {
+      event: "cookie",
+      cookieSource: cookie.source,
+    });
+    return cookie;
   }
+  const found = await releaseNodeCookie(release, env);
+  if (found === undefined) {
+    const cookie = await cookieFrom(cfg);
+    log.info(
+      "Cookie from {cookieSource}: the command is no mix or relx release (bin/NAME beside releases/), so erlmesh takes its own sources",
+      { event: "cookie", cookieSource: cookie.source },
+    );
+    return cookie;
+  }
+  for (const warning of found.warnings) log.warn("{warning}", { event: "cookie_warning", warning });
+  log.info("Cookie from {cookieSource}: {why}", {
+    event: "cookie",
+    cookieSource: found.cookie.source,
+    why: found.why,
+  });
+  return found.cookie;
 }
 
 function logRunEvent(e: RunEvent, startTimeoutMs: number): void {
