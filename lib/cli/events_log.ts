@@ -36,11 +36,13 @@ export function logEvent(e: ClusterEvent): void {
       return;
     case "name_form_mismatch":
       log.error(
-        "Cannot mesh the local node {node} with {peers}: it runs with {form} names and they have {other} names, which net_kernel refuses, so erlmesh never asks it to connect them; {fix}",
+        "Cannot mesh the local node {node} with the nodes on {hosts}{peerList}: it runs with {form} names and those have {other} names, which net_kernel refuses, so erlmesh never asks it to connect them; {fix}",
         {
           event: e.type,
           node: e.node,
-          peers: e.peers.join(", "),
+          hosts: e.hosts.join(", "),
+          peerList: e.peers.length ? ` (${e.peers.join(", ")})` : "",
+          peers: e.peers,
           form: e.kind,
           other: e.kind === "short" ? "long" : "short",
           fix: e.fix,

@@ -34,11 +34,18 @@ export type ClusterEvent =
     retry: RefusedBackoff;
   }
   /**
-   * Discovered peers whose names are of the other form than the local node's (`-name` vs `-sname`):
-   * the node cannot connect to them, so erlmesh never asks it to. Sent once per peer while the local
-   * node runs; `fix` says what to change.
+   * Discovered hosts, and the peers on them, whose names are of the other form than the local node's
+   * (`-name` vs `-sname`): the node cannot connect to them, so erlmesh never asks it to. Sent once per
+   * host or peer while the local node runs; `fix` says what to change.
    */
-  | { type: "name_form_mismatch"; node: string; kind: NameKind; peers: string[]; fix: string }
+  | {
+    type: "name_form_mismatch";
+    node: string;
+    kind: NameKind;
+    hosts: string[];
+    peers: string[];
+    fix: string;
+  }
   | { type: "join"; node: string }
   | { type: "leave"; node: string }
   | { type: "connect_failed"; node: string; code: string; reason: string }
@@ -398,7 +405,12 @@ export class Reconciler {
       const kind = hostKind(self.host);
       const otherForm = discovered.filter((p) => !acceptsPeerHost(kind, parseNodeName(p.node).host));
       const wanted = otherForm.length ? discovered.filter((p) => !otherForm.includes(p)) : discovered;
-      this.#reportOtherForm(conn.node, kind, otherForm.map((p) => p.node));
+      this.#reportOtherForm(
+        conn.node,
+        kind,
+        disc.hosts.map((h) => h.host).filter((h) => !acceptsPeerHost(kind, h)),
+        otherForm.map((p) => p.node),
+      );
 
       const nodesNow = atomList(
         await conn.rpc("erlang", "nodes", [], { timeoutMs: this.#o.rpcTimeoutMs }),
@@ -460,11 +472,11 @@ export class Reconciler {
   #localRefusedReported = false;
   #formReported = new Set<string>();
 
-  #reportOtherForm(node: string, kind: NameKind, peers: string[]): void {
-    const fresh = peers.filter((p) => !this.#formReported.has(p));
-    if (fresh.length === 0) return;
-    for (const p of fresh) this.#formReported.add(p);
-    this.#emit({ type: "name_form_mismatch", node, kind, peers: fresh, fix: nameFormFix(kind) });
+  #reportOtherForm(node: string, kind: NameKind, hosts: string[], peers: string[]): void {
+    const keys = [...hosts.map((h) => `host ${h}`), ...peers.map((p) => `node ${p}`)];
+    if (keys.every((k) => this.#formReported.has(k))) return;
+    for (const k of keys) this.#formReported.add(k);
+    this.#emit({ type: "name_form_mismatch", node, kind, hosts, peers, fix: nameFormFix(kind) });
   }
 
   #onNodeChange(c: NodeChange): void {
