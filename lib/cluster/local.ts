@@ -7,6 +7,7 @@ import {
   type NodeConnection,
   parseNodeName,
 } from "../dist/mod.ts";
+import { isHelperName } from "../discovery/mod.ts";
 import { EpmdError, names as epmdNames, portPlease } from "../epmd/mod.ts";
 import { ClusterError } from "./errors.ts";
 
@@ -183,7 +184,8 @@ export class LocalLink {
       );
     }
     const match = aliveMatcher(alive);
-    const found = known.filter((n) => match(n) && !n.startsWith("erlmesh-"));
+    // Remote shells and erlmesh's own hidden nodes register too: they are never the node to mesh.
+    const found = known.filter((n) => match(n) && !isHelperName(n));
     if (found.length === 1) return { alive: found[0], host };
     if (found.length === 0) {
       throw new HandshakeError(
