@@ -5,7 +5,14 @@
  */
 export { ClusterError, type ClusterErrorCode } from "./errors.ts";
 export { diagnosePeer, type PeerDiagnosis, type ProbeOptions, probePeer } from "./diagnose.ts";
-export { LocalLink, type LocalLinkOptions } from "./local.ts";
+export {
+  isRefusal,
+  LocalLink,
+  type LocalLinkOptions,
+  REFUSED_BACKOFF,
+  type RefusedBackoff,
+  refusedDelayMs,
+} from "./local.ts";
 export {
   type ClusterEvent,
   type CycleReport,
