@@ -66,7 +66,7 @@ Deno.test({
           );
           const out = r.stdout + r.stderr;
           assert.equal(r.code, 0, out);
-          assert.match(out, /1 connected, 0 missing of 1 discovered peer/);
+          assert.match(out, /Meshed: connected to the only discovered peer/);
           assert.ok(!out.includes("Cannot watch node events"), out);
           assert.ok(!out.includes('"level":"WARN"') && !out.includes('"level":"ERROR"'), out);
           assert.ok(!out.includes(cookie));

@@ -56,7 +56,7 @@ Deno.test({
         assert.match(errors[0], /-name/);
         assert.ok(!out.includes("REFUSED"), out);
         // Its own long alias (sn<id>@127.0.0.1, the same EPMD entry) is not a peer.
-        assert.match(out, /1 missing of 1 discovered peer/);
+        assert.match(out, /Not meshed: 1 of 1 discovered peer not connected/);
       });
 
       await t.step("agent (the loop) for 3 s: one error, no connect_node to a long name", async () => {
@@ -93,9 +93,15 @@ Deno.test({
         async () => {
           const r = await erlmesh(["agent", "--once", "--basename", `sn${id}`, ...common.slice(2)], env);
           const out = r.stdout + r.stderr;
-          assert.equal(r.code, 0, out);
+          // Its own alias is not a peer, and the long-name node of another basename is no match: not meshed.
+          assert.equal(r.code, 1, out);
           assert.match(out, new RegExp(`Connected to the local node ${short.name}`));
-          assert.match(out, /0 missing of 0 discovered peer/);
+          assert.match(
+            out,
+            new RegExp(
+              `no node on the 1 discovered host matches basename 'sn${id}'; EPMD lists ${long.name} instead`,
+            ),
+          );
           // Still, nothing on 127.0.0.1 can ever be meshed with it: one error says so.
           const errors = out.split("\n").filter((l) => l.includes('"event":"name_form_mismatch"'));
           assert.equal(errors.length, 1, out);

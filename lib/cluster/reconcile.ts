@@ -4,6 +4,7 @@ import {
   type Cookie,
   type HandshakeError,
   hostKind,
+  isLocalAlias,
   type NameKind,
   type NodeConnection,
   parseNodeName,
@@ -119,6 +120,16 @@ export interface MissingPeer {
 export interface CycleReport {
   /** When it started (ms since epoch). */
   at: number;
+  /** The discovery source's description. */
+  source?: string;
+  /** The hosts of the cycle's discovery answer (set once discovery answered). */
+  hosts?: string[];
+  /** The cycle's discovery failure, if any ("no records" too). */
+  discoveryError?: { code?: string; message: string };
+  /** Hosts whose EPMD could not be asked in the cycle. */
+  hostFailures?: { host: string; code?: string; message: string }[];
+  /** Whether the local node was among the enumerated nodes. */
+  selfFound?: boolean;
   /** How long it took, ms. */
   durationMs: number;
   /** True when the cycle reached the local node and went through to the end. */
@@ -391,14 +402,19 @@ export class Reconciler {
       }
 
       report.local = conn.node;
+      report.source = this.#o.source.description;
+      report.hosts = disc.hosts.map((h) => h.host);
+      if (disc.error) report.discoveryError = { code: disc.error.code, message: disc.error.message };
+      report.hostFailures = en.failures.map((f) => ({
+        host: f.host,
+        code: (f.error.cause as { code?: string } | undefined)?.code ?? (f.error as { code?: string }).code,
+        message: f.error.message,
+      }));
+      report.selfFound = en.peers.some((p) => p.node === conn.node);
       // The local node itself, also under another name: `alive@127.0.0.1` is the same EPMD entry
       // (one node per alive part) as a local `alive@vm` or `alive@app-0.app…`.
       const self = parseNodeName(conn.node);
-      const discovered = en.peers.filter((p) => {
-        if (p.node === conn.node) return false;
-        const n = parseNodeName(p.node);
-        return !(n.alive === self.alive && isLoopback(n.host));
-      });
+      const discovered = en.peers.filter((p) => !isLocalAlias(conn.node, p.node));
       report.discovered = discovered.map((p) => p.node);
       this.#trackDiscovered(report.discovered);
       // Peers of the other name form: net_kernel refuses them (and logs it), so never ask.
@@ -690,10 +706,6 @@ function nameFormReason(node: string, kind: NameKind, peer: string): string {
   const flag = kind === "short" ? "short names (-sname)" : "long names (-name)";
   return `'${peer}' has ${other}, but the local node ${node} runs with ${flag}, so it cannot connect to ` +
     `it (erlmesh does not ask); ${nameFormFix(kind)}`;
-}
-
-function isLoopback(host: string): boolean {
-  return /^127\./.test(host) || host === "::1" || host === "localhost";
 }
 
 function errText(err: unknown): string {

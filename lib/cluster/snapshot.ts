@@ -5,7 +5,16 @@
  * one verdict, which `status`, `agent --once`, `probe` and `/readyz` share.
  * @module
  */
-import { atomList, connectByAlive, connectNode, type Cookie, type NodeConnection } from "../dist/mod.ts";
+import {
+  acceptsPeerHost,
+  atomList,
+  connectByAlive,
+  connectNode,
+  type Cookie,
+  hostKind,
+  isLocalAlias,
+  type NodeConnection,
+} from "../dist/mod.ts";
 import { names as epmdNames } from "../epmd/mod.ts";
 import {
   type DiscoveredHost,
@@ -274,12 +283,25 @@ export async function takeSnapshot(options: SnapshotOptions): Promise<MeshSnapsh
   signal?.throwIfAborted();
 
   const self = local.up ? local.node : options.localLabel;
-  const selfFound = en.peers.some((p) => p.node === self);
-  const wanted = en.peers.filter((p) => p.node !== self);
+  const selfFound = en.peers.some((p) => isLocalAlias(self, p.node));
+  const wanted = en.peers.filter((p) => !isLocalAlias(self, p.node));
+  const kind = hostKind(hostOf(self));
   const connected = new Set(local.up ? local.connected : []);
   const peers = await pool(wanted, options.concurrency ?? 16, async (p): Promise<SnapshotPeer> => {
     if (!local.up) return { node: p.node, state: "unknown" };
     if (connected.has(p.node)) return { node: p.node, state: "connected" };
+    if (!acceptsPeerHost(kind, hostOf(p.node))) {
+      // net_kernel refuses a peer of the other name form: nothing to diagnose.
+      return {
+        node: p.node,
+        state: "missing",
+        code: "NAME_FORM",
+        reason:
+          `'${p.node}' has ${kind === "short" ? "a long" : "a short"} name and the local node ${self} ` +
+          `runs with ${kind} names: they cannot connect; use one name form for every node ` +
+          "(RELEASE_DISTRIBUTION=name and -name for long names)",
+      };
+    }
     const diagnosis = options.diagnose ? await options.diagnose(p.node, signal) : undefined;
     const reason = snapshotReason(p.node, diagnosis);
     return { node: p.node, state: "missing", code: reason.code, reason: reason.message };
@@ -313,7 +335,10 @@ export async function takeSnapshot(options: SnapshotOptions): Promise<MeshSnapsh
       .map((l) => ({
         host: l.host,
         names: l.names
-          .filter((n) => !isHelperName(n) && !(l.host === hostOf(self) && n === aliveOf(self)))
+          .filter((n) =>
+            !isHelperName(n) &&
+            !(n === aliveOf(self) && (l.host === hostOf(self) || isLocalAlias(self, `${n}@${l.host}`)))
+          )
           .sort(),
       }))
       .filter((l) => l.names.length > 0);

@@ -18,6 +18,7 @@ export {
   aliveMatcher,
   hostKind,
   isIpAddress,
+  isLocalAlias,
   localAliveBase,
   localNodeNameFor,
   type NameKind,

@@ -150,3 +150,20 @@ export function localNodeNameFor(target: NodeName, localAddress?: string): strin
   if (host.includes(".")) return `${base}@${host}`;
   return `${base}@${localAddress ?? "127.0.0.1"}`;
 }
+
+/**
+ * True when `node` is the node `local` itself under another name: the same alive part on a loopback
+ * host (`app@127.0.0.1` is the same EPMD entry, one node per alive part, as a local `app@vm` or
+ * `app@app-0.app…`).
+ *
+ * @example
+ * ```ts
+ * import { isLocalAlias } from "./names.ts";
+ * isLocalAlias("app@vm", "app@127.0.0.1"); // true
+ * ```
+ */
+export function isLocalAlias(local: string, node: string): boolean {
+  if (local === node) return true;
+  const a = parseNodeName(local), b = parseNodeName(node);
+  return a.alive === b.alive && (/^127\./.test(b.host) || b.host === "::1" || b.host === "localhost");
+}
