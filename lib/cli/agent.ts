@@ -1,6 +1,19 @@
 import { getLogger } from "@logtape/logtape";
-import type { Reconciler } from "../cluster/mod.ts";
-import { configFrom, cookieFrom, reconcilerFrom } from "./cluster_setup.ts";
+import {
+  localNodeView,
+  type MeshSnapshot,
+  type Reconciler,
+  snapshotOfCycle,
+  takeSnapshot,
+} from "../cluster/mod.ts";
+import {
+  basenameOf,
+  configFrom,
+  cookieFrom,
+  enumeratorFrom,
+  reconcilerFrom,
+  sourceFrom,
+} from "./cluster_setup.ts";
 import { COMMANDS } from "./commands.ts";
 import { meshServices } from "./services.ts";
 import { localTarget } from "./local_node.ts";
@@ -43,7 +56,32 @@ export async function execute(cli: ParsedCommandLine): Promise<number> {
       cookieSource: cookie.source,
     },
   );
-  if (cli.values.once) return await runOnce(reconciler, cfg.connectTimeout);
+  if (cli.values.once) {
+    const localLabel = target.localNode ?? `${target.localAlive}@127.0.0.1`;
+    return await runOnce(reconciler, cfg.connectTimeout, {
+      localLabel,
+      basename: basenameOf(cfg),
+      snapshot: () =>
+        takeSnapshot({
+          local: (signal) =>
+            localNodeView({
+              node: reconciler.link.name ?? target.localNode,
+              alive: target.localAlive,
+              cookie,
+              epmdPort: cfg.epmdPort,
+              connectTimeoutMs: cfg.connectTimeout,
+              rpcTimeoutMs: cfg.rpcTimeout,
+              signal,
+            }),
+          localLabel,
+          source: sourceFrom(cfg),
+          enumerator: enumeratorFrom(cfg),
+          epmdPort: cfg.epmdPort,
+          listTimeoutMs: cfg.connectTimeout,
+          basename: basenameOf(cfg),
+        }),
+    });
+  }
   services.listen(reconciler);
   try {
     return await runUntilSignalled(reconciler, log);
@@ -52,28 +90,39 @@ export async function execute(cli: ParsedCommandLine): Promise<number> {
   }
 }
 
-/** One pass: wait for the local node, reconcile once, report; exit 0 when nothing is missing. */
-export async function runOnce(reconciler: Reconciler, waitMs: number): Promise<number> {
+/**
+ * One pass: wait for the local node, reconcile (a cycle, its connect attempts, a second cycle for the
+ * retries, a last one to observe), then judge like `status`. Exit 0 when meshed (or alone by design).
+ * With no peer discovered, `snapshot` looks again (what EPMD lists instead, whether this node is there):
+ * zero peers is never taken for success on trust.
+ */
+export async function runOnce(
+  reconciler: Reconciler,
+  waitMs: number,
+  options: { localLabel: string; basename?: string; snapshot: () => Promise<MeshSnapshot> },
+): Promise<number> {
   const log = getLogger(["erlmesh", "agent"]);
   try {
     await reconciler.link.waitUp(waitMs);
   } catch { /* the cycle reports it */ }
-  await reconciler.runCycle();
-  await reconciler.idle();
-  const r = await reconciler.runCycle();
+  let r = await reconciler.runCycle();
+  for (let i = 0; i < 2 && r.ok && r.attempted.length > 0; i++) {
+    await reconciler.idle();
+    r = await reconciler.runCycle();
+  }
   await reconciler.idle();
   reconciler.stop();
   if (!r.ok) {
     log.error("Reconcile pass failed: {error}", { error: r.error });
     return 1;
   }
-  log.info("{local}: {connected} connected, {missing} missing of {discovered} discovered peer(s)", {
-    local: r.local,
-    connected: r.discovered.length - r.missing.length,
-    missing: r.missing.length,
-    discovered: r.discovered.length,
-  });
-  return r.missing.length === 0 ? 0 : 1;
+  const snap = r.discovered.length > 0
+    ? snapshotOfCycle(r, { localLabel: options.localLabel, basename: options.basename })
+    : await options.snapshot();
+  const fields = { event: "once", verdict: snap.verdict.code, message: snap.verdict.message };
+  if (snap.verdict.ok) log.info("{message}", fields);
+  else log.error("{message}", fields);
+  return snap.verdict.ok ? 0 : 1;
 }
 
 /**
