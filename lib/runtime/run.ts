@@ -1,3 +1,5 @@
+import { aliveMatcher } from "../dist/mod.ts";
+import { isHelperName } from "../discovery/mod.ts";
 import { names } from "../epmd/mod.ts";
 import type { Reconciler } from "../cluster/mod.ts";
 import { RuntimeError } from "./errors.ts";
@@ -19,7 +21,7 @@ export interface RunReleaseOptions {
   command: string[];
   /** The child's whole environment. */
   env: Record<string, string>;
-  /** The alive part of the release's node, looked for in the local EPMD. */
+  /** The alive part of the release's node, looked for in the local EPMD; may hold `*` (a glob). */
   alive: string;
   /** Where the local EPMD listens. */
   epmdPort?: number;
@@ -88,6 +90,10 @@ export async function runRelease(options: RunReleaseOptions): Promise<number> {
     exited = true;
     return s;
   });
+  // A glob basename (`*`, `app-*`) is matched as the reconciler matches it; helpers never count.
+  const matches = options.alive.includes("*")
+    ? ((m) => (name: string) => m(name) && !isHelperName(name))(aliveMatcher(options.alive))
+    : (name: string) => name === options.alive;
   const loop = (async () => {
     const t0 = performance.now();
     const deadline = t0 + (options.startTimeoutMs ?? 60000);
@@ -98,8 +104,9 @@ export async function runRelease(options: RunReleaseOptions): Promise<number> {
       try {
         const reply = await names("127.0.0.1", { port: options.epmdPort, timeoutMs: 1000 });
         known = reply.nodes.map((n) => n.name);
-        if (known.includes(options.alive)) {
-          emit({ type: "registered", alive: options.alive, afterMs: Math.round(performance.now() - t0) });
+        const found = known.find(matches);
+        if (found !== undefined) {
+          emit({ type: "registered", alive: found, afterMs: Math.round(performance.now() - t0) });
           break;
         }
       } catch { /* EPMD not up yet: the release starts it */ }
