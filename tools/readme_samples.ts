@@ -20,6 +20,8 @@ export interface SampleSpec {
   args: string[];
   /** Extra environment, shown before the command (`NAME=value erlmesh …`). */
   env?: Record<string, string>;
+  /** The exit code the prose around the block expects; another one fails the script. */
+  code: number;
 }
 
 /** The nodes the samples run against, all on 127.0.0.1. */
@@ -28,18 +30,22 @@ const [A, B, C] = NODES;
 const PEERS = ["--basename", "app*", "--hosts", "127.0.0.1"];
 
 /** The agent sample: it runs until its node has joined both peers, then gets SIGTERM. */
-const AGENT: SampleSpec = { id: "agent", args: ["agent", "--node", A, ...PEERS, "--log-format", "text"] };
+const AGENT: SampleSpec = {
+  id: "agent",
+  args: ["agent", "--node", A, ...PEERS, "--log-format", "text"],
+  code: 0,
+};
 
 /** Every sample, in README order. */
 export const SAMPLES: readonly SampleSpec[] = [
   AGENT,
-  { id: "names", args: ["names"] },
-  { id: "ping", args: ["ping", A, B] },
-  { id: "nodes", args: ["nodes", A] },
-  { id: "mesh", args: ["mesh", ...PEERS] },
-  { id: "status", args: ["status", "--node", A, ...PEERS] },
-  { id: "bad-node", args: ["ping", "a@b@c"] },
-  { id: "bad-config", args: ["status", "--node", A], env: { ERLMESH_INTERVAL: "5x" } },
+  { id: "names", args: ["names"], code: 0 },
+  { id: "ping", args: ["ping", A, B], code: 0 },
+  { id: "nodes", args: ["nodes", A], code: 0 },
+  { id: "mesh", args: ["mesh", ...PEERS], code: 0 },
+  { id: "status", args: ["status", "--node", A, ...PEERS], code: 0 },
+  { id: "bad-node", args: ["ping", "a@b@c"], code: 2 },
+  { id: "bad-config", args: ["agent", "--node", A, ...PEERS], env: { ERLMESH_INTERVAL: "5x" }, code: 2 },
 ];
 
 const BEGIN = /<!-- sample: ([a-z0-9-]+) -->/g;
@@ -100,6 +106,17 @@ export function renderSamples(readme: string, outputs: Map<string, string>): str
 
 /** Runs one sample to its end; stdout then stderr, as a terminal would mostly show them. */
 async function runSample(s: SampleSpec, env: Record<string, string>): Promise<string> {
+  const { code, output } = await runErlmesh(s, env);
+  if (code !== s.code) {
+    throw new Error(`Cannot use sample '${s.id}': exit code ${code}, expected ${s.code}:\n${output}`);
+  }
+  return output;
+}
+
+async function runErlmesh(
+  s: SampleSpec,
+  env: Record<string, string>,
+): Promise<{ code: number; output: string }> {
   const argv = erlmeshArgv(s.args);
   const out = await new Deno.Command(argv[0], {
     args: argv.slice(1),
@@ -111,7 +128,7 @@ async function runSample(s: SampleSpec, env: Record<string, string>): Promise<st
     signal: AbortSignal.timeout(30_000),
   }).output();
   const dec = new TextDecoder();
-  return dec.decode(out.stdout) + dec.decode(out.stderr);
+  return { code: out.code, output: dec.decode(out.stdout) + dec.decode(out.stderr) };
 }
 
 /** Runs the agent until its node has joined both peers, stops it with SIGTERM, and returns its log. */
@@ -158,6 +175,10 @@ export async function collectSamples(): Promise<Map<string, string>> {
     for (const name of NODES) nodes.push(await startNode({ name, cookie, epmdPort }));
     const outputs = new Map<string, string>();
     outputs.set(AGENT.id, await runAgent(env));
+    // The agent connected app0 to both peers; one pass for each peer completes the mesh.
+    for (const n of [B, C]) {
+      await runSample({ id: `once ${n}`, args: ["agent", "--once", "--node", n, ...PEERS], code: 0 }, env);
+    }
     for (const s of SAMPLES) if (s !== AGENT) outputs.set(s.id, await runSample(s, env));
     const leaked = [...outputs.entries()].filter(([, o]) => o.includes(cookie)).map(([id]) => id);
     if (leaked.length) throw new Error(`Cannot use samples ${leaked.join(", ")}: they print the cookie`);
