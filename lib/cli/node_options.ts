@@ -16,6 +16,6 @@ export function nodeArgument(text: string): string {
   try {
     return parseNodeName(text, localHostname().split(".")[0]).full;
   } catch (err) {
-    throw new UsageError(`Invalid NODE: ${(err as Error).message}`, { cause: err });
+    throw new UsageError((err as Error).message, { cause: err });
   }
 }
