@@ -3,7 +3,7 @@
  * markers) and each command's own options (between the `command-options` markers), both from the code.
  */
 import { configTable } from "../lib/config/mod.ts";
-import { COMMANDS, type CommandName, LOADERS } from "../lib/cli/commands.ts";
+import { type CommandName, COMMANDS, LOADERS } from "../lib/cli/commands.ts";
 import { CONFIG_KEY_NAMES } from "../lib/config/mod.ts";
 
 /** The configuration keys as a Markdown table. */
@@ -47,7 +47,11 @@ function between(readme: string, name: string, content: string): string {
 
 /** README.md with its generated tables brought up to date. */
 export async function renderReadme(readme: string): Promise<string> {
-  return between(between(readme, "config-table", keysTable()), "command-options", await commandOptionsTable());
+  return between(
+    between(readme, "config-table", keysTable()),
+    "command-options",
+    await commandOptionsTable(),
+  );
 }
 
 if (import.meta.main) {

@@ -105,10 +105,12 @@ export class FakeResolver implements Resolver {
     return targets.map((target) => ({ priority: 0, weight: 100, port, target }));
   }
 
+  /** The SRV records set for `name`, or the failure set for it. */
   srv(name: string, options: ResolveOptions = {}): Promise<SrvRecord[]> {
     return this.#answer(name, "SRV", options) as Promise<SrvRecord[]>;
   }
 
+  /** The A or AAAA addresses set for `name`, or the failure set for it. */
   addresses(name: string, type: "A" | "AAAA", options: ResolveOptions = {}): Promise<string[]> {
     return this.#answer(name, type, options) as Promise<string[]>;
   }
