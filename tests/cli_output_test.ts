@@ -131,3 +131,15 @@ Deno.test("CLI: a reader that closes stdout ends erlmesh quietly (exit 141, noth
   assert.equal(err, "");
   assert.equal(status.code, 141);
 });
+
+Deno.test("CLI: probe --http at an address where nothing listens says so, not 'fetch failed'", async () => {
+  const port = closedPort();
+  const r = await erlmesh(["probe", "readiness", "--http", `127.0.0.1:${port}`]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(
+    r.stdout,
+    new RegExp(
+      `^readiness: fail: nothing listens on http://127\\.0\\.0\\.1:${port}: is 'erlmesh agent' or 'erlmesh run' running with --http`,
+    ),
+  );
+});

@@ -84,7 +84,7 @@ Deno.test({
     // Not a terminal: plain progress lines, the first one before the cluster was ready.
     assert.match(
       r.stderr,
-      /^erlmesh wait: Waiting .* attempt 1: self waiting \(not listed\), peers waiting \(0\/2\)/m,
+      /^erlmesh wait: Waiting .* attempt 1: self waiting \(not listed\), peers waiting \(0\/2 nodes\)/m,
     );
     assert.ok(!r.stderr.includes("\r"), show(r));
   },

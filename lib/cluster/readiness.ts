@@ -56,7 +56,9 @@ export function judgeReadiness(
     };
   }
   const connected = snapshot.peers.filter((p) => p.state === "connected").length;
-  const of = `${connected} of ${snapshot.peers.length} discovered peer(s)`;
+  const of = `${connected} of ${snapshot.peers.length} discovered ${
+    snapshot.peers.length === 1 ? "peer" : "peers"
+  }`;
   return connected >= rule
     ? { ok: true, detail: `${local.node} is connected to ${of}, at least ${rule} needed` }
     : {
