@@ -1,3 +1,4 @@
+import { splitHostPort } from "../bytes/address.ts";
 import { type Cookie, parseNodeName, resolveCookie } from "../dist/mod.ts";
 import { type ClusterEvent, type CycleReport, Reconciler, type ReconcilerCounters } from "../cluster/mod.ts";
 import {
@@ -27,9 +28,8 @@ export function cookieFrom(cfg: Config): Promise<Cookie> {
 
 function nameServer(cfg: Config): { ipAddr: string; port: number } | undefined {
   if (!cfg.dnsServer) return undefined;
-  const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(cfg.dnsServer);
-  const ipAddr = m?.[1] ?? cfg.dnsServer;
-  return { ipAddr, port: m?.[2] ? Number(m[2]) : 53 };
+  const hp = splitHostPort(cfg.dnsServer);
+  return hp && { ipAddr: hp.host, port: hp.port ?? 53 };
 }
 
 /** The discovery source the configuration names. Several Services are asked together. */

@@ -5,6 +5,7 @@
  * Run `deno run --allow-write lib/config/schema.ts` to regenerate docs/configuration.md.
  * @module
  */
+import { isIp, splitHostPort } from "../bytes/address.ts";
 import { parseNodeName } from "../dist/names.ts";
 
 /** How peers are found: SRV records, A/AAAA records, a static host list, or the local EPMD only. */
@@ -255,34 +256,14 @@ const portName = scalar(PORT_NAME_EXPECTED, (text) => {
   return name;
 });
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-function isIp(text: string): boolean {
-  return IPV4.test(text) || (/^[0-9a-f:.]+$/i.test(text) && (text.match(/:/g)?.length ?? 0) >= 2);
-}
-
-/** Splits `host:port`, `[v6]:port` or (when `portOptional`) a bare host or IPv6 address. */
-function splitHostPort(text: string, portOptional: boolean): { host: string; port?: string } | undefined {
-  const bracket = /^\[([^\]]*)\](?::(\d+))?$/.exec(text);
-  if (bracket) return { host: bracket[1], port: bracket[2] };
-  const colons = text.match(/:/g)?.length ?? 0;
-  if (colons === 0) return portOptional ? { host: text } : undefined;
-  if (colons === 1) {
-    const i = text.indexOf(":");
-    return { host: text.slice(0, i), port: text.slice(i + 1) };
-  }
-  return portOptional ? { host: text } : undefined; // a bare IPv6 address
-}
-
-function validPort(port: string | undefined): boolean {
-  if (port === undefined || !/^\d{1,5}$/.test(port)) return false;
-  const n = Number(port);
-  return n >= 1 && n <= 65535;
+function validPort(port: number | undefined): boolean {
+  return port !== undefined && port >= 1;
 }
 
 const DNS_SERVER_EXPECTED =
   "an IP address with an optional port, such as '10.96.0.10', '10.96.0.10:53' or '[fd00::a]:53'";
 const dnsServer = scalar(DNS_SERVER_EXPECTED, (text) => {
-  const hp = splitHostPort(text, true);
+  const hp = splitHostPort(text);
   if (!hp || !isIp(hp.host) || (hp.port !== undefined && !validPort(hp.port))) {
     throw new ValueProblem(DNS_SERVER_EXPECTED);
   }
@@ -293,7 +274,7 @@ const LISTEN_EXPECTED =
   "a listen address 'host:port' such as ':9090', '0.0.0.0:9090' or '[::]:9090', or '' for off";
 const listenAddress = scalar(LISTEN_EXPECTED, (text) => {
   if (text === "") return "";
-  const hp = splitHostPort(text, false);
+  const hp = splitHostPort(text);
   if (!hp || !validPort(hp.port) || (hp.host !== "" && !isIp(hp.host) && !/^[A-Za-z0-9.-]+$/.test(hp.host))) {
     throw new ValueProblem(LISTEN_EXPECTED);
   }

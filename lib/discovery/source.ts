@@ -1,3 +1,4 @@
+import { canonicalIp } from "../bytes/address.ts";
 import { DiscoveryError } from "./errors.ts";
 
 /** Where a host came from: a DNS record type, a static list, or the local EPMD. */
@@ -44,86 +45,8 @@ export interface DiscoverySource {
   discover(signal?: AbortSignal): Promise<Discovery>;
 }
 
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
-function parseIpv4(text: string): number[] | undefined {
-  const m = IPV4.exec(text);
-  if (!m) return undefined;
-  const octets = m.slice(1).map(Number);
-  if (octets.some((o, i) => o > 255 || (m[i + 1].length > 1 && m[i + 1].startsWith("0")))) return undefined;
-  return octets;
-}
-
-function parseIpv6(text: string): number[] | undefined {
-  if (!/^[0-9A-Fa-f:.]+$/.test(text) || !text.includes(":")) return undefined;
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const groups = (part: string): number[] | undefined => {
-    if (part === "") return [];
-    const out: number[] = [];
-    const items = part.split(":");
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i];
-      if (i === items.length - 1 && item.includes(".")) {
-        const v4 = parseIpv4(item);
-        if (!v4) return undefined;
-        out.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
-      } else if (/^[0-9A-Fa-f]{1,4}$/.test(item)) {
-        out.push(parseInt(item, 16));
-      } else {
-        return undefined;
-      }
-    }
-    return out;
-  };
-  const head = groups(halves[0]);
-  const tail = halves.length === 2 ? groups(halves[1]) : [];
-  if (!head || !tail) return undefined;
-  if (halves.length === 1) return head.length === 8 ? head : undefined;
-  const missing = 8 - head.length - tail.length;
-  if (missing < 1) return undefined;
-  return [...head, ...new Array(missing).fill(0), ...tail];
-}
-
-function formatIpv6(g: number[]): string {
-  // IPv4-mapped addresses keep the dotted tail (RFC 5952 §5).
-  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) {
-    return `::ffff:${g[6] >> 8}.${g[6] & 255}.${g[7] >> 8}.${g[7] & 255}`;
-  }
-  // The longest run of two or more zero groups becomes "::"; the first one on a tie (RFC 5952 §4.2).
-  let bestStart = -1, bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) [bestStart, bestLen] = [i, j - i];
-    i = j;
-  }
-  const hex = g.map((x) => x.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
-}
-
-/**
- * The canonical form of an IP address (IPv4 dotted decimal, IPv6 as RFC 5952 says), or `undefined`
- * when `text` is not an IP address. Brackets around IPv6 are accepted; zone ids (`%eth0`) are not.
- *
- * @example
- * ```ts
- * import { canonicalIp } from "./source.ts";
- * canonicalIp("FD00:0010:0244:0:0:0:0:0007"); // "fd00:10:244::7"
- * ```
- */
-export function canonicalIp(text: string): string | undefined {
-  const t = text.startsWith("[") && text.endsWith("]") ? text.slice(1, -1) : text;
-  const v4 = parseIpv4(t);
-  if (v4) return v4.join(".");
-  const v6 = parseIpv6(t);
-  return v6 ? formatIpv6(v6) : undefined;
-}
+/** The canonical form of an IP address, or `undefined`: the one parser, in `bytes/address.ts`. */
+export { canonicalIp } from "../bytes/address.ts";
 
 /**
  * The label CoreDNS gives an endpoint without a hostname: IPv4 `10.244.0.7` → `10-244-0-7`; IPv6 in

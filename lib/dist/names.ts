@@ -1,3 +1,4 @@
+import { isIp } from "../bytes/address.ts";
 import { NodeNameError } from "./errors.ts";
 
 /** Whether a node runs with long names (`-name`, host is a FQDN or an IP) or short names (`-sname`). */
@@ -17,11 +18,9 @@ export interface NodeName {
 
 const ALIVE = /^[A-Za-z0-9_.+-]+$/;
 const HOST = /^[A-Za-z0-9_.:-]+$/;
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
-
-/** True when `host` is an IPv4 or IPv6 literal. */
+/** True when `host` is an IPv4 or IPv6 literal (the one parser, `bytes/address.ts`). */
 export function isIpAddress(host: string): boolean {
-  return IPV4.test(host) || (host.includes(":") && /^[0-9A-Fa-f:.]+$/.test(host));
+  return isIp(host);
 }
 
 /** The kind of name a host part makes: long for FQDNs and IP addresses, short otherwise. */

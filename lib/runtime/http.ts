@@ -1,3 +1,4 @@
+import { splitHostPort } from "../bytes/address.ts";
 import type { Reconciler } from "../cluster/mod.ts";
 import type { Readiness } from "../config/mod.ts";
 import { RuntimeError } from "./errors.ts";
@@ -23,15 +24,14 @@ const PATHS: Record<string, ProbeKind> = {
 
 /** Parses `host:port` (`[v6]:port`, `:port`). */
 export function parseListen(listen: string): { hostname: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen.trim());
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) {
+  const hp = splitHostPort(listen.trim());
+  if (hp?.port === undefined) {
     throw new RuntimeError(
       "HTTP",
       `Invalid http address '${listen}': expected host:port such as 0.0.0.0:9090 or :9090`,
     );
   }
-  return { hostname: m[1] ?? (m[2] || "0.0.0.0"), port };
+  return { hostname: hp.host || "0.0.0.0", port: hp.port };
 }
 
 /**
