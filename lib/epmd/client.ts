@@ -9,7 +9,7 @@ import {
 } from "../bytes/mod.ts";
 import { EpmdError, type EpmdErrorCode } from "./errors.ts";
 
-/** The port EPMD listens on when `ERL_EPMD_PORT` is not set. */
+/** The port EPMD listens on unless told otherwise; callers pass another (erlmesh reads `ERL_EPMD_PORT` in its configuration). */
 export const DEFAULT_EPMD_PORT = 4369;
 
 /** The largest NAMES_REQ reply {@link names} accepts, in bytes (1 MiB). */
@@ -24,7 +24,7 @@ const DEFAULT_TIMEOUT_MS = 5000;
 export interface EpmdOptions {
   /**
    * The TCP port of EPMD.
-   * @default {epmdPort()}
+   * @default {4369}
    */
   port?: number;
   /**
@@ -73,41 +73,6 @@ export interface EpmdPort {
   lowestVersion: number;
   /** The extra bytes the node registered (usually empty). */
   extra: Uint8Array;
-}
-
-/**
- * The EPMD port to use: `ERL_EPMD_PORT` from the environment when it is set and non-empty, else 4369.
- * Without permission to read the environment, 4369.
- *
- * @throws {EpmdError} with code `BAD_PORT` when `ERL_EPMD_PORT` is not an integer in 1..65535.
- *
- * @example
- * ```ts
- * import { epmdPort } from "./mod.ts";
- *
- * console.log(`EPMD is expected on port ${epmdPort()}`);
- * ```
- */
-export function epmdPort(): number {
-  let value: string | undefined;
-  try {
-    value = Deno.env.get("ERL_EPMD_PORT");
-  } catch (err) {
-    if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
-      return DEFAULT_EPMD_PORT;
-    }
-    throw err;
-  }
-  if (value === undefined || value.trim() === "") return DEFAULT_EPMD_PORT;
-  const text = value.trim();
-  const port = /^[0-9]{1,5}$/.test(text) ? Number(text) : NaN;
-  if (!(port >= 1 && port <= 65535)) {
-    throw new EpmdError(
-      "BAD_PORT",
-      `Cannot read ERL_EPMD_PORT: '${value}' is not a port number (expected an integer from 1 to 65535)`,
-    );
-  }
-  return port;
 }
 
 /**
@@ -306,7 +271,7 @@ export function parseNamesReply(bytes: Uint8Array, source?: NamesReplySource): E
 type Fail = (code: EpmdErrorCode, state: string, cause?: unknown, result?: number) => never;
 
 function resolvePort(host: string, options: EpmdOptions): number {
-  if (options.port === undefined) return epmdPort();
+  if (options.port === undefined) return DEFAULT_EPMD_PORT;
   const port = options.port;
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new EpmdError(

@@ -4,7 +4,6 @@ import {
   EpmdError,
   type EpmdErrorCode,
   type EpmdOptions,
-  epmdPort,
   names,
   parseNamesReply,
   portPlease,
@@ -413,50 +412,37 @@ Deno.test("parseNamesReply() rejects a line that does not parse and a port over 
   assertEquals(err.code, "BAD_REPLY");
 });
 
-/** Runs `epmdPort()` in a subprocess with ERL_EPMD_PORT set as given (undefined: unset). */
-async function epmdPortIn(value: string | undefined, allowEnv: boolean): Promise<string> {
+/**
+ * Runs `names()` without a port option in a subprocess with ERL_EPMD_PORT set as given, and returns
+ * the port the client dialled.
+ */
+async function dialledPortWith(value: string): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "epmd_port_test" });
   try {
     const script = `${dir}/probe.ts`;
     const mod = new URL("./mod.ts", import.meta.url).href;
     await Deno.writeTextFile(
       script,
-      `import { epmdPort } from ${JSON.stringify(mod)};\n` +
-        `try { console.log(epmdPort()); } catch (e) { console.log(e.name + " " + e.code + " " + e.message); }\n`,
+      `import { names } from ${JSON.stringify(mod)};\n` +
+        `await names("127.0.0.1", { connect: (_h, port) => { console.log(port); throw new Error("stop"); } })` +
+        `.catch((e) => { if (e.code === "BAD_PORT") console.log(e.message); });\n`,
     );
-    const env = Deno.env.toObject();
-    delete env.ERL_EPMD_PORT;
-    if (value !== undefined) env.ERL_EPMD_PORT = value;
-    const args = ["run", "--no-config", "--no-prompt", ...(allowEnv ? ["--allow-env"] : []), script];
+    const env = { ...Deno.env.toObject(), ERL_EPMD_PORT: value };
     const out = await new Deno.Command(Deno.execPath(), {
-      args,
+      args: ["run", "--no-config", "--no-prompt", "--allow-env", script],
       env,
       clearEnv: true,
       stdout: "piped",
       stderr: "piped",
-    })
-      .output();
-    const stderr = new TextDecoder().decode(out.stderr);
-    assert(out.success, stderr);
+    }).output();
+    assert(out.success, new TextDecoder().decode(out.stderr));
     return new TextDecoder().decode(out.stdout).trim();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 }
 
-Deno.test("epmdPort() reads ERL_EPMD_PORT, defaults to 4369 and rejects a bad value", async () => {
-  assertEquals(await epmdPortIn("12345", true), "12345");
-  assertEquals(await epmdPortIn(undefined, true), "4369");
-  assertEquals(await epmdPortIn("12345", false), "4369");
-  for (const bad of ["abc", "0", "65536", "-1"]) {
-    assertEquals(
-      await epmdPortIn(bad, true),
-      `EpmdError BAD_PORT Cannot read ERL_EPMD_PORT: '${bad}' is not a port number (expected an integer from 1 to 65535)`,
-    );
-  }
-});
-
-Deno.test("epmdPort() in this process matches the environment", () => {
-  const value = Deno.env.get("ERL_EPMD_PORT");
-  if (value === undefined) assertEquals(epmdPort(), 4369);
+Deno.test("names() without a port dials 4369 and never reads ERL_EPMD_PORT (the caller passes the port)", async () => {
+  assertEquals(await dialledPortWith("12345"), "4369");
+  assertEquals(await dialledPortWith("abc"), "4369");
 });

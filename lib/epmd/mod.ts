@@ -28,7 +28,6 @@ export {
   type EpmdNode,
   type EpmdOptions,
   type EpmdPort,
-  epmdPort,
   names,
   NAMES_REPLY_LIMIT,
   type NamesReplySource,
