@@ -1,6 +1,7 @@
 import { BytesError, ByteWriter, type ExactReader, type Transport, writeAll } from "../bytes/mod.ts";
 import { decodeTermAt, encodeTermInto, EtfDecodeError } from "../etf/mod.ts";
 import type { Term } from "../etf/term.ts";
+import { LinkError } from "./errors.ts";
 
 /** One message received on a distribution link. */
 export interface DistMessage {
@@ -17,7 +18,7 @@ export interface ChannelOptions {
   /** Called for each decoded message. */
   onMessage: (msg: DistMessage) => void;
   /** Called once when the link ends, with the reason. */
-  onClose?: (reason: Error) => void;
+  onClose?: (reason: LinkError) => void;
   /** Send a tick when nothing was written for this long. @default 15000 */
   tickIntervalMs?: number;
   /** Treat the peer as gone when nothing was read for this long. @default 75000 */
@@ -44,10 +45,10 @@ export class DistChannel {
   #lastRead = Date.now();
   #lastWrite = Date.now();
   #timer: number;
-  #closedReason: Error | undefined;
-  #resolveClosed!: (e: Error) => void;
+  #closedReason: LinkError | undefined;
+  #resolveClosed!: (e: LinkError) => void;
   /** Resolves (never rejects) with the reason once the link has ended. */
-  readonly closed: Promise<Error>;
+  readonly closed: Promise<LinkError>;
 
   /**
    * Takes over `t` after a successful handshake; `reader` is the one the handshake read through, so
@@ -77,10 +78,12 @@ export class DistChannel {
   #onTimer(): void {
     const now = Date.now();
     if (now - this.#lastRead > this.#opts.deadAfterMs) {
+      const node = this.#opts.node;
       this.#shutdown(
-        new BytesError(
-          "TIMEOUT",
-          `nothing was heard from '${this.#opts.node}' for ${this.#opts.deadAfterMs} ms`,
+        new LinkError(
+          "SILENT",
+          node,
+          `Cannot keep the link to '${node}': nothing was heard from it for ${this.#opts.deadAfterMs} ms (not even a tick)`,
         ),
       );
       return;
@@ -99,9 +102,11 @@ export class DistChannel {
           continue;
         }
         if (len > this.#opts.maxPacketBytes) {
-          throw new BytesError(
+          const node = this.#opts.node;
+          throw new LinkError(
             "TOO_LARGE",
-            `'${this.#opts.node}' sent a ${len}-byte packet; the limit is ${this.#opts.maxPacketBytes}`,
+            node,
+            `Cannot read a packet from '${node}': its header announces ${len} bytes, the limit is ${this.#opts.maxPacketBytes}`,
           );
         }
         const body = await this.#reader.readExact(len);
@@ -109,14 +114,35 @@ export class DistChannel {
         this.#dispatch(body);
       }
     } catch (err) {
-      this.#shutdown(err instanceof Error ? err : new Error(String(err)));
+      this.#shutdown(this.#linkError("read from", err));
     }
+  }
+
+  /** The reason a read or write failure ends the link with. */
+  #linkError(action: "read from" | "send to", err: unknown): LinkError {
+    if (err instanceof LinkError) return err;
+    const node = this.#opts.node;
+    if (err instanceof BytesError && err.code === "EOF") {
+      return new LinkError("PEER_CLOSED", node, `Cannot ${action} '${node}': it closed the connection`, {
+        cause: err,
+      });
+    }
+    const why = err instanceof Error ? err.message : String(err);
+    return new LinkError("BROKEN", node, `Cannot ${action} '${node}': the connection failed (${why})`, {
+      cause: err,
+    });
   }
 
   #dispatch(body: Uint8Array): void {
     if (body[0] !== 112) {
       this.#opts.onBadPacket?.(
-        new Error(`Ignored a packet of type ${body[0]}: only pass-through ('p') packets are negotiated`),
+        new LinkError(
+          "BAD_PACKET",
+          this.#opts.node,
+          `Cannot decode a packet from '${this.#opts.node}': its type is ${
+            body[0]
+          }, only pass-through ('p') packets are negotiated (ignored, the link stays up)`,
+        ),
       );
       return;
     }
@@ -153,19 +179,22 @@ export class DistChannel {
 
   #write(bytes: Uint8Array): Promise<void> {
     if (!this.open) {
-      return Promise.reject(new BytesError("CLOSED", `the link to '${this.#opts.node}' is closed`));
+      const node = this.#opts.node;
+      return Promise.reject(
+        new LinkError("CLOSED", node, `Cannot send to '${node}': the link is closed`, {
+          cause: this.#closedReason,
+        }),
+      );
     }
     const next = this.#writeChain.then(async () => {
       await writeAll(this.#t, bytes);
       this.#lastWrite = Date.now();
     });
-    this.#writeChain = next.catch((err) =>
-      this.#shutdown(err instanceof Error ? err : new Error(String(err)))
-    );
+    this.#writeChain = next.catch((err) => this.#shutdown(this.#linkError("send to", err)));
     return next;
   }
 
-  #shutdown(reason: Error): void {
+  #shutdown(reason: LinkError): void {
     if (this.#closedReason) return;
     this.#closedReason = reason;
     clearInterval(this.#timer);
@@ -176,6 +205,7 @@ export class DistChannel {
 
   /** Ends the link. */
   close(): void {
-    this.#shutdown(new BytesError("CLOSED", "closed by us"));
+    const node = this.#opts.node;
+    this.#shutdown(new LinkError("CLOSED", node, `Cannot use the link to '${node}': erlmesh closed it`));
   }
 }

@@ -48,6 +48,44 @@ export class HandshakeError extends Error {
   }
 }
 
+/**
+ * Stable codes of {@link LinkError}:
+ * - `SILENT`: nothing was read from the node for the dead-after interval (its net tick time);
+ * - `TOO_LARGE`: the node announced a packet above the size limit;
+ * - `PEER_CLOSED`: the node closed the connection;
+ * - `BROKEN`: reading or writing failed otherwise (see `cause`);
+ * - `CLOSED`: erlmesh closed the link, or a write came after the link had ended;
+ * - `BAD_PACKET`: a packet of a type that was not negotiated (reported and ignored: the link stays up).
+ */
+export type LinkErrorCode = "SILENT" | "TOO_LARGE" | "PEER_CLOSED" | "BROKEN" | "CLOSED" | "BAD_PACKET";
+
+/**
+ * A distribution link ended after its handshake, or was used after it ended. It is the reason
+ * `NodeConnection.closed` resolves with, and the `cause` of the `NODEDOWN` {@link RpcError}s of calls
+ * that were waiting.
+ *
+ * @example
+ * ```ts
+ * import { LinkError } from "./errors.ts";
+ * const err = new LinkError("SILENT", "app@10.0.0.2", "Cannot keep the link to 'app@10.0.0.2': …");
+ * console.log(err.code, err.node);
+ * ```
+ */
+export class LinkError extends Error {
+  /** Always `"LinkError"`. */
+  override name = "LinkError";
+  /** A stable code for programs to match on. */
+  readonly code: LinkErrorCode;
+  /** The node at the other end of the link. */
+  readonly node: string;
+  /** The end of the link to `node`; `options.cause` carries the underlying error. */
+  constructor(code: LinkErrorCode, node: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.node = node;
+  }
+}
+
 /** Stable codes of {@link RpcError}. */
 export type RpcErrorCode = "TIMEOUT" | "NODEDOWN" | "BADRPC" | "CLOSED";
 

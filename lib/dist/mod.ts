@@ -1,6 +1,23 @@
 /**
- * The Erlang distribution protocol as a hidden client node: node names, flags, the version 6
- * handshake, the framed channel with ticks, control messages, `rpc` through `rex`, and cookies.
+ * The Erlang distribution protocol as a hidden client node, as callers outside this layer use it:
+ * node names, cookies, {@link connectNode} (EPMD lookup, handshake, the framed link with ticks) and
+ * `rpc` through `rex` on the {@link NodeConnection} it returns, and the typed errors of each step.
+ *
+ * The wire pieces (flags, the handshake messages and digest, the channel, control messages) stay
+ * private to the layer, as in sile/erl_dist: tests that need them import their files directly.
+ *
+ * @example Ask a node what it is connected to
+ * ```ts ignore
+ * import { atomList, connectNode, resolveCookie } from "./mod.ts";
+ *
+ * const conn = await connectNode("app@127.0.0.1", { cookie: await resolveCookie(), timeoutMs: 2000 });
+ * try {
+ *   console.log(atomList(await conn.rpc("erlang", "nodes", []), "nodes()"));
+ * } finally {
+ *   conn.close();
+ * }
+ * ```
+ *
  * @module
  */
 export {
@@ -8,6 +25,8 @@ export {
   type CookieErrorCode,
   HandshakeError,
   type HandshakeErrorCode,
+  LinkError,
+  type LinkErrorCode,
   NodeNameError,
   type NodeNameErrorCode,
   RpcError,
@@ -17,43 +36,20 @@ export {
   acceptsPeerHost,
   aliveMatcher,
   hostKind,
-  isIpAddress,
   isLocalAlias,
-  localAliveBase,
-  localNodeNameFor,
+  localHostname,
   type NameKind,
   type NodeName,
   parseNodeName,
 } from "./names.ts";
 export {
-  CLIENT_FLAGS,
-  DFLAG,
-  expandFlags,
-  flagNames,
-  MANDATORY_25,
-  MANDATORY_26,
-  missingFlags,
-} from "./flags.ts";
-export {
   Cookie,
-  COOKIE_ENV_VARS,
   type CookieSources,
   readCookieFile,
   type ReadCookieFileOptions,
   redactCookies,
   resolveCookie,
 } from "./cookie.ts";
-export {
-  clientHandshake,
-  encodeSendName,
-  genDigest,
-  type HandshakeOptions,
-  type HandshakeResult,
-  isHidden,
-} from "./handshake.ts";
-export { type ChannelOptions, DistChannel, type DistMessage } from "./channel.ts";
-export { ExactReader } from "../bytes/mod.ts";
-export { controlOp, DOP } from "./control.ts";
 export {
   atomList,
   connectByAlive,
