@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { configTable } from "../tools/config_doc.ts";
+import { CONFIG_KEY_NAMES, CONFIG_KEYS } from "../lib/config/mod.ts";
 import { renderReadme } from "../tools/readme_table.ts";
 import { blockText, commandLine, renderSamples, sampleBlocks, SAMPLES } from "../tools/readme_samples.ts";
 
@@ -37,4 +39,36 @@ Deno.test("README.md has exactly the sample blocks tools/readme_samples.ts write
     /kill -USR1|SIGUSR1 (makes|logs)/,
     "no signal is documented as printing the counters",
   );
+});
+
+Deno.test("docs/configuration.md is up to date with configTable()", async () => {
+  const path = new URL("../docs/configuration.md", import.meta.url);
+  const text = await Deno.readTextFile(path).catch(() => "");
+  assert.equal(
+    text,
+    configTable(),
+    "docs/configuration.md is stale: run `deno run --allow-write tools/config_doc.ts` to regenerate it",
+  );
+});
+
+Deno.test("configTable() lists every key, flag, variable and legacy variable", () => {
+  const table = configTable();
+  for (const key of CONFIG_KEY_NAMES) {
+    const spec = CONFIG_KEYS[key];
+    assert.ok(table.includes(`\`${spec.flag} <${spec.arg}>\``), spec.flag);
+    assert.ok(table.includes(`\`${spec.env}\``), spec.env);
+    for (const l of spec.legacy) assert.ok(table.includes(`\`${l.name}\``), l.name);
+  }
+  for (
+    const v of [
+      "RELEASE_NODE",
+      "RELEASE_DISTRIBUTION",
+      "ERLANG_NODENAME",
+      "POD_NAME",
+      "POD_IP",
+      "ERLMESH_CONFIG",
+    ]
+  ) {
+    assert.ok(table.includes(v), v);
+  }
 });

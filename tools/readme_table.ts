@@ -2,7 +2,7 @@
  * Writes the generated tables into README.md: the configuration keys (between the `config-table`
  * markers) and each command's own options (between the `command-options` markers), both from the code.
  */
-import { configTable } from "../lib/config/mod.ts";
+import { configTable } from "./config_doc.ts";
 import { type CommandName, COMMANDS, LOADERS } from "../lib/cli/commands.ts";
 import { CONFIG_KEY_NAMES } from "../lib/config/mod.ts";
 

@@ -9,10 +9,9 @@ import {
   CONFIG_FILE_FLAG,
   CONFIG_KEYS,
   type ConfigKey,
-  formatDuration,
   type KeySpec,
-  parseDuration,
 } from "../config/schema.ts";
+import { formatDuration, parseDuration } from "../config/values.ts";
 import { UsageError } from "./errors.ts";
 
 /** One option of a command. */

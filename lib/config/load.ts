@@ -16,8 +16,8 @@ import {
   type ConfigKey,
   type DiscoveryKind,
   type KeySpec,
-  ValueProblem,
 } from "./schema.ts";
+import { ValueProblem } from "./values.ts";
 
 /** Where {@link loadConfig} reads from. Every field is optional; tests pass their own. */
 export interface LoadConfigInput {

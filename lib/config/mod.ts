@@ -2,7 +2,7 @@
  * erlmesh's configuration: one typed {@link Config} from flags, then environment (`ERLMESH_*`, then
  * the legacy variables of the original article, Elixir releases and the downward API), then an optional
  * YAML file, then defaults. Every key is described once, in {@link CONFIG_KEYS}; the command-line options
- * (`lib/cli/options.ts`) and docs/configuration.md ({@link configTable}) are derived from it.
+ * (`lib/cli/options.ts`) and docs/configuration.md (`tools/config_doc.ts`) are derived from it.
  *
  * @example
  * ```ts
@@ -30,19 +30,20 @@ export {
   CONFIG_KEY_NAMES,
   CONFIG_KEYS,
   type ConfigKey,
-  configTable,
   type DiscoveryKind,
-  formatDuration,
   type HostForm,
   type KeySpec,
   type LegacyVariable,
   type LogFormat,
   type LogLevel,
+} from "./schema.ts";
+export {
+  formatDuration,
   parseBoolean,
   parseDuration,
   type Readiness,
   splitList,
   type ValueType,
-} from "./schema.ts";
+} from "./values.ts";
 export { closeKeys, loadConfig, type LoadConfigInput, serviceNames } from "./load.ts";
 export { type ResolvConfDefaults, resolvConfDefaults, serviceFqdn } from "./legacy.ts";

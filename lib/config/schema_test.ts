@@ -1,15 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import {
-  CONFIG_KEY_NAMES,
-  CONFIG_KEYS,
-  configTable,
-  formatDuration,
-  parseBoolean,
-  parseDuration,
-  splitList,
-  ValueProblem,
-} from "./schema.ts";
+import { CONFIG_KEY_NAMES, CONFIG_KEYS } from "./schema.ts";
+import { formatDuration, parseBoolean, parseDuration, splitList, ValueProblem } from "./values.ts";
 
 Deno.test("parseDuration() reads ms, s, m, h and bare milliseconds", () => {
   assert.equal(parseDuration("500ms"), 500);
@@ -101,37 +93,5 @@ Deno.test("the key table derives flag and env names, has no cookie key and a doc
     assert.match(spec.doc, /^[A-Z].*[^.]$/, `${key} doc: capital first letter, no final period`);
     assert.ok(spec.defaultDoc.length > 0, key);
     assert.ok(spec.type.expected.length > 0, key);
-  }
-});
-
-Deno.test("docs/configuration.md is up to date with configTable()", async () => {
-  const path = new URL("../../docs/configuration.md", import.meta.url);
-  const text = await Deno.readTextFile(path).catch(() => "");
-  assert.equal(
-    text,
-    configTable(),
-    "docs/configuration.md is stale: run `deno run --allow-write lib/config/schema.ts` to regenerate it",
-  );
-});
-
-Deno.test("configTable() lists every key, flag, variable and legacy variable", () => {
-  const table = configTable();
-  for (const key of CONFIG_KEY_NAMES) {
-    const spec = CONFIG_KEYS[key];
-    assert.ok(table.includes(`\`${spec.flag} <${spec.arg}>\``), spec.flag);
-    assert.ok(table.includes(`\`${spec.env}\``), spec.env);
-    for (const l of spec.legacy) assert.ok(table.includes(`\`${l.name}\``), l.name);
-  }
-  for (
-    const v of [
-      "RELEASE_NODE",
-      "RELEASE_DISTRIBUTION",
-      "ERLANG_NODENAME",
-      "POD_NAME",
-      "POD_IP",
-      "ERLMESH_CONFIG",
-    ]
-  ) {
-    assert.ok(table.includes(v), v);
   }
 });
