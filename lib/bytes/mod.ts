@@ -14,3 +14,4 @@ export {
 export { ExactReader, writeAll } from "./reader.ts";
 export { ByteWriter, frame16, frame32 } from "./writer.ts";
 export { memoryPipe, MemoryTransport } from "./memory.ts";
+export { pooledMap } from "./pool.ts";

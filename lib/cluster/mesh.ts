@@ -1,5 +1,5 @@
 import { atomList, connectNode, type Cookie } from "../dist/mod.ts";
-import { pool } from "./reconcile.ts";
+import { pooledMap } from "../bytes/pool.ts";
 
 /** One node's view in a {@link MeshStatus}. */
 export interface MeshNodeView {
@@ -79,7 +79,7 @@ export interface MeshOptions {
 export async function meshStatus(nodes: string[], options: MeshOptions): Promise<MeshStatus> {
   const timeoutMs = options.timeoutMs ?? 3000;
   const sorted = [...new Set(nodes)].sort();
-  const views = await pool(sorted, options.concurrency ?? 16, async (node): Promise<MeshNodeView> => {
+  const views = await pooledMap(sorted, options.concurrency ?? 16, async (node): Promise<MeshNodeView> => {
     try {
       const conn = await connectNode(node, { cookie: options.cookie, epmdPort: options.epmdPort, timeoutMs });
       try {

@@ -24,7 +24,8 @@ import {
   isHelperName,
 } from "../discovery/mod.ts";
 import { diagnosePeer, type PeerDiagnosis, probePeer } from "./diagnose.ts";
-import { type CycleReport, pool } from "./reconcile.ts";
+import { pooledMap } from "../bytes/pool.ts";
+import type { CycleReport } from "./reconcile.ts";
 import { type PeerReasonCode, snapshotReason } from "./reasons.ts";
 
 /**
@@ -287,7 +288,7 @@ export async function takeSnapshot(options: SnapshotOptions): Promise<MeshSnapsh
   const wanted = en.peers.filter((p) => !isLocalAlias(self, p.node));
   const kind = hostKind(hostOf(self));
   const connected = new Set(local.up ? local.connected : []);
-  const peers = await pool(wanted, options.concurrency ?? 16, async (p): Promise<SnapshotPeer> => {
+  const peers = await pooledMap(wanted, options.concurrency ?? 16, async (p): Promise<SnapshotPeer> => {
     if (!local.up) return { node: p.node, state: "unknown" };
     if (connected.has(p.node)) return { node: p.node, state: "connected" };
     if (!acceptsPeerHost(kind, hostOf(p.node))) {
@@ -322,7 +323,7 @@ export async function takeSnapshot(options: SnapshotOptions): Promise<MeshSnapsh
   if (wanted.length === 0 && listNodes) {
     const failed = new Set(hostFailures.map((f) => f.host));
     const hosts = disc.hosts.filter((h) => !failed.has(h.host));
-    const lists = await pool(hosts, options.concurrency ?? 16, async (h) => {
+    const lists = await pooledMap(hosts, options.concurrency ?? 16, async (h) => {
       try {
         return { host: h.host, names: await listNodes(h, signal) };
       } catch {

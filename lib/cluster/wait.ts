@@ -3,6 +3,7 @@
  * with backoff under a deadline until every requested condition holds. No CLI here.
  * @module
  */
+import { pooledMap } from "../bytes/pool.ts";
 import { names as epmdNames } from "../epmd/mod.ts";
 import {
   canonicalIp,
@@ -275,27 +276,19 @@ async function checkEpmd(
   peers: DiscoveredHost[],
   signal?: AbortSignal,
 ): Promise<WaitEpmdCheck[]> {
-  const out: WaitEpmdCheck[] = new Array(peers.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < peers.length) {
-      const i = next++;
-      const h = peers[i];
-      try {
-        const reply = await ctx.names(h.address ?? h.host, {
-          port: ctx.epmdPort,
-          timeoutMs: ctx.epmdTimeoutMs,
-          signal,
-        });
-        out[i] = { host: h.host, ok: true, nodes: reply.nodes.map((n) => n.name) };
-      } catch (err) {
-        signal?.throwIfAborted();
-        out[i] = { host: h.host, ok: false, error: err instanceof Error ? err.message : String(err) };
-      }
+  return await pooledMap(peers, ctx.concurrency, async (h): Promise<WaitEpmdCheck> => {
+    try {
+      const reply = await ctx.names(h.address ?? h.host, {
+        port: ctx.epmdPort,
+        timeoutMs: ctx.epmdTimeoutMs,
+        signal,
+      });
+      return { host: h.host, ok: true, nodes: reply.nodes.map((n) => n.name) };
+    } catch (err) {
+      signal?.throwIfAborted();
+      return { host: h.host, ok: false, error: err instanceof Error ? err.message : String(err) };
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(ctx.concurrency, peers.length) }, worker));
-  return out;
+  });
 }
 
 async function attemptOnce(ctx: Context, attempt: number, signal?: AbortSignal) {

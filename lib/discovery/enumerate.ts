@@ -1,3 +1,4 @@
+import { pooledMap } from "../bytes/pool.ts";
 import { names } from "../epmd/mod.ts";
 import { DiscoveryError } from "./errors.ts";
 import type { DiscoveredHost, RecordType } from "./source.ts";
@@ -189,32 +190,27 @@ export class NodeEnumerator {
 
     const toAsk = [...byHost.values()].filter((h) => !this.#cache.has(h.host));
     const failures: EnumerationFailure[] = [];
-    let next = 0;
-    const worker = async () => {
-      while (next < toAsk.length) {
-        const h = toAsk[next++];
-        const generation = this.#generation.get(h.host) ?? 0;
-        const where = h.address ?? h.host;
-        try {
-          const reply = await this.#names(where, {
-            port: this.#epmdPort,
-            timeoutMs: this.#timeoutMs,
-            signal,
-          });
-          if ((this.#generation.get(h.host) ?? 0) === generation) this.#cache.set(h.host, reply.nodes);
-        } catch (err) {
-          const reason = err instanceof Error ? err.message : String(err);
-          failures.push({
-            host: h.host,
-            error: new DiscoveryError("EPMD", `Cannot list the nodes on '${h.host}': ${reason}`, {
-              query: where,
-              cause: err,
-            }),
-          });
-        }
+    await pooledMap(toAsk, this.#concurrency, async (h) => {
+      const generation = this.#generation.get(h.host) ?? 0;
+      const where = h.address ?? h.host;
+      try {
+        const reply = await this.#names(where, {
+          port: this.#epmdPort,
+          timeoutMs: this.#timeoutMs,
+          signal,
+        });
+        if ((this.#generation.get(h.host) ?? 0) === generation) this.#cache.set(h.host, reply.nodes);
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        failures.push({
+          host: h.host,
+          error: new DiscoveryError("EPMD", `Cannot list the nodes on '${h.host}': ${reason}`, {
+            query: where,
+            cause: err,
+          }),
+        });
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.#concurrency, toAsk.length) }, worker));
+    });
     signal?.throwIfAborted();
 
     const peers: Peer[] = [];
