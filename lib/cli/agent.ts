@@ -6,14 +6,8 @@ import {
   snapshotOfCycle,
   takeSnapshot,
 } from "../cluster/mod.ts";
-import {
-  basenameOf,
-  configFrom,
-  cookieFrom,
-  enumeratorFrom,
-  reconcilerFrom,
-  sourceFrom,
-} from "./cluster_setup.ts";
+import { basenameOf, enumeratorFrom, reconcilerFrom, sourceFrom } from "./cluster_setup.ts";
+import { configFrom, cookieFrom } from "./config_from.ts";
 import { COMMANDS } from "./commands.ts";
 import { meshServices } from "./services.ts";
 import { localTarget } from "./local_node.ts";

@@ -1,5 +1,11 @@
-import { splitHostPort } from "../bytes/address.ts";
-import { type Cookie, parseNodeName, resolveCookie } from "../dist/mod.ts";
+/**
+ * The discovery source, the enumerator and the reconcile loop a configuration describes: the cluster
+ * side of the commands that discover (`agent`, `run`, `wait`, `probe`, `discover`, `status`, `mesh`).
+ * The configuration is already resolved (queries, name server, node): this only maps it to objects.
+ * @module
+ */
+import type { Cookie } from "../dist/cookie.ts";
+import { parseNodeName } from "../dist/names.ts";
 import { type ClusterEvent, type CycleReport, Reconciler, type ReconcilerCounters } from "../cluster/mod.ts";
 import {
   aSource,
@@ -10,63 +16,22 @@ import {
   srvSource,
   staticSource,
 } from "../discovery/mod.ts";
-import { type Config, ConfigError, type ConfigKey, loadConfig, serviceNames } from "../config/mod.ts";
-import { configFlags, type ParsedCommandLine } from "./options.ts";
-
-/**
- * Loads the configuration from the command's flags, the environment and the optional file, reading
- * only the keys the command uses.
- */
-export function configFrom(cli: ParsedCommandLine, keys: readonly ConfigKey[]): Promise<Config> {
-  return loadConfig({ flags: configFlags(cli.values), keys });
-}
-
-/** The cookie from `cookieFile` or the usual places. */
-export function cookieFrom(cfg: Config): Promise<Cookie> {
-  return resolveCookie({ cookieFile: cfg.cookieFile });
-}
-
-function nameServer(cfg: Config): { ipAddr: string; port: number } | undefined {
-  if (!cfg.dnsServer) return undefined;
-  const hp = splitHostPort(cfg.dnsServer);
-  return hp && { ipAddr: hp.host, port: hp.port ?? 53 };
-}
+import type { Config } from "../config/mod.ts";
 
 /** The discovery source the configuration names. Several Services are asked together. */
 export function sourceFrom(cfg: Config): DiscoverySource {
-  const ns = nameServer(cfg);
-  const common = { timeoutMs: cfg.dnsTimeout, nameServer: ns };
+  const common = { timeoutMs: cfg.dnsTimeout, nameServer: cfg.nameServer };
   let sources: DiscoverySource[];
   switch (cfg.discovery) {
     case "srv":
-    case "a": {
-      const names = serviceNames(cfg);
-      if (names.length === 0) {
-        throw new ConfigError(
-          "INVALID",
-          { key: "service", source: cfg.sources.discovery ?? "default" },
-          `Missing service for discovery '${cfg.discovery}' (from ${
-            cfg.sources.discovery ?? "default"
-          }): expected a headless Service name in --service, ERLMESH_SERVICE or K8S_HEADLESS_SVC`,
-        );
-      }
-      sources = names.map((name) =>
-        cfg.discovery === "srv"
-          ? srvSource({ name, ...common })
-          : aSource({ name, family: "both", hostForm: cfg.hostForm === "fqdn" ? "dashed" : "ip", ...common })
+      sources = cfg.queries.map((name) => srvSource({ name, ...common }));
+      break;
+    case "a":
+      sources = cfg.queries.map((name) =>
+        aSource({ name, family: "both", hostForm: cfg.hostForm === "fqdn" ? "dashed" : "ip", ...common })
       );
       break;
-    }
     case "static":
-      if (cfg.hosts.length === 0) {
-        throw new ConfigError(
-          "INVALID",
-          { key: "hosts", source: cfg.sources.discovery ?? "default" },
-          `Missing hosts for discovery 'static' (from ${
-            cfg.sources.discovery ?? "default"
-          }): expected a list of hosts in --hosts, ERLMESH_HOSTS or WORLD_LIST`,
-        );
-      }
       sources = [staticSource(cfg.hosts)];
       break;
     case "epmd":

@@ -1,4 +1,5 @@
-import { basenameOf, configFrom, enumeratorFrom, sourceFrom } from "./cluster_setup.ts";
+import { basenameOf, enumeratorFrom, sourceFrom } from "./cluster_setup.ts";
+import { configFrom } from "./config_from.ts";
 import { COMMANDS } from "./commands.ts";
 import { errorSummary, printJson, println, table } from "./common.ts";
 import {

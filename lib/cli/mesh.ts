@@ -1,6 +1,7 @@
 import { meshDot, meshMatrix, meshStatus } from "../cluster/mod.ts";
 import { parseNodeName } from "../dist/mod.ts";
-import { configFrom, cookieFrom, enumeratorFrom, sourceFrom } from "./cluster_setup.ts";
+import { enumeratorFrom, sourceFrom } from "./cluster_setup.ts";
+import { configFrom, cookieFrom } from "./config_from.ts";
 import { COMMANDS } from "./commands.ts";
 import { printJson, println } from "./common.ts";
 import { UsageError } from "./errors.ts";

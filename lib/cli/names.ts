@@ -1,5 +1,5 @@
 import { names } from "../epmd/mod.ts";
-import { configFrom } from "./cluster_setup.ts";
+import { configFrom } from "./config_from.ts";
 import { COMMANDS } from "./commands.ts";
 import { printJson, println, table } from "./common.ts";
 import { UsageError } from "./errors.ts";

@@ -1,6 +1,6 @@
 import { atomList, connectNode } from "../dist/mod.ts";
 import { atom } from "../etf/term.ts";
-import { configFrom, cookieFrom } from "./cluster_setup.ts";
+import { configFrom, cookieFrom } from "./config_from.ts";
 import { COMMANDS } from "./commands.ts";
 import { printJson, println } from "./common.ts";
 import { nodeArgument, TIMEOUT_OPTION } from "./node_options.ts";

@@ -1,5 +1,5 @@
 import { connectNode } from "../dist/mod.ts";
-import { configFrom, cookieFrom } from "./cluster_setup.ts";
+import { configFrom, cookieFrom } from "./config_from.ts";
 import { COMMANDS } from "./commands.ts";
 import { errorSummary, ms, printJson, println, table } from "./common.ts";
 import { nodeArgument, TIMEOUT_OPTION } from "./node_options.ts";

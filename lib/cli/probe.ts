@@ -1,7 +1,8 @@
 import type { Config } from "../config/mod.ts";
 import { judgeReadiness, localNodeView, takeSnapshot } from "../cluster/mod.ts";
 import { parseListen } from "../runtime/http.ts";
-import { basenameOf, configFrom, cookieFrom, enumeratorFrom, sourceFrom } from "./cluster_setup.ts";
+import { basenameOf, enumeratorFrom, sourceFrom } from "./cluster_setup.ts";
+import { configFrom, cookieFrom } from "./config_from.ts";
 import { COMMANDS } from "./commands.ts";
 import { errorSummary, println } from "./common.ts";
 import { UsageError } from "./errors.ts";

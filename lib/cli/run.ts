@@ -1,10 +1,11 @@
 import { getLogger } from "@logtape/logtape";
-import { type Config, CONFIG_KEY_NAMES, ConfigError, loadConfig, serviceFqdn } from "../config/mod.ts";
+import { type Config, CONFIG_KEY_NAMES, ConfigError, loadConfig } from "../config/mod.ts";
 import { type Cookie, parseNodeName, readCookieFile } from "../dist/mod.ts";
-import { detectRelease, elixirIdentity, type ReleaseInfo, releaseNodeCookie } from "../runtime/release.ts";
+import { detectRelease, type ReleaseInfo, releaseNodeCookie } from "../runtime/release.ts";
 import { type RunEvent, runRelease } from "../runtime/run.ts";
 import { keepRunningOnInternalErrors } from "./agent.ts";
-import { cookieFrom, reconcilerFrom } from "./cluster_setup.ts";
+import { reconcilerFrom } from "./cluster_setup.ts";
+import { cookieFrom } from "./config_from.ts";
 import { COMMANDS } from "./commands.ts";
 import { UsageError } from "./errors.ts";
 import { setupLogging } from "./logging.ts";
@@ -68,11 +69,12 @@ export async function execute(cli: ParsedCommandLine): Promise<number> {
   const release = detectRelease(argv[0]);
   const flags = configFlags(cli.values);
 
-  // The Kubernetes identity an Elixir release gets when it has none of its own.
-  const first = await loadConfig({ flags, env: (n) => env[n] });
-  const added = identity === "auto" ? elixirIdentity(release, env, podIdentity(first, env)) : {};
+  // One load: an Elixir release without an identity of its own gets this pod's, by the one rule of
+  // the configuration, and cfg.node is already the node it will run as.
+  const elixirRelease = identity === "auto" && release.kind === "elixir" ? release.name : undefined;
+  const cfg = await loadConfig({ flags, env: (n) => env[n], elixirRelease });
+  const added = cfg.releaseEnv ?? {};
   const childEnv = { ...env, ...added };
-  const cfg = await loadConfig({ flags, env: (n) => childEnv[n] });
 
   await setupLogging(cfg.logFormat, cfg.logLevel);
   const log = getLogger(["erlmesh", "run"]);
@@ -117,16 +119,6 @@ export async function execute(cli: ParsedCommandLine): Promise<number> {
   } finally {
     await services.close();
   }
-}
-
-/** The pod's FQDN (StatefulSet, SRV discovery) or IP, from the downward API and the Service. */
-function podIdentity(cfg: Config, env: Record<string, string>): { fqdn?: string; ip?: string } {
-  const ip = env.POD_IP || undefined;
-  const svc = cfg.service[0];
-  const fqdn = env.POD_NAME && svc && cfg.discovery !== "a" && cfg.hostForm !== "ip"
-    ? `${env.POD_NAME}.${serviceFqdn(svc, cfg.namespace, cfg.clusterDomain)}`
-    : undefined;
-  return { fqdn, ip };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { localNodeView, peerDiagnoser, takeSnapshot } from "../cluster/mod.ts";
-import { basenameOf, configFrom, cookieFrom, enumeratorFrom, sourceFrom } from "./cluster_setup.ts";
+import { basenameOf, enumeratorFrom, sourceFrom } from "./cluster_setup.ts";
+import { configFrom, cookieFrom } from "./config_from.ts";
 import { COMMANDS } from "./commands.ts";
 import { printJson, println, table } from "./common.ts";
 import { localTarget } from "./local_node.ts";

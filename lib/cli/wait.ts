@@ -5,10 +5,9 @@ import {
   type WaitReport,
   type WaitSelf,
 } from "../cluster/mod.ts";
-import { type Config, serviceFqdn } from "../config/mod.ts";
 import { parseNodeName } from "../dist/mod.ts";
-import { canonicalIp } from "../discovery/mod.ts";
-import { basenameOf, configFrom, sourceFrom } from "./cluster_setup.ts";
+import { basenameOf, sourceFrom } from "./cluster_setup.ts";
+import { configFrom } from "./config_from.ts";
 import { COMMANDS } from "./commands.ts";
 import { printJson, println, writeErr } from "./common.ts";
 import { UsageError } from "./errors.ts";
@@ -27,15 +26,6 @@ const MAX_PEERS = 100_000;
 /** In logs (not a terminal), an unchanged state is repeated at most this often. */
 const LOG_REPEAT_MS = 5000;
 
-function safeEnv(name: string): string | undefined {
-  try {
-    const v = Deno.env.get(name)?.trim();
-    return v === "" ? undefined : v;
-  } catch {
-    return undefined;
-  }
-}
-
 function parseTimeout(text: string): number {
   return durationValue(text, "--timeout", 1, MAX_TIMEOUT_MS);
 }
@@ -47,28 +37,6 @@ function parsePeers(text: string): number {
     throw new UsageError(`Invalid --peers '${text}': expected a whole number from 0 to ${MAX_PEERS}`);
   }
   return n;
-}
-
-/**
- * This pod as the Service would list it: its FQDN (the host of `node` when that is a name, else
- * `POD_NAME.<first service FQDN>`) and its IP (`POD_IP`, else the host of `node` when that is an IP).
- */
-export function podSelf(cfg: Config, env: (name: string) => string | undefined = safeEnv): WaitSelf {
-  const nodeHost = cfg.node ? parseNodeName(cfg.node).host : undefined;
-  const nodeIp = nodeHost === undefined ? undefined : canonicalIp(nodeHost);
-  const podName = env("POD_NAME");
-  const podIp = env("POD_IP");
-  const self: WaitSelf = {};
-  if (nodeHost !== undefined && nodeIp === undefined) self.host = nodeHost.toLowerCase();
-  else if (podName !== undefined && cfg.service.length > 0) {
-    self.host = `${podName}.${serviceFqdn(cfg.service[0], cfg.namespace, cfg.clusterDomain)}`.toLowerCase();
-  }
-  const ip = podIp !== undefined ? canonicalIp(podIp) : nodeIp;
-  if (podIp !== undefined && ip === undefined) {
-    throw new UsageError(`Invalid POD_IP '${podIp}': expected an IP address (downward API status.podIP)`);
-  }
-  if (ip !== undefined) self.ip = ip;
-  return self;
 }
 
 /** The conditions the flags ask for; none given means `--dns --peers 0`. */
@@ -229,7 +197,10 @@ export async function execute(cli: ParsedCommandLine): Promise<number> {
         "K8S_HEADLESS_SVC",
     );
   }
-  const self = podSelf(cfg);
+  // This pod as its Service lists it, by the one rule of the configuration.
+  const self: WaitSelf = {};
+  if (cfg.identity.fqdn !== undefined) self.host = cfg.identity.fqdn;
+  if (cfg.identity.ip !== undefined) self.ip = cfg.identity.ip;
   if (conditions.self && self.host === undefined && self.ip === undefined) {
     throw new UsageError(
       "Cannot wait for --self: this pod's identity is unknown; set POD_IP (downward API status.podIP), " +

@@ -6,18 +6,15 @@
  * @module
  */
 import { ConfigError } from "./errors.ts";
+import { podHost, type PodIdentity } from "./identity.ts";
 import type { DiscoveryKind, HostForm } from "./schema.ts";
 
 /** What the node derivations need to know about the rest of the configuration. */
 export interface NodeContext {
   /** Environment lookup; empty values count as unset. */
   env: (name: string) => string | undefined;
-  /** Configured services (the first one names the pod's subdomain). */
-  service: readonly string[];
-  /** The namespace of short service names. */
-  namespace: string;
-  /** The cluster DNS zone. */
-  clusterDomain: string;
+  /** This pod from the downward API (`podIdentity` in identity.ts). */
+  pod: PodIdentity;
   /** How discovered hosts become host parts. */
   hostForm: HostForm;
   /** How peers are found. */
@@ -40,45 +37,6 @@ export function envValue(env: (name: string) => string | undefined, name: string
   return v === undefined || v === "" ? undefined : v;
 }
 
-/**
- * The FQDN of a Service: the name itself when it has a dot, else `<service>.<namespace>.svc.<zone>`.
- *
- * @example
- * ```ts
- * import { serviceFqdn } from "./legacy.ts";
- * serviceFqdn("app", "default", "cluster.local"); // "app.default.svc.cluster.local"
- * ```
- */
-export function serviceFqdn(service: string, namespace: string, clusterDomain: string): string {
-  const name = service.endsWith(".") ? service.slice(0, -1) : service;
-  return name.includes(".") ? name : `${name}.${namespace}.svc.${clusterDomain}`;
-}
-
-/**
- * The host part this pod's node should have, from the downward API: the pod FQDN
- * `<POD_NAME>.<svc FQDN>` (a StatefulSet pod under its governing Service) or `POD_IP`. `hostForm`
- * `fqdn` or `ip` forces one form; `auto` prefers the FQDN, except with discovery `a`, which sees IPs.
- */
-export function podHost(ctx: NodeContext): { host: string; from: string } | undefined {
-  const podName = envValue(ctx.env, "POD_NAME");
-  const podIp = envValue(ctx.env, "POD_IP");
-  const fqdn = podName !== undefined && ctx.service.length > 0
-    ? {
-      host: `${podName}.${serviceFqdn(ctx.service[0], ctx.namespace, ctx.clusterDomain)}`,
-      from: "POD_NAME",
-    }
-    : undefined;
-  const ip = podIp !== undefined ? { host: podIp, from: "POD_IP" } : undefined;
-  switch (ctx.hostForm) {
-    case "fqdn":
-      return fqdn;
-    case "ip":
-      return ip;
-    default:
-      return ctx.discovery === "a" ? ip ?? fqdn : fqdn ?? ip;
-  }
-}
-
 const DISTRIBUTIONS = ["name", "sname", "none"];
 
 /**
@@ -87,7 +45,7 @@ const DISTRIBUTIONS = ["name", "sname", "none"];
  *
  * - `RELEASE_NODE=name@host` is taken as is.
  * - `RELEASE_NODE=name` with `RELEASE_DISTRIBUTION=name`: the host is the pod FQDN or `POD_IP` (see
- *   {@link podHost}), else the machine's host name when it is a FQDN.
+ *   `podHost` in identity.ts), else the machine's host name when it is a FQDN.
  * - `RELEASE_NODE=name` with `RELEASE_DISTRIBUTION=sname` or unset: the short host name.
  * - `RELEASE_DISTRIBUTION=none`: the release is not distributed, `RELEASE_NODE` is ignored.
  */
@@ -118,7 +76,7 @@ function fromReleaseNode(releaseNode: string, ctx: NodeContext): FoundValue | un
     const short = ctx.hostname().split(".")[0] || "localhost";
     return { raw: `${releaseNode}@${short}`, source: "env RELEASE_NODE (host: the short host name)" };
   }
-  const pod = podHost(ctx);
+  const pod = podHost(ctx.pod, ctx.hostForm, ctx.discovery);
   if (pod !== undefined) {
     return { raw: `${releaseNode}@${pod.host}`, source: `env RELEASE_NODE (host: ${pod.from})` };
   }
@@ -142,7 +100,7 @@ function fromReleaseNode(releaseNode: string, ctx: NodeContext): FoundValue | un
  */
 export function downwardApiNode(basename: string | undefined, ctx: NodeContext): FoundValue | undefined {
   if (basename === undefined || basename.includes("*")) return undefined;
-  const pod = podHost(ctx);
+  const pod = podHost(ctx.pod, ctx.hostForm, ctx.discovery);
   if (pod === undefined) return undefined;
   return { raw: `${basename}@${pod.host}`, source: `env ${pod.from} (downward API)` };
 }

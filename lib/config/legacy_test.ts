@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "./errors.ts";
-import { resolvConfDefaults, serviceFqdn } from "./legacy.ts";
+import { resolvConfDefaults } from "./legacy.ts";
+import { serviceFqdn } from "./identity.ts";
 import { loadConfig, type LoadConfigInput, serviceNames } from "./load.ts";
 
 const KUBELET_RESOLV = `nameserver 10.96.0.10

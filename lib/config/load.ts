@@ -1,13 +1,8 @@
 import { localHostname } from "../dist/names.ts";
 import { ConfigError, isCookieKey, severalProblems } from "./errors.ts";
-import {
-  downwardApiNode,
-  envValue,
-  legacyNode,
-  type NodeContext,
-  resolvConfDefaults,
-  serviceFqdn,
-} from "./legacy.ts";
+import { splitHostPort } from "../bytes/address.ts";
+import { podHost, podIdentity, selfIdentity, serviceFqdn } from "./identity.ts";
+import { downwardApiNode, envValue, legacyNode, type NodeContext, resolvConfDefaults } from "./legacy.ts";
 import {
   type Config,
   CONFIG_FILE_ENV,
@@ -17,6 +12,7 @@ import {
   type DiscoveryKind,
   type KeySpec,
 } from "./schema.ts";
+import type { PodIdentity } from "./identity.ts";
 import { ValueProblem } from "./values.ts";
 
 /** Where {@link loadConfig} reads from. Every field is optional; tests pass their own. */
@@ -41,6 +37,13 @@ export interface LoadConfigInput {
    * @default every key
    */
   keys?: readonly ConfigKey[];
+  /**
+   * The name of the Elixir release the command starts (`run`): when `RELEASE_NODE` is unset, the
+   * release is given `RELEASE_NODE=<name>@<pod host>` (and `RELEASE_DISTRIBUTION=name` when that is
+   * unset), returned in {@link Config.releaseEnv}, and {@link Config.node} is derived as if they were set.
+   * @default none
+   */
+  elixirRelease?: string;
 }
 
 type Raw = string | string[];
@@ -50,7 +53,11 @@ interface Found {
   source: string;
 }
 
-function safeEnv(name: string): string | undefined {
+/**
+ * Reads an environment variable; undefined when it is unset or env access is denied. The only place
+ * erlmesh reads its environment: every other layer takes values from the {@link Config}.
+ */
+export function safeEnv(name: string): string | undefined {
   try {
     return Deno.env.get(name);
   } catch {
@@ -341,6 +348,7 @@ export async function loadConfig(input: LoadConfigInput = {}): Promise<Config> {
   const service = values.service as string[];
   const hosts = values.hosts as string[];
   collect(() => {
+    if (!wanted.has("discovery")) return;
     const discovery = explicit("discovery");
     if (discovery !== undefined) {
       set("discovery", discovery.value, discovery.source);
@@ -361,15 +369,30 @@ export async function loadConfig(input: LoadConfigInput = {}): Promise<Config> {
   });
   values.discovery ??= "epmd";
 
-  const ctx: NodeContext = {
-    env,
-    service,
-    namespace: values.namespace as string,
-    clusterDomain: values.clusterDomain as string,
-    hostForm: values.hostForm as Config["hostForm"],
-    discovery: values.discovery as DiscoveryKind,
-    hostname,
-  };
+  if (!wanted.has("discovery")) set("discovery", "epmd", "default");
+
+  let pod: PodIdentity = {};
+  let releaseEnv: Record<string, string> | undefined;
+  if (wanted.has("node") || wanted.has("basename")) {
+    collect(() => {
+      pod = podIdentity({
+        podName: envValue(env, "POD_NAME"),
+        podIp: envValue(env, "POD_IP"),
+        service,
+        namespace: values.namespace as string,
+        clusterDomain: values.clusterDomain as string,
+      });
+    });
+  }
+  const hostForm = values.hostForm as Config["hostForm"];
+  const discovery = values.discovery as DiscoveryKind;
+  let nodeEnv = env;
+  if (input.elixirRelease !== undefined) {
+    releaseEnv = elixirReleaseEnv(input.elixirRelease, podHost(pod, hostForm, discovery)?.host, env);
+    const added = releaseEnv;
+    nodeEnv = (name) => added[name] ?? env(name);
+  }
+  const ctx: NodeContext = { env: nodeEnv, pod, hostForm, discovery, hostname };
   if (wanted.has("node") || wanted.has("basename")) {
     collect(() => {
       const basename = explicit("basename");
@@ -390,7 +413,29 @@ export async function loadConfig(input: LoadConfigInput = {}): Promise<Config> {
   for (const key of CONFIG_KEY_NAMES) if (key in values) ordered[key] = values[key];
   const cfg = { ...ordered, sources } as unknown as Config;
   if (configFile !== undefined) cfg.configFile = configFile;
+  cfg.queries = serviceNames(cfg);
+  const ns = cfg.dnsServer ? splitHostPort(cfg.dnsServer) : undefined;
+  if (ns !== undefined) cfg.nameServer = { ipAddr: ns.host, port: ns.port ?? 53 };
+  cfg.identity = wanted.has("node") || wanted.has("basename") ? selfIdentity(cfg.node, pod) : {};
+  if (releaseEnv !== undefined) cfg.releaseEnv = releaseEnv;
   return cfg;
+}
+
+/**
+ * The variables `run` gives an Elixir release that has no identity of its own: long names
+ * (`RELEASE_DISTRIBUTION=name`, when unset) and `RELEASE_NODE=<name>@<host>` (when unset), `host`
+ * being this pod's host by the one rule (`podHost`). Nothing without a host; never the cookie.
+ */
+function elixirReleaseEnv(
+  name: string,
+  host: string | undefined,
+  env: (name: string) => string | undefined,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (host === undefined || name === "") return out;
+  if (envValue(env, "RELEASE_DISTRIBUTION") === undefined) out.RELEASE_DISTRIBUTION = "name";
+  if (envValue(env, "RELEASE_NODE") === undefined) out.RELEASE_NODE = `${name}@${host}`;
+  return out;
 }
 
 function fromDerived(

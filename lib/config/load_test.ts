@@ -57,6 +57,8 @@ Deno.test("loadConfig() gives the defaults, each with source 'default'", async (
     http: "",
     readiness: "node",
     sources: undefined,
+    queries: [],
+    identity: {},
   });
   assert.equal(cfg.node, undefined);
   assert.equal(cfg.basename, undefined);

@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import { loadConfig, serviceNames } from "./mod.ts";
+ * import { loadConfig } from "./mod.ts";
  *
  * const env: Record<string, string> = {
  *   K8S_HEADLESS_SVC: "app",
@@ -18,7 +18,7 @@
  * const cfg = await loadConfig({ env: (name) => env[name], resolvConf: "" });
  * cfg.node; // "app@app-0.app.default.svc.cluster.local"
  * cfg.sources.node; // "env RELEASE_NODE (host: POD_NAME)"
- * serviceNames(cfg); // ["_epmd._tcp.app.default.svc.cluster.local."]
+ * cfg.queries; // ["_epmd._tcp.app.default.svc.cluster.local."]
  * ```
  * @module
  */
@@ -36,6 +36,8 @@ export {
   type LegacyVariable,
   type LogFormat,
   type LogLevel,
+  type NameServer,
+  type ResolvedField,
 } from "./schema.ts";
 export {
   formatDuration,
@@ -45,5 +47,13 @@ export {
   splitList,
   type ValueType,
 } from "./values.ts";
-export { closeKeys, loadConfig, type LoadConfigInput, serviceNames } from "./load.ts";
-export { type ResolvConfDefaults, resolvConfDefaults, serviceFqdn } from "./legacy.ts";
+export { closeKeys, loadConfig, type LoadConfigInput, safeEnv, serviceNames } from "./load.ts";
+export { type ResolvConfDefaults, resolvConfDefaults } from "./legacy.ts";
+export {
+  type PodContext,
+  podHost,
+  type PodIdentity,
+  podIdentity,
+  selfIdentity,
+  serviceFqdn,
+} from "./identity.ts";

@@ -22,6 +22,7 @@ import {
   type ValueType,
   zoneName,
 } from "./values.ts";
+import type { PodIdentity } from "./identity.ts";
 
 export type { Readiness, ValueType } from "./values.ts";
 
@@ -84,10 +85,43 @@ export interface Config {
   configFile?: string;
   /** For each key that has a value: where it came from (`flag --interval`, `env ERLMESH_INTERVAL`, `default`, …). */
   sources: Record<string, string>;
+
+  // Resolved from the keys above by loadConfig: consumers map these, they never derive them again.
+
+  /**
+   * The absolute DNS names to query, with a trailing dot, one per service: `_<srvPortName>._tcp.<svc FQDN>.`
+   * for discovery `srv` (`<svc FQDN>.` when `srvPortName` is empty), `<svc FQDN>.` for `a`; none otherwise.
+   */
+  queries: string[];
+  /** The DNS server to ask, from {@link Config.dnsServer} (port 53 when it names none); undefined for the system resolver. */
+  nameServer?: NameServer;
+  /**
+   * This pod as its Service lists it, for recognising it in an answer: the host of `node` when that is a
+   * name, else `<POD_NAME>.<svc FQDN>`; `POD_IP`, else the host of `node` when that is an IP. Empty when
+   * the command does not read `node`.
+   */
+  identity: PodIdentity;
+  /**
+   * Only with `LoadConfigInput.elixirRelease`: the variables an Elixir release gets when it has no identity of its
+   * own (`RELEASE_DISTRIBUTION=name`, `RELEASE_NODE=<name>@<pod host>`); {@link Config.node} already
+   * takes them into account.
+   */
+  releaseEnv?: Record<string, string>;
 }
 
+/** A DNS server address. */
+export interface NameServer {
+  /** Its IP address. */
+  ipAddr: string;
+  /** Its port. */
+  port: number;
+}
+
+/** The fields of {@link Config} that loadConfig resolves from the keys. */
+export type ResolvedField = "queries" | "nameServer" | "identity" | "releaseEnv";
+
 /** The name of a configuration key. */
-export type ConfigKey = Exclude<keyof Config, "sources" | "configFile">;
+export type ConfigKey = Exclude<keyof Config, "sources" | "configFile" | ResolvedField>;
 
 // ---------------------------------------------------------------------------------------------
 // The table
