@@ -1,10 +1,50 @@
-import { connectNode, type Cookie, HandshakeError, parseNodeName } from "../dist/mod.ts";
+import {
+  connectNode,
+  type Cookie,
+  HandshakeError,
+  type HandshakeErrorCode,
+  parseNodeName,
+} from "../dist/mod.ts";
 import { EpmdError, portPlease } from "../epmd/mod.ts";
+
+/**
+ * Why a discovered peer is not connected:
+ * - from the peer's EPMD ({@link probePeer}): `NOT_REGISTERED`, `TIMEOUT`, `UNREACHABLE`;
+ * - from erlmesh's own handshake ({@link diagnosePeer}): every {@link HandshakeErrorCode}, such as
+ *   `COOKIE_REJECTED`, `BAD_DIGEST`, `NAME_MISMATCH` or `NOT_ALLOWED`;
+ * - `REFUSED`: erlmesh's own handshake succeeds, so the local node's `connect_node` is what failed;
+ * - `RPC`: the call asking the local node to `connect_node` failed (the reconciler's);
+ * - `UNKNOWN`: any other failure.
+ */
+export type DiagnosisCode = HandshakeErrorCode | "REFUSED" | "RPC" | "UNKNOWN";
+
+const REFUSAL_CODES: ReadonlySet<DiagnosisCode> = new Set<DiagnosisCode>([
+  "COOKIE_REJECTED",
+  "BAD_DIGEST",
+  "NAME_MISMATCH",
+  "NOT_ALLOWED",
+]);
+
+/**
+ * True for the codes that mean the peer (or the local node) refused erlmesh's handshake: a wrong
+ * cookie (`COOKIE_REJECTED`, `BAD_DIGEST`), another name (`NAME_MISMATCH`) or `NOT_ALLOWED`. Each
+ * refused handshake is a line in that node's log, so these are retried slowly.
+ *
+ * @example
+ * ```ts
+ * import { isRefusalCode } from "./diagnose.ts";
+ * isRefusalCode("COOKIE_REJECTED"); // true
+ * isRefusalCode("TIMEOUT"); // false
+ * ```
+ */
+export function isRefusalCode(code: DiagnosisCode): boolean {
+  return REFUSAL_CODES.has(code);
+}
 
 /** Why a discovered peer is not connected, in a form that says what to fix. */
 export interface PeerDiagnosis {
-  /** A stable code: UNREACHABLE, TIMEOUT, NOT_REGISTERED, COOKIE_REJECTED, NAME_MISMATCH, REFUSED, … */
-  code: string;
+  /** A stable code; see {@link DiagnosisCode}. */
+  code: DiagnosisCode;
   /** One sentence. */
   message: string;
 }
@@ -77,18 +117,40 @@ export async function diagnosePeer(
         `'${node}' accepts erlmesh's own connection, but the local node's connect_node failed: check the local node's log (name form -name vs -sname, net_kernel:allow/1, or a cookie set per node)`,
     };
   } catch (err) {
-    if (err instanceof HandshakeError) {
-      if (err.code === "COOKIE_REJECTED") {
-        return {
-          code: "COOKIE_REJECTED",
-          message: `'${node}' refuses the cookie: it runs with a different cookie than this pod`,
-        };
-      }
-      if (err.code === "NAME_MISMATCH") {
-        return { code: "NAME_MISMATCH", message: err.message.replace(/^Cannot connect to '[^']*': /, "") };
-      }
-      return { code: err.code, message: err.message };
-    }
+    return diagnosisOf(node, err);
+  }
+}
+
+/**
+ * The diagnosis of a failed connect to `node`, from the error's code and fields (never from its
+ * message text): a refused cookie and a node answering under another name say what to fix; other
+ * handshake failures keep the handshake's message; anything else is `UNKNOWN`.
+ *
+ * @example
+ * ```ts
+ * import { HandshakeError } from "../dist/mod.ts";
+ * import { diagnosisOf } from "./diagnose.ts";
+ * const err = new HandshakeError("NAME_MISMATCH", "b@10.0.0.2", "…", { peerName: "c@10.0.0.2" });
+ * diagnosisOf("b@10.0.0.2", err).message; // "the node on that port is 'c@10.0.0.2', not 'b@10.0.0.2' (…)"
+ * ```
+ */
+export function diagnosisOf(node: string, err: unknown): PeerDiagnosis {
+  if (!(err instanceof HandshakeError)) {
     return { code: "UNKNOWN", message: err instanceof Error ? err.message : String(err) };
   }
+  switch (err.code) {
+    case "COOKIE_REJECTED":
+      return {
+        code: "COOKIE_REJECTED",
+        message: `'${node}' refuses the cookie: it runs with a different cookie than this pod`,
+      };
+    case "NAME_MISMATCH":
+      if (err.peerName === undefined) break;
+      return {
+        code: "NAME_MISMATCH",
+        message: `the node on that port is '${err.peerName}', not '${err.node}' ` +
+          "(use the node's exact name, as in its -name/-sname or RELEASE_NODE)",
+      };
+  }
+  return { code: err.code, message: err.message };
 }

@@ -3,31 +3,21 @@
  * connect, so it must not say that a connect failed: it says what it observed.
  * @module
  */
-import type { PeerDiagnosis } from "./diagnose.ts";
+import type { DiagnosisCode, PeerDiagnosis } from "./diagnose.ts";
 
-/**
- * The codes a peer diagnosis carries today (`diagnose.ts` types them as `string`; the values are
- * these). `REFUSED` there means "erlmesh's own handshake succeeded, the local node's connect_node
- * failed", which only the reconciler, after a real connect_node, can say.
- */
-export type DiagnosisCode =
-  | "NOT_REGISTERED"
-  | "TIMEOUT"
-  | "UNREACHABLE"
-  | "REFUSED"
-  | "COOKIE_REJECTED"
-  | "NAME_MISMATCH"
-  | "NOT_ALLOWED"
-  | "UNKNOWN";
+export type { DiagnosisCode } from "./diagnose.ts";
 
 /**
  * Why a peer is missing in a snapshot: the diagnosis codes, except that a peer erlmesh itself can reach
- * is `NOT_CONNECTED` (no connect was attempted), and `NOT_CONNECTED` too when no diagnosis was made.
- * Other handshake codes (`VERSION`, `PROTOCOL`, …) pass through as they are.
+ * is `NOT_CONNECTED` (no connect was attempted; `REFUSED` and `RPC` only say something after a real
+ * connect_node), and `NOT_CONNECTED` too when no diagnosis was made; `NAME_FORM` for a peer of the
+ * other name form, which is not diagnosed. A snapshot built from a reconciler's report carries the
+ * report's codes (`PENDING`, `CONNECTING`, …), hence the open tail.
  */
 export type PeerReasonCode =
-  | Exclude<DiagnosisCode, "REFUSED">
+  | Exclude<DiagnosisCode, "REFUSED" | "RPC">
   | "NOT_CONNECTED"
+  | "NAME_FORM"
   | (string & Record<never, never>);
 
 /** A snapshot's reason for a missing peer. */
@@ -54,7 +44,7 @@ export function snapshotReason(node: string, diagnosis: PeerDiagnosis | undefine
   if (diagnosis === undefined) {
     return { code: "NOT_CONNECTED", message: `'${node}' is not connected to the local node (not diagnosed)` };
   }
-  if (diagnosis.code === "REFUSED") {
+  if (diagnosis.code === "REFUSED" || diagnosis.code === "RPC") {
     return {
       code: "NOT_CONNECTED",
       message: `'${node}' is not connected to the local node; erlmesh's own handshake with it succeeds, ` +

@@ -40,11 +40,25 @@ export class HandshakeError extends Error {
   readonly code: HandshakeErrorCode;
   /** The node we tried to reach. */
   readonly node: string;
-  /** A handshake failure with `node`; `options.cause` carries the underlying error. */
-  constructor(code: HandshakeErrorCode, node: string, message: string, options?: ErrorOptions) {
+  /**
+   * The name the node gave in its challenge, once it was read: for `NAME_MISMATCH`, the name it
+   * answered under instead of `node`.
+   */
+  readonly peerName?: string;
+  /**
+   * A handshake failure with `node`; `options.cause` carries the underlying error, `options.peerName`
+   * the name the node gave in its challenge.
+   */
+  constructor(
+    code: HandshakeErrorCode,
+    node: string,
+    message: string,
+    options?: ErrorOptions & { peerName?: string },
+  ) {
     super(message, options);
     this.code = code;
     this.node = node;
+    this.peerName = options?.peerName;
   }
 }
 

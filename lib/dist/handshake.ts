@@ -68,8 +68,9 @@ export async function clientHandshake(
 ): Promise<HandshakeResult> {
   const { localName, targetName, cookie, creation, signal } = options;
   const flags = options.flags ?? CLIENT_FLAGS;
+  let peerName: string | undefined;
   const fail = (code: HandshakeError["code"], msg: string, cause?: unknown) =>
-    new HandshakeError(code, targetName, `Cannot connect to '${targetName}': ${msg}`, { cause });
+    new HandshakeError(code, targetName, `Cannot connect to '${targetName}': ${msg}`, { cause, peerName });
   let step = "send_name";
   const read16 = async (what: string): Promise<Uint8Array> => {
     step = what;
@@ -120,7 +121,7 @@ export async function clientHandshake(
         `the challenge names a ${nlen}-byte node name but holds ${ch.length - 19} bytes`,
       );
     }
-    const peerName = latin1.decode(ch.subarray(19, 19 + nlen));
+    peerName = latin1.decode(ch.subarray(19, 19 + nlen));
     if (peerName !== targetName && !options.anyName) {
       throw fail(
         "NAME_MISMATCH",

@@ -143,6 +143,23 @@ Deno.test("clientHandshake() rejects a peer with another name", async () => {
   );
 });
 
+Deno.test("clientHandshake() keeps the name the node answered under in HandshakeError.peerName", async () => {
+  const [a, b] = memoryPipe();
+  const peer = new FakeB(b);
+  const done = run(a);
+  await peer.recv();
+  peer.status("ok");
+  peer.challenge("other@127.0.0.1");
+  await assert.rejects(done, (e: unknown) => {
+    assert.ok(e instanceof HandshakeError && e.code === "NAME_MISMATCH", String(e));
+    assert.equal(e.node, TARGET);
+    assert.equal(e.peerName, "other@127.0.0.1");
+    return true;
+  });
+  a.close();
+  b.close();
+});
+
 Deno.test("clientHandshake() maps statuses nok and not_allowed and unknown ones", async () => {
   for (const [status, code] of [["nok", "NOK"], ["not_allowed", "NOT_ALLOWED"], ["weird", "BAD_STATUS"]]) {
     await expectFailure(async (p) => {
