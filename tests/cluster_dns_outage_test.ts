@@ -27,6 +27,7 @@ Deno.test({
         for (const p of cluster.pods) {
           assert.equal(await p.node!.eval("length(nodes())."), "2", "no node lost a peer");
         }
+        // An observation window of 30 s, checked every 2 s: the outage must last for the point to hold.
         await new Promise((r) => setTimeout(r, 2000));
       }
       await cluster.dns.resume();

@@ -49,6 +49,7 @@ Deno.test({
         await Promise.all(late.map((p) => cluster.startNode(p)));
         for (const p of late) agents.push(startAgent(cluster, p));
         for (const p of late) {
+          // Spaced on purpose (records published one by one, cycles apart): time passing is the point.
           await new Promise((r) => setTimeout(r, 700));
           await cluster.setReady(p, true);
         }

@@ -19,8 +19,6 @@ Deno.test({
   name: "local node: --basename glob with POD_IP learns it from EPMD; several matches ask for --node; " +
     "agent --once does not warn about its own closed watcher",
   ignore: !avail.available,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn(t) {
     const cookie = randomCookie();
     const epmdPort = freePort();
@@ -82,8 +80,6 @@ Deno.test({
 Deno.test({
   name: "Reconciler.stop() right after a cycle: the watcher it was starting ends without watch_failed",
   ignore: !avail.available,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const cookie = randomCookie();
     const epmdPort = freePort();

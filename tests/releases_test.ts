@@ -372,6 +372,7 @@ async function releaseScenario(
         r.kill(sig);
         await r.waitFor(new RegExp(`${kind.app}: got signal ${sig.toLowerCase()}`), 10000);
       }
+      // An observation window: the VM must still be running a moment after the signals.
       await sleep(300);
       assert.ok(!r.exited, r.output());
     });

@@ -9,8 +9,6 @@ if (!avail.available) console.warn(`SKIP run with a glob basename: ${avail.why}`
 Deno.test({
   name: "run --basename '*' waits for the release's node by the glob and meshes it",
   ignore: !avail.available,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const home = await Deno.makeTempDir({ prefix: "erlmesh-run-glob-" });
     const secret = randomCookie();

@@ -285,8 +285,6 @@ Deno.test({
   name:
     "erlmesh agent listens on nothing, before and after SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2; SIGTERM stops it with its counters",
   ignore: !erl.available || !procTables,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const { node, cookie, epmdPort } = await testNode();
     await using _node = node;
@@ -322,8 +320,6 @@ Deno.test({
   name:
     "erlmesh agent --http listens on that address only, before and after SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2; SIGINT stops it",
   ignore: !erl.available || !procTables,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const { node, cookie, epmdPort } = await testNode();
     await using _node = node;
@@ -362,8 +358,6 @@ Deno.test({
   name:
     "erlmesh run --http passes SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGINT and SIGTERM to the release and listens on its address only",
   ignore: !erl.available || !procTables,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     // The node stands in for the release's own node; the release is a script that traps every signal
     // and ends when the stop file appears (or erlmesh is gone).
@@ -422,8 +416,6 @@ Deno.test({
 
 Deno.test({
   name: "erlmeshArgv keeps NODE_OPTIONS=--inspect-brk of the spawner's environment away from erlmesh",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     // With --inspect-brk honoured, Deno would listen and wait for a debugger before running erlmesh
     // (`--quiet` hides its "Debugger listening" line): `names` would never report the closed EPMD port

@@ -24,8 +24,6 @@ if (!otp.available) console.warn(`SKIPPED tests/snapshot_test.ts: ${otp.why}`);
 Deno.test({
   name: "snapshot, readiness, mesh and wait against real nodes: three on one host, one alone",
   ignore: !otp.available,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn(t) {
     const secret = randomCookie();
     const cookie = new Cookie(secret, "test");

@@ -71,6 +71,8 @@ Deno.test({
       "--timeout",
       "20s",
     ]);
+    // Let time pass while nothing is ready: wait's output comes only when it exits, so there is no
+    // state to wait on; the point is that it keeps waiting rather than failing.
     await new Promise((r) => setTimeout(r, 2000));
     // publishNotReadyAddresses: every pod with an IP is listed, this one too; the peers' nodes start.
     for (const p of cluster.pods) p.ready = true;
