@@ -6,7 +6,7 @@ import { logEvent } from "./events_log.ts";
 
 /** The metrics and health server around a reconcile loop (`agent` and `run`). */
 export interface MeshServices {
-  /** The metrics, when `http` is set (prom-client is loaded only then). */
+  /** The metrics, when `http` is set (their module is loaded only then). */
   metrics?: MeshMetrics;
   /** Called for every event: logs it once. */
   onEvent: (e: ClusterEvent) => void;
@@ -20,7 +20,7 @@ export interface MeshServices {
 
 /** Event logging and, when `http` is set, metrics and `/livez`, `/readyz`, `/startupz`, `/metrics`. */
 export async function meshServices(cfg: Config): Promise<MeshServices> {
-  // prom-client and the HTTP server cost memory: only with --http.
+  // The metrics and the HTTP server cost memory: only with --http.
   const metrics = cfg.http ? new (await import("../runtime/metrics.ts")).MeshMetrics() : undefined;
   const { serveHealth } = await import("../runtime/http.ts");
   let server: Deno.HttpServer<Deno.NetAddr> | undefined;
