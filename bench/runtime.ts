@@ -13,14 +13,36 @@
  * 3. Probe latency as a process in the pod of that release (run with `--http 127.0.0.1:9090`):
  *    `erlmesh probe readiness|liveness`, direct and via HTTP, against relx's `bin/demo_app ping` and
  *    `erl -noshell -eval 'net_adm:ping(...)'`, 20 runs each, interleaved.
+ * 4. Start-up cost per command as a process (wall, CPU, peak RSS) beside `deno eval 1`, against a real node on
+ *    loopback, with the goals of issue 9 printed as met or not met.
+ * 5. `erlmesh agent --http` memory over `--agent-seconds` (default 300) against a real node, scraped every 10 s.
  *
- * Figures, not assertions. Run: `deno run -A bench/runtime.ts` (root, OTP 25, rebar3, unbound, iproute2).
+ * Figures, not assertions. Run: `deno run -A bench/runtime.ts [--only=commands,agent,footprint,run]
+ * [--agent-seconds=300] [--runs=7] [--compare=LABEL=/other/checkout/main.ts]` (root, OTP 25, rebar3, unbound,
+ * iproute2), or `deno task bench runtime` with the same options.
  *
  * @module
  */
-import { type Cluster, type ClusterPod, createCluster } from "../tests/_harness/mod.ts";
+import {
+  type Cluster,
+  type ClusterPod,
+  createCluster,
+  freePort,
+  randomCookie,
+  randomId,
+  startNode,
+} from "../tests/_harness/mod.ts";
 import { type Agent, startAgent } from "../tests/_sim.ts";
-import { DENO_FLAGS, MAIN, runArgv } from "../tests/_erlmesh.ts";
+import {
+  childEnv,
+  collectLines,
+  DENO_FLAGS,
+  erlmeshArgv,
+  MAIN,
+  NEVER_PASSED,
+  runArgv,
+} from "../tests/_erlmesh.ts";
+import { parsePrometheus } from "../tests/_prom.ts";
 import { buildErlangRelease, ERLANG_RELEASE_NAME } from "../tests/_releases.ts";
 import { median, printTable, quantile, round } from "./_stats.ts";
 
@@ -233,7 +255,7 @@ function printFootprint(f: Footprint): void {
       ` the last change)`,
     ["process (per pod)", "median", "max", "min", "goal"],
     [
-      row("erlmesh agent RSS, MB (peak in window)", f.agentRssMb, "<= 60"),
+      row("erlmesh agent RSS, MB (peak in window)", f.agentRssMb, `<= ${AGENT_RSS_GOAL_MB}`),
       row("erlmesh agent CPU, % of one core", f.agentCpuPct, "<= 0.5"),
       row("  erlmesh agent peak RSS since start (VmHWM), MB", f.agentHwmMb, ""),
       row("beam.smp (OTP 25 node) RSS, MB (context)", f.nodeRssMb, ""),
@@ -661,23 +683,554 @@ async function benchRunAndProbes(): Promise<{ reps: RunRep[]; probes: ProbeVaria
 }
 
 // ---------------------------------------------------------------------------------------------------
+// 4. Start-up cost per command, as a process, beside `deno eval 1` (the floor), on loopback.
+
+/** What one process cost: wall time, CPU and peak RSS, from the kernel's rusage of the child. */
+interface ProcCost {
+  wallMs: number;
+  userMs: number;
+  sysMs: number;
+  /** Peak RSS (ru_maxrss), kB. */
+  maxRssKb: number;
+  code: number;
+  output: string;
+}
+
+/**
+ * Runs `argv` under a small python3 wrapper that forks, execs and `wait4`s it: wall time from fork to
+ * exit and the child's own rusage (µs CPU, peak RSS), with none of the wrapper's start-up in the figures.
+ * `/usr/bin/time -f` gives CPU in 10 ms steps only, which is the size of what is measured here.
+ */
+const WAIT4 = `
+import os, sys, time, json
+out = sys.argv[1]
+t0 = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+_, status, ru = os.wait4(pid, 0)
+wall = time.perf_counter() - t0
+with open(out, "w") as f:
+    json.dump({"wall": wall, "user": ru.ru_utime, "sys": ru.ru_stime, "maxrss": ru.ru_maxrss,
+               "code": os.waitstatus_to_exitcode(status)}, f)
+`;
+
+async function measureProcess(argv: string[], env: Record<string, string>): Promise<ProcCost> {
+  const file = await Deno.makeTempFile({ prefix: "erlmesh-bench-cost-" });
+  try {
+    const out = await new Deno.Command("python3", {
+      args: ["-c", WAIT4, file, ...argv],
+      cwd: REPO,
+      clearEnv: true,
+      env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    const text = (dec.decode(out.stdout) + dec.decode(out.stderr)).trim();
+    const r = JSON.parse(await Deno.readTextFile(file).catch(() => "{}"));
+    if (typeof r.wall !== "number") throw new Error(`Cannot measure '${argv.join(" ")}': ${text}`);
+    return {
+      wallMs: r.wall * 1000,
+      userMs: r.user * 1000,
+      sysMs: r.sys * 1000,
+      maxRssKb: r.maxrss,
+      code: r.code,
+      output: text,
+    };
+  } finally {
+    await Deno.remove(file).catch(() => {});
+  }
+}
+
+interface CommandRow {
+  label: string;
+  argv: string[];
+  /** Counts toward the goals (an erlmesh command), or is context. */
+  goal: boolean;
+  costs: ProcCost[];
+}
+
+interface CommandFigures {
+  rows: { label: string; wallMs: number; userMs: number; sysMs: number; rssMb: number; codes: string }[];
+  floor: { wallMs: number; rssMb: number };
+  goalsMet: boolean;
+  modules: { local: number; npm: number; node: number };
+}
+
+const WALL_GOAL = 1.5;
+const RSS_GOAL_MB = 8;
+const AGENT_RSS_GOAL_MB = 45;
+
+const met = (ok: boolean) => (ok ? "met" : "NOT MET");
+const signed = (x: number) => (x >= 0 ? `+${x}` : String(x));
+
+/** The modules of erlmesh's static and dynamic import graph, as `deno info --json main.ts` lists them. */
+async function moduleCounts(): Promise<{ local: number; npm: number; node: number }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", MAIN],
+    cwd: REPO,
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const info = JSON.parse(new TextDecoder().decode(out.stdout));
+  const specs: string[] = info.modules.map((m: { specifier: string }) => m.specifier);
+  const deps: string[] = info.modules.flatMap((m: { dependencies?: { specifier: string }[] }) =>
+    (m.dependencies ?? []).map((d) => d.specifier)
+  );
+  return {
+    local: specs.filter((s) => s.startsWith("file:")).length,
+    npm: specs.filter((s) => s.startsWith("npm:")).length,
+    node: new Set(deps.filter((s) => s.startsWith("node:"))).size,
+  };
+}
+
+async function benchCommands(runs: number): Promise<CommandFigures> {
+  const cookie = randomCookie();
+  const epmdPort = freePort();
+  const alive = `bench${randomId(4)}`;
+  const node = `${alive}@127.0.0.1`;
+  await using _node = await startNode({ name: node, cookie, epmdPort });
+  const env = childEnv({ RELEASE_COOKIE: cookie, ERL_EPMD_PORT: String(epmdPort) });
+  const peers = ["--node", node, "--basename", alive, "--hosts", "127.0.0.1"];
+  const dir = await Deno.makeTempDir({ prefix: "erlmesh-bench-startup-" });
+  try {
+    await Deno.writeTextFile(`${dir}/empty.ts`, "export {};\n");
+    await Deno.writeTextFile(
+      `${dir}/import_cli.ts`,
+      `import ${JSON.stringify(new URL("../lib/cli/main.ts", import.meta.url).href)};\n`,
+    );
+    const denoRun = (file: string) => [Deno.execPath(), ...DENO_FLAGS, "--config", `${REPO}deno.json`, file];
+    const erlmesh = (label: string, args: string[]): CommandRow => ({
+      label: `erlmesh ${label}`,
+      argv: erlmeshArgv(args),
+      goal: true,
+      costs: [],
+    });
+    const context = (label: string, argv: string[]): CommandRow => ({ label, argv, goal: false, costs: [] });
+    const rows: CommandRow[] = [
+      context("deno eval 1 (the floor)", [Deno.execPath(), "eval", "1"]),
+      erlmesh("--version", ["--version"]),
+      erlmesh("--help", ["--help"]),
+      erlmesh("names", ["names"]),
+      erlmesh("ping NODE", ["ping", node]),
+      erlmesh("nodes NODE", ["nodes", node]),
+      erlmesh("status", ["status", ...peers]),
+      erlmesh("probe liveness", ["probe", "liveness", "--node", node]),
+      erlmesh("discover", ["discover", ...peers.slice(2)]),
+      erlmesh("agent --help", ["agent", "--help"]),
+      erlmesh("wait --help", ["wait", "--help"]),
+      context("  where it goes: deno run of an empty .ts file", denoRun(`${dir}/empty.ts`)),
+      context("  where it goes: deno run importing lib/cli/main.ts only", denoRun(`${dir}/import_cli.ts`)),
+      context("  where it goes: deno eval 'import \"npm:@logtape/logtape\"'", [
+        Deno.execPath(),
+        "eval",
+        'import "npm:@logtape/logtape@2.4.2";',
+      ]),
+      context("  where it goes: deno eval 'import logtape's dist/mod.js by path'", [
+        Deno.execPath(),
+        "eval",
+        `import ${
+          JSON.stringify(`file://${DENO_DIR}/npm/registry.npmjs.org/@logtape/logtape/2.4.2/dist/mod.js`)
+        };`,
+      ]),
+      context("  where it goes: deno eval 'import \"npm:yaml\"'", [
+        Deno.execPath(),
+        "eval",
+        'import "npm:yaml@2.9.1";',
+      ]),
+    ];
+    for (const r of rows) await measureProcess(r.argv, env); // warm the module and npm caches
+    for (let i = 0; i < runs; i++) {
+      for (const r of rows) r.costs.push(await measureProcess(r.argv, env));
+    }
+    const med = (r: CommandRow, k: "wallMs" | "userMs" | "sysMs" | "maxRssKb") =>
+      median(r.costs.map((c) => c[k]));
+    const floor = rows[0];
+    const floorWall = med(floor, "wallMs");
+    const floorRss = med(floor, "maxRssKb");
+    let goalsMet = true;
+    const table = rows.map((r) => {
+      const wall = med(r, "wallMs");
+      const rss = med(r, "maxRssKb");
+      const ok = wall <= WALL_GOAL * floorWall && rss - floorRss <= RSS_GOAL_MB * 1024;
+      if (r.goal) goalsMet &&= ok;
+      const codes = [...new Set(r.costs.map((c) => c.code))].join(",");
+      return [
+        r.label,
+        round(wall, 1),
+        round(med(r, "userMs"), 1),
+        round(med(r, "sysMs"), 1),
+        mb(rss),
+        `${round(wall / floorWall, 2)}x`,
+        r === floor ? "" : signed(round((rss - floorRss) / 1024, 1)),
+        codes,
+        r.goal ? met(ok) : "",
+      ];
+    });
+    printTable(
+      `start-up cost per command as a process, against ${node} on loopback (median of ${runs}, interleaved;` +
+        ` goal: wall <= ${WALL_GOAL}x the floor and peak RSS <= floor + ${RSS_GOAL_MB} MB)`,
+      [
+        "process",
+        "wall ms",
+        "user ms",
+        "sys ms",
+        "peak RSS MB",
+        "wall/floor",
+        "RSS-floor MB",
+        "exit",
+        "goal",
+      ],
+      table,
+    );
+    for (const r of rows) {
+      const bad = r.costs.find((c) => c.code !== r.costs[0].code);
+      if (bad) console.log(`'${r.label}' exited differently between runs: ${bad.output.slice(0, 300)}`);
+    }
+    const modules = await moduleCounts();
+    console.log(
+      `goals: every erlmesh command within ${WALL_GOAL}x the floor's wall time and ${RSS_GOAL_MB} MB of its` +
+        ` RSS: ${met(goalsMet)}`,
+    );
+    if (!goalsMet) {
+      const g = (label: string) => rows.find((r) => r.label.includes(label))!;
+      const dw = (r: CommandRow) => signed(round(med(r, "wallMs") - floorWall, 1));
+      const dr = (r: CommandRow) => signed(round((med(r, "maxRssKb") - floorRss) / 1024, 1));
+      console.log(
+        `where the start-up time goes (wall and peak RSS above the floor): 'deno run' of one empty .ts file ` +
+          `${dw(g("empty .ts"))} ms ${
+            dr(g("empty .ts"))
+          } MB (TypeScript stripping, permissions, config and lock` +
+          ` file); lib/cli/main.ts and its static imports (every command is imported when chosen) ` +
+          `${dw(g("lib/cli/main.ts only"))} ms ${
+            dr(g("lib/cli/main.ts only"))
+          } MB; @logtape/logtape (imported by` +
+          ` every command that logs or connects) ${dw(g("npm:@logtape"))} ms ${
+            dr(g("npm:@logtape"))
+          } MB as npm:,` +
+          ` ${dw(g("by path"))} ms ${dr(g("by path"))} MB as its own ESM files by path (so the cost is its` +
+          ` modules, not npm resolution); yaml (only with a config file) ${dw(g("yaml"))} ms ${
+            dr(g("yaml"))
+          } MB.` +
+          ` erlmesh's whole graph: ${modules.local} local modules, ${modules.npm} npm packages, ${modules.node}` +
+          ` node: builtins.`,
+      );
+    }
+    return {
+      rows: rows.map((r) => ({
+        label: r.label,
+        wallMs: round(med(r, "wallMs"), 1),
+        userMs: round(med(r, "userMs"), 1),
+        sysMs: round(med(r, "sysMs"), 1),
+        rssMb: mb(med(r, "maxRssKb")),
+        codes: [...new Set(r.costs.map((c) => c.code))].join(","),
+      })),
+      floor: { wallMs: round(floorWall, 1), rssMb: mb(floorRss) },
+      goalsMet,
+      modules,
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// 5. Agent RSS over time with --http, scraped like Prometheus would.
+
+/** An erlmesh to run as `agent --http`: this tree's, or another checkout's `main.ts` to compare. */
+interface AgentVariant {
+  label: string;
+  main: string;
+}
+
+interface AgentFigures {
+  label: string;
+  /** Spawn → /startupz answers 200, ms. */
+  readyMs: number;
+  /** CPU (user + system) spent by then, ms. */
+  readyCpuMs: number;
+  rssReadyMb: number;
+  rss1MinMb: number;
+  rssEndMb: number;
+  rssPeakMb: number;
+  hwmMb: number;
+  cpuPct: number;
+  scrapes: number;
+  badScrapes: number;
+}
+
+async function fetchText(url: string, timeoutMs: number): Promise<{ status: number; text: string }> {
+  const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  return { status: r.status, text: await r.text() };
+}
+
+function agentArgv(main: string, node: string, alive: string, port: number): string[] {
+  return [
+    "env",
+    ...NEVER_PASSED.flatMap((k) => ["-u", k]),
+    Deno.execPath(),
+    ...DENO_FLAGS,
+    main,
+    "agent",
+    "--node",
+    node,
+    "--basename",
+    alive,
+    "--hosts",
+    "127.0.0.1",
+    "--http",
+    `127.0.0.1:${port}`,
+    "--log-format",
+    "json",
+  ];
+}
+
+async function benchAgentRss(
+  durationMs: number,
+  variants: AgentVariant[],
+  hz: number,
+): Promise<AgentFigures[]> {
+  const cookie = randomCookie();
+  const epmdPort = freePort();
+  const alive = `rss${randomId(4)}`;
+  const node = `${alive}@127.0.0.1`;
+  await using _node = await startNode({ name: node, cookie, epmdPort });
+  const env = childEnv({ RELEASE_COOKIE: cookie, ERL_EPMD_PORT: String(epmdPort) });
+  const procs: { label: string; child: Deno.ChildProcess; lines: string[]; port?: number }[] = [];
+  try {
+    const idle = new Deno.Command(Deno.execPath(), {
+      args: ["eval", "setInterval(() => {}, 5000);"],
+      cwd: REPO,
+      clearEnv: true,
+      env,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    procs.push({ label: "idle 'deno eval' (one timer)", child: idle, lines: [] });
+    const ready: { readyMs: number; ticks: number; rss: number }[] = [];
+    // One at a time, so that their start-ups do not compete for the two cores; each started once before,
+    // so that Deno's cache holds its transpiled modules as it would in a pod that ran it before.
+    for (const v of variants) {
+      const warm = agentArgv(v.main, node, alive, freePort());
+      await new Deno.Command(warm[0], {
+        args: [...warm.slice(1), "--once"],
+        cwd: v.main.slice(0, v.main.lastIndexOf("/")),
+        clearEnv: true,
+        env,
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).output();
+    }
+    for (const v of variants) {
+      const port = freePort();
+      const argv = agentArgv(v.main, node, alive, port);
+      const t0 = performance.now();
+      const child = new Deno.Command(argv[0], {
+        args: argv.slice(1),
+        cwd: v.main.slice(0, v.main.lastIndexOf("/")),
+        clearEnv: true,
+        env,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const lines: string[] = [];
+      collectLines(child.stdout, lines);
+      collectLines(child.stderr, lines);
+      procs.push({ label: v.label, child, lines, port });
+      let exited = false;
+      child.status.then(() => (exited = true));
+      const end = t0 + 30_000;
+      while (true) {
+        const r = await fetchText(`http://127.0.0.1:${port}/startupz`, 1000).catch(() => undefined);
+        if (r?.status === 200) break;
+        if (exited || performance.now() > end) {
+          throw new Error(
+            `'${v.label}' ${exited ? "exited" : "did not answer"} before /startupz answered 200 (30 s):\n${
+              lines.join("\n")
+            }`,
+          );
+        }
+        await sleep(5);
+      }
+      const readyMs = performance.now() - t0;
+      const s = await procSample(child.pid);
+      ready.push({ readyMs, ticks: s.ticks, rss: s.rss });
+    }
+    const pids = procs.map((p) => p.child.pid);
+    const start = performance.now();
+    const first = await Promise.all(pids.map(procSample));
+    const peak = first.map((s) => s.rss);
+    let at1Min: number[] | undefined;
+    let last = first;
+    let nextScrape = 0;
+    const scrapes = procs.map(() => ({ ok: 0, bad: 0, why: "" }));
+    while (performance.now() - start < durationMs) {
+      const elapsed = performance.now() - start;
+      if (elapsed >= nextScrape) {
+        nextScrape += 10_000;
+        await Promise.all(procs.map(async (p, i) => {
+          if (!p.port) return;
+          try {
+            const r = await fetchText(`http://127.0.0.1:${p.port}/metrics`, 2000);
+            parsePrometheus(r.text);
+            if (r.status !== 200 || r.text.includes(cookie)) throw new Error(`status ${r.status}`);
+            scrapes[i].ok++;
+          } catch (e) {
+            scrapes[i].bad++;
+            scrapes[i].why ||= String(e);
+          }
+        }));
+      }
+      await sleep(Math.max(0, Math.min(1000, durationMs - (performance.now() - start))));
+      last = await Promise.all(pids.map(procSample));
+      last.forEach((s, i) => (peak[i] = Math.max(peak[i], s.rss)));
+      if (!at1Min && performance.now() - start >= 60_000) at1Min = last.map((s) => s.rss);
+    }
+    const seconds = (performance.now() - start) / 1000;
+    for (const [i, s] of scrapes.entries()) {
+      if (s.bad) console.log(`'${procs[i].label}': ${s.bad} scrapes failed, first: ${s.why}`);
+    }
+    return procs.map((p, i) => ({
+      label: p.label,
+      readyMs: i === 0 ? NaN : round(ready[i - 1].readyMs, 1),
+      readyCpuMs: i === 0 ? NaN : round(ready[i - 1].ticks / hz * 1000, 0),
+      rssReadyMb: i === 0 ? mb(first[0].rss) : mb(ready[i - 1].rss),
+      rss1MinMb: at1Min ? mb(at1Min[i]) : NaN,
+      rssEndMb: mb(last[i].rss),
+      rssPeakMb: mb(peak[i]),
+      hwmMb: mb(last[i].hwm),
+      cpuPct: round((last[i].ticks - first[i].ticks) / hz / seconds * 100, 3),
+      scrapes: scrapes[i].ok,
+      badScrapes: scrapes[i].bad,
+    }));
+  } finally {
+    for (const p of procs) {
+      try {
+        p.child.kill(p.port ? "SIGTERM" : "SIGKILL");
+      } catch { /* gone */ }
+      await p.child.status;
+    }
+  }
+}
+
+function printAgentRss(durationMs: number, figures: AgentFigures[]): void {
+  printTable(
+    `erlmesh agent --http: memory over ${
+      round(durationMs / 60_000, 2)
+    } min against one OTP 25 node on loopback,` +
+      ` /metrics scraped every 10 s (RSS from /proc/PID/status, sampled every second)`,
+    [
+      "process",
+      "ready ms",
+      "CPU to ready ms",
+      "RSS ready MB",
+      "RSS 1 min MB",
+      "RSS end MB",
+      "RSS peak MB",
+      "VmHWM MB",
+      "CPU %",
+      "scrapes",
+      `goal RSS <= ${AGENT_RSS_GOAL_MB} MB`,
+    ],
+    figures.map((f, i) => [
+      f.label,
+      Number.isNaN(f.readyMs) ? "" : f.readyMs,
+      Number.isNaN(f.readyCpuMs) ? "" : f.readyCpuMs,
+      f.rssReadyMb,
+      Number.isNaN(f.rss1MinMb) ? "" : f.rss1MinMb,
+      f.rssEndMb,
+      f.rssPeakMb,
+      f.hwmMb,
+      f.cpuPct,
+      i === 0 ? "" : `${f.scrapes} ok, ${f.badScrapes} failed`,
+      i === 0 ? "(context)" : met(f.rssPeakMb <= AGENT_RSS_GOAL_MB),
+    ]),
+  );
+}
+
+/** Options of {@link benchRuntime}; each defaults from the command line (`--agent-seconds=300`, …). */
+export interface RuntimeBenchOptions {
+  /** How long the agent RSS benchmark runs, s. @default 300 */
+  agentSeconds?: number;
+  /** Runs of each command in the start-up benchmark (at least 5). @default 7 */
+  commandRuns?: number;
+  /** Other checkouts' `main.ts` to run beside this one in the agent RSS benchmark, `label=path`. */
+  compare?: AgentVariant[];
+  /** Sections to run. @default all: commands, agent, footprint, run */
+  only?: string[];
+}
+
+function optionsFromArgs(args: string[]): RuntimeBenchOptions {
+  const value = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const seconds = Number(value("agent-seconds") ?? 300);
+  const runs = Number(value("runs") ?? 7);
+  if (!(seconds > 0) || !(runs >= 5)) {
+    throw new Error(
+      `Invalid bench options '${args.join(" ")}': expected --agent-seconds=N (N > 0) and --runs=N (N >= 5)`,
+    );
+  }
+  return {
+    agentSeconds: seconds,
+    commandRuns: runs,
+    compare: args.filter((a) => a.startsWith("--compare=")).map((a) => {
+      const [label, main] = a.slice("--compare=".length).split("=");
+      return { label, main };
+    }),
+    only: value("only")?.split(","),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
 
 /** Runs the runtime benchmarks, prints their tables and returns the figures. */
-export async function benchRuntime(): Promise<Record<string, unknown>> {
+export async function benchRuntime(
+  options: RuntimeBenchOptions = optionsFromArgs(Deno.args),
+): Promise<Record<string, unknown>> {
   const t0 = Date.now();
   const hz = await clockTicks();
+  const want = (s: string) => !options.only || options.only.includes(s);
+  const agentMs = (options.agentSeconds ?? 300) * 1000;
   console.log(
-    `\nRuntime: agent footprint, erlmesh run's time to first connection, probe latency (OTP 25 nodes,` +
-      ` erlmesh as 'deno run main.ts', ${navigator.hardwareConcurrency} cores, CLK_TCK ${hz})`,
+    `\nRuntime: start-up cost per command, agent memory with --http, agent footprint in a cluster, erlmesh run's` +
+      ` time to first connection, probe latency (OTP 25 nodes, erlmesh as 'deno run main.ts',` +
+      ` ${navigator.hardwareConcurrency} cores, CLK_TCK ${hz})`,
   );
-  const footprint = await benchFootprint(FOOTPRINT_PODS, hz);
-  printFootprint(footprint);
-  const { reps, probes } = await benchRunAndProbes();
-  printRun(reps);
-  printProbes(probes);
+  console.log(
+    "The compiled binary ('deno task compile') is not measured: it cannot be built here (deno compile downloads" +
+      " its runtime, and that download is blocked).",
+  );
+  const commands = want("commands") ? await benchCommands(options.commandRuns ?? 7) : undefined;
+  let agent: AgentFigures[] | undefined;
+  if (want("agent")) {
+    agent = await benchAgentRss(
+      agentMs,
+      [{ label: "erlmesh agent --http", main: MAIN }, ...(options.compare ?? [])],
+      hz,
+    );
+    printAgentRss(agentMs, agent);
+  }
+  const footprint = want("footprint") ? await benchFootprint(FOOTPRINT_PODS, hz) : undefined;
+  if (footprint) printFootprint(footprint);
+  const { reps, probes } = want("run") ? await benchRunAndProbes() : { reps: [], probes: [] };
+  if (reps.length) {
+    printRun(reps);
+    printProbes(probes);
+  }
   const totalS = round((Date.now() - t0) / 1000, 1);
   console.log(`
 Notes:
+- Start-up: each process runs under a python3 wrapper that forks, execs and wait4()s it (wall from fork to
+  exit, the child's rusage: CPU in µs, ru_maxrss as peak RSS); commands are interleaved, after one warm-up run
+  each, so the module and npm caches are warm as in a pod that has run erlmesh once.
+- Agent memory: one 'deno run main.ts agent --http' per variant against one node, started one after the other
+  (each run once with --once before, to warm Deno's cache); "ready" is spawn → /startupz answering 200, "CPU to
+  ready" its utime+stime then; CPU % over the window after ready. Other variants (--compare) are other
+  checkouts, e.g. the same commit with prom-client.
 - Footprint: the agents are 'deno run main.ts agent' with startAgent's flags (--log-level debug, default
   intervals); RSS sampled every second from /proc/PID/status, CPU = (utime+stime) delta / CLK_TCK / window.
 - run: 'registered' is logged when run sees the node in EPMD NAMES (polled every 10 ms while the node boots), so the
@@ -689,7 +1242,9 @@ Notes:
   container runtime's own exec cost on top. erlmesh runs as 'deno run' from the module cache, not compiled.
 Total run time: ${totalS} s`);
   return {
-    footprint: {
+    commands,
+    agent,
+    footprint: footprint && {
       pods: footprint.pods,
       windowS: footprint.windowS,
       agentRssMbMedian: median(footprint.agentRssMb),
@@ -700,7 +1255,7 @@ Total run time: ${totalS} s`);
       nodeCpuPctMedian: median(footprint.nodeCpuPct),
       eventsInWindow: footprint.eventsInWindow.length,
     },
-    run: {
+    run: reps.length === 0 ? undefined : {
       registeredToFirstJoinMsMedian: median(reps.map((r) => r.toFirstJoinMs)),
       registeredToLocalUpMsMedian: median(reps.map((r) => r.toLocalUpMs)),
       epmdToFirstJoinMsMedian: median(reps.map((r) => r.fromEpmdToFirstJoinMs)),
