@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { clusterUnavailableReason, createCluster } from "./_harness/mod.ts";
 import { type Agent, cookieFile, erlmeshIn, mesh, runningNodes, startAgent, waitFullMesh } from "./_sim.ts";
 import { parsePrometheus, sampleValue } from "./_prom.ts";
+import { waitUntil } from "./_harness/wait.ts";
 
 const HTTP = ["--http", "127.0.0.1:9090", "--readiness", "meshed"];
 
@@ -95,9 +96,16 @@ Deno.test({
           const conn = await p.node!.eval("nodes().");
           for (const r of removed) assert.ok(!conn.includes(r.nodeName), conn);
         }
-        // After the removal is seen, no agent attempts the removed nodes any more.
-        await new Promise((r) => setTimeout(r, 1500));
+        // Once every agent has seen the removal (peer_gone), none attempts the removed nodes any more.
+        await waitUntil(
+          () =>
+            [...agents.values()].every((a) =>
+              removed.every((r) => a.events().some((e) => e.event === "peer_gone" && e.node === r.nodeName))
+            ),
+          { timeoutMs: 20000, intervalMs: 100, what: "peer_gone of both removed nodes from every agent" },
+        );
         const mark = new Map([...agents].map(([k, a]) => [k, a.events().length]));
+        // An observation window: time must pass for a dial that should not happen to show.
         await new Promise((r) => setTimeout(r, 2000));
         for (const [k, a] of agents) {
           const later = a.events().slice(mark.get(k));
