@@ -10,6 +10,39 @@ import {
 import { isHelperName } from "../discovery/mod.ts";
 import { EpmdError, names as epmdNames, portPlease } from "../epmd/mod.ts";
 import { ClusterError } from "./errors.ts";
+import { Backoff, LOCAL_RETRY, REFUSED_BACKOFF, type RefusedBackoff, refusedDelayMs } from "./backoff.ts";
+import { type Clock, realClock } from "./clock.ts";
+
+export { REFUSED_BACKOFF, type RefusedBackoff, refusedDelayMs };
+
+/**
+ * What the reconciler uses of a link to the local node: {@link LocalLink}, or a fake in tests. The
+ * connection is the part of a `NodeConnection` it calls.
+ */
+export type LinkConnection = Pick<
+  NodeConnection,
+  "node" | "open" | "closed" | "self" | "onMessage" | "rpc" | "evaluate" | "close"
+>;
+
+/** A long-lived link to the local node (see {@link LocalLink}). */
+export interface LocalNodeLink {
+  /** The local node's full name, once known. */
+  readonly name: string | undefined;
+  /** How many times a link was established. */
+  readonly generation: number;
+  /** True when the link is up. */
+  readonly up: boolean;
+  /** True while the node refuses erlmesh (see {@link isRefusal}). */
+  readonly refused: boolean;
+  /** When the next connect attempt may start (ms since epoch, on the link's clock); 0 when at once. */
+  readonly nextAttemptAt: number;
+  /** The open link, connecting first when needed; rejects while backing off after a failure. */
+  get(): Promise<LinkConnection>;
+  /** Waits until the link is up or `timeoutMs` passes; rejects with the last connect error. */
+  waitUp(timeoutMs: number, signal?: AbortSignal): Promise<LinkConnection>;
+  /** Closes the link. */
+  close(): void;
+}
 
 /** Options of {@link LocalLink}. */
 export interface LocalLinkOptions {
@@ -32,7 +65,7 @@ export interface LocalLinkOptions {
   minBackoffMs?: number;
   /** Longest retry delay in the first 30 s of an outage (to catch a restarted node at once). @default 50 */
   maxBackoffMs?: number;
-  /** Longest retry delay once the node has been away for 30 s. @default 1000 */
+  /** Retry delay once the node has been away for 30 s. @default 1000 */
   slowBackoffMs?: number;
   /**
    * The retry delays after the node refused erlmesh (see {@link isRefusal}): each refused handshake is
@@ -41,26 +74,8 @@ export interface LocalLinkOptions {
   refusedBackoff?: RefusedBackoff;
   /** How often the node's EPMD registration is checked while refused, ms. @default 1000 */
   restartCheckMs?: number;
-}
-
-/** The retry schedule after a refusal: `firstMs`, doubling up to `maxMs`. */
-export interface RefusedBackoff {
-  /** The first delay, ms. */
-  firstMs: number;
-  /** The longest delay, ms. */
-  maxMs: number;
-}
-
-/**
- * After a refused handshake: retry in 5 s, 10 s, 20 s, then every 30 s, so a misconfigured erlmesh
- * adds at most 4 lines to the node's log in the first minute and 2 a minute after that. A node that
- * restarts (it leaves EPMD, or comes back on another port) is retried at once.
- */
-export const REFUSED_BACKOFF: RefusedBackoff = { firstMs: 5000, maxMs: 30000 };
-
-/** The delay before attempt `n + 1` after `n` refused attempts in a row (`n` ≥ 1). */
-export function refusedDelayMs(n: number, backoff: RefusedBackoff = REFUSED_BACKOFF): number {
-  return Math.min(backoff.firstMs * 2 ** Math.min(Math.max(n - 1, 0), 30), backoff.maxMs);
+  /** The clock backoff and waits run on. @default realClock */
+  clock?: Clock;
 }
 
 const REFUSAL_CODES = new Set(["COOKIE_REJECTED", "BAD_DIGEST", "NAME_MISMATCH", "NOT_ALLOWED"]);
@@ -79,23 +94,22 @@ export function isRefusal(err: unknown): boolean {
  * The one long-lived hidden link to the local node. {@link LocalLink.get} returns the open link, or
  * connects (with backoff between attempts) when it is down.
  *
- * Backoff: 10 ms doubling to 50 ms for 30 s of an outage, then up to 1 s. After a refusal (the node
+ * Backoff ({@link LOCAL_RETRY}): 10 ms doubling to 50 ms for 30 s of an outage, then every second. After
+ * a refusal (the node
  * refused the cookie, answered under another name, or said `not_allowed`) it follows
  * {@link REFUSED_BACKOFF} instead (5 s doubling to 30 s), and meanwhile asks the node's EPMD every
  * second (which the node does not log) whether it restarted: when it left EPMD or came back on another
  * port, the next attempt is at once. So a node restarted with the right cookie is meshed within a
  * second or two, and within 30 s at most when erlmesh's own cookie was fixed some other way.
  */
-export class LocalLink {
+export class LocalLink implements LocalNodeLink {
   #opts: LocalLinkOptions;
+  #clock: Clock;
   #conn: NodeConnection | undefined;
   #connecting: Promise<NodeConnection> | undefined;
-  #nextAttempt = 0;
-  #backoff: number;
+  #backoff: Backoff;
   #lastError: Error | undefined;
   #generation = 0;
-  #downSince: number | undefined;
-  #refusals = 0;
   /** The alive part and EPMD port of the node that refused, to notice a restart. */
   #refusedBy: { alive: string; host: string; port?: number } | undefined;
   #restartCheckAt = 0;
@@ -110,7 +124,14 @@ export class LocalLink {
    */
   constructor(options: LocalLinkOptions) {
     this.#opts = options;
-    this.#backoff = options.minBackoffMs ?? 10;
+    this.#clock = options.clock ?? realClock;
+    this.#backoff = new Backoff({
+      ...LOCAL_RETRY,
+      firstMs: options.minBackoffMs ?? LOCAL_RETRY.firstMs,
+      fastMaxMs: options.maxBackoffMs ?? LOCAL_RETRY.fastMaxMs,
+      slowMaxMs: options.slowBackoffMs ?? LOCAL_RETRY.slowMaxMs,
+      refused: options.refusedBackoff ?? REFUSED_BACKOFF,
+    });
     this.name = options.node;
     if (!options.node && !options.alive) {
       throw new TypeError("LocalLink needs the local node's name or its alive part");
@@ -134,21 +155,20 @@ export class LocalLink {
 
   /** True while the node refuses erlmesh (see {@link isRefusal}): attempts follow the refused backoff. */
   get refused(): boolean {
-    return !this.up && this.#refusals > 0;
+    return !this.up && this.#backoff.refusals > 0;
   }
 
   /** When the next connect attempt may start (ms since epoch); 0 when at once. */
   get nextAttemptAt(): number {
-    return this.#nextAttempt;
+    return this.#backoff.nextAttemptAt;
   }
 
   /** The open link, connecting first when needed. Rejects while backing off after a failure. */
   get(): Promise<NodeConnection> {
     if (this.#conn?.open) return Promise.resolve(this.#conn);
     if (this.#connecting) return this.#connecting;
-    const wait = this.#nextAttempt - Date.now();
-    if (wait > 0 && this.#lastError) {
-      if (this.#refusals > 0) this.#checkRestart();
+    if (!this.#backoff.ready(this.#clock.now()) && this.#lastError) {
+      if (this.#backoff.refusals > 0) this.#checkRestart();
       return Promise.reject(this.#lastError);
     }
     this.#connecting = this.#connect().finally(() => (this.#connecting = undefined));
@@ -205,7 +225,6 @@ export class LocalLink {
   }
 
   async #connect(): Promise<NodeConnection> {
-    const o = this.#opts;
     let target: { alive: string; host: string; full?: string } | undefined;
     try {
       target = await this.#target();
@@ -215,28 +234,20 @@ export class LocalLink {
       this.#conn = conn;
       this.name = conn.node;
       this.#generation++;
-      this.#backoff = o.minBackoffMs ?? 10;
+      this.#backoff.reset();
       this.#lastError = undefined;
-      this.#downSince = undefined;
-      this.#refusals = 0;
       this.#refusedBy = undefined;
       return conn;
     } catch (err) {
       this.#lastError = err instanceof Error ? err : new Error(String(err));
-      const now = Date.now();
-      this.#downSince ??= now;
-      if (isRefusal(err)) {
-        this.#refusals++;
-        this.#nextAttempt = now + refusedDelayMs(this.#refusals, o.refusedBackoff);
+      const refused = isRefusal(err);
+      this.#backoff.fail(this.#clock.now(), refused);
+      if (refused) {
         this.#refusedBy = target ? { alive: target.alive, host: target.host } : undefined;
         this.#restartCheckAt = 0;
         this.#checkRestart();
       } else {
-        this.#refusals = 0;
         this.#refusedBy = undefined;
-        this.#nextAttempt = now + this.#backoff;
-        const cap = now - this.#downSince < 30000 ? o.maxBackoffMs ?? 50 : o.slowBackoffMs ?? 1000;
-        this.#backoff = Math.min(this.#backoff * 2, cap);
       }
       throw err;
     }
@@ -248,19 +259,19 @@ export class LocalLink {
    */
   #checkRestart(): void {
     const by = this.#refusedBy;
-    if (!by || this.#restartChecking || Date.now() < this.#restartCheckAt) return;
+    if (!by || this.#restartChecking || this.#clock.now() < this.#restartCheckAt) return;
     this.#restartChecking = true;
-    this.#restartCheckAt = Date.now() + (this.#opts.restartCheckMs ?? 1000);
+    this.#restartCheckAt = this.#clock.now() + (this.#opts.restartCheckMs ?? 1000);
     portPlease(by.host, by.alive, { port: this.#opts.epmdPort, timeoutMs: 1000 }).then(
       (info) => {
-        if (by.port !== undefined && info.port !== by.port) this.#nextAttempt = 0;
+        if (by.port !== undefined && info.port !== by.port) this.#backoff.retryNow();
         by.port = info.port;
       },
       (err) => {
         // Gone from EPMD: it is restarting; the attempt after it registers again is at once.
         if (err instanceof EpmdError && err.code === "NOT_REGISTERED" && by.port !== undefined) {
           by.port = undefined;
-          this.#nextAttempt = 0;
+          this.#backoff.retryNow();
         }
       },
     ).finally(() => (this.#restartChecking = false));
@@ -268,16 +279,18 @@ export class LocalLink {
 
   /** Waits until the link is up or `timeoutMs` passes; rejects with the last connect error. */
   async waitUp(timeoutMs: number, signal?: AbortSignal): Promise<NodeConnection> {
-    const end = Date.now() + timeoutMs;
+    const clock = this.#clock;
+    const end = clock.now() + timeoutMs;
     for (;;) {
       signal?.throwIfAborted();
       try {
         return await this.get();
       } catch (err) {
         if (isRefusal(err)) throw err;
-        if (Date.now() >= end) throw err;
-        await new Promise((r) =>
-          setTimeout(r, Math.max(10, Math.min(this.#nextAttempt - Date.now(), end - Date.now())))
+        if (clock.now() >= end) throw err;
+        await clock.sleep(
+          Math.max(10, Math.min(this.#backoff.nextAttemptAt - clock.now(), end - clock.now())),
+          signal,
         );
       }
     }

@@ -9,11 +9,21 @@ import {
   type NodeConnection,
   parseNodeName,
 } from "../dist/mod.ts";
+import { pooledMap } from "../bytes/pool.ts";
 import { atom, isAtom } from "../etf/term.ts";
-import type { Discovery, DiscoverySource, NodeEnumerator, Peer } from "../discovery/mod.ts";
+import type { DiscoveredHost, Discovery, DiscoverySource, Enumeration, Peer } from "../discovery/mod.ts";
 import { ClusterError } from "./errors.ts";
 import { diagnosePeer, type PeerDiagnosis, probePeer } from "./diagnose.ts";
-import { isRefusal, LocalLink, REFUSED_BACKOFF, type RefusedBackoff, refusedDelayMs } from "./local.ts";
+import {
+  isRefusal,
+  type LinkConnection,
+  LocalLink,
+  type LocalNodeLink,
+  REFUSED_BACKOFF,
+  type RefusedBackoff,
+} from "./local.ts";
+import { Backoff, type RetryPolicy } from "./backoff.ts";
+import { type Clock, realClock, type Timer } from "./clock.ts";
 import { type NodeChange, watchNodes } from "./watch.ts";
 
 /** Something worth logging once: a join, a departure, a failure or a recovery. */
@@ -68,8 +78,11 @@ export interface ReconcilerOptions {
   cookie: Cookie;
   /** Where peers come from. */
   source: DiscoverySource;
-  /** Turns discovered hosts into node names. */
-  enumerator: NodeEnumerator;
+  /** Turns discovered hosts into node names: a `NodeEnumerator`, or a fake in tests. */
+  enumerator: {
+    enumerate(hosts: DiscoveredHost[]): Promise<Enumeration>;
+    invalidate(host: string): void;
+  };
   /** EPMD port on every host. @default ERL_EPMD_PORT or 4369 */
   epmdPort?: number;
   /** Steady-state cycle interval, ms. @default 5000 */
@@ -101,6 +114,29 @@ export interface ReconcilerOptions {
   onEvent?: (e: ClusterEvent) => void;
   /** Receives each cycle's report. */
   onCycle?: (r: CycleReport, counters: ReconcilerCounters) => void;
+  /**
+   * The link to the local node. @default a {@link LocalLink} to `localNode` (or `localAlive` on
+   * `localHost`) with `cookie`, `epmdPort`, `connectTimeoutMs`, `refusedBackoff` and `clock`
+   */
+  link?: LocalNodeLink;
+  /** The clock cycles, backoff and timers run on. @default realClock */
+  clock?: Clock;
+  /** Asks a peer's EPMD whether the peer is registered before a retry. @default probePeer */
+  probe?: (
+    node: string,
+    options: { epmdPort?: number; timeoutMs: number },
+  ) => Promise<PeerDiagnosis | undefined>;
+  /** Finds out why a connect failed, with a handshake of erlmesh's own. @default diagnosePeer */
+  diagnose?: (
+    node: string,
+    cookie: Cookie,
+    options: { epmdPort?: number; timeoutMs: number },
+  ) => Promise<PeerDiagnosis>;
+  /**
+   * Starts the watcher that reports nodeup and nodedown on the local node (see {@link watchNodes}).
+   * @default watchNodes
+   */
+  watch?: (conn: LinkConnection, onChange: (c: NodeChange) => void, timeoutMs: number) => Promise<unknown>;
 }
 
 /** One missing peer and why. */
@@ -181,14 +217,10 @@ export interface ReconcilerCounters {
 }
 
 interface PeerState {
-  failures: number;
-  /** Refused attempts in a row (see {@link isRefusal}): they follow the refused backoff. */
-  refusals?: number;
-  nextAttemptAt: number;
-  lastCode?: string;
+  /** Failures and refusals in a row, since when, and when the next attempt may start. */
+  backoff: Backoff;
+  lastCode?: PeerDiagnosis["code"];
   lastReason?: string;
-  /** When the peer was first found missing. */
-  since?: number;
 }
 
 /**
@@ -196,19 +228,24 @@ interface PeerState {
  * the local node to `net_kernel:connect_node/1` each missing peer. It never connects to a node that was
  * not discovered and never disconnects anything.
  *
- * Intervals: a cycle every `fastIntervalMs` (200 ms) while a discovered peer is missing, every 25 ms
- * while the local node is down (to catch it the moment it is back), every `settleIntervalMs` (500 ms)
- * for `settleMs` (15 s) after start, a local reconnect or a change in the discovered set, and otherwise
- * every `intervalMs` (5 s). DNS is asked at most once per `settleIntervalMs`: faster cycles reuse the
- * last answer. A watcher process on the local node reports nodeup and nodedown at once, so a
- * departure starts the reconnect attempts without waiting for the next cycle.
+ * Intervals ({@link Reconciler.nextDelay}): a cycle every 50 ms while the local node is down (to
+ * catch it the moment it is back; `fastIntervalMs` if that is shorter); while it refuses erlmesh, at
+ * its next connect attempt (checked every 25 ms to 500 ms, so a restart is noticed); every
+ * `fastIntervalMs` (200 ms) while a discovered peer is missing or a cycle failed; every
+ * `settleIntervalMs` (500 ms) for `settleMs` (15 s) after start, a local reconnect or a change in the
+ * discovered set; and otherwise every `intervalMs` (5 s). DNS is asked at most once per
+ * `settleIntervalMs`: faster cycles reuse the last answer. A watcher process on the local node reports
+ * nodeup and nodedown at once, so a departure starts the reconnect attempts without waiting for the
+ * next cycle.
  *
  * Connect attempts run beside the cycles, at most `concurrency` at once and one per peer. A missing
- * peer is retried every `fastIntervalMs` for `patienceMs` (30 s), then every `maxBackoffMs` (2 s).
- * A first attempt goes straight to `net_kernel:connect_node/1`; later ones first ask the peer's EPMD
- * (deadline `probeTimeoutMs`, 300 ms) whether it is registered, so an unreachable or partitioned peer
- * never makes the local node wait in net_kernel, and a healed one is found within a few hundred ms.
- * Steady state costs one DNS query and one local rpc per cycle, and no EPMD query.
+ * peer is retried every `fastIntervalMs` for `patienceMs` (30 s), then every `maxBackoffMs` (2 s)
+ * (see {@link Backoff}). A first attempt goes straight to `net_kernel:connect_node/1`; later ones first
+ * ask the peer's EPMD (deadline `probeTimeoutMs`, 300 ms; every fourth one `connectTimeoutMs`, for
+ * slow networks) whether it is registered, so an unreachable or partitioned peer never makes the
+ * local node wait in net_kernel, and a healed one is found within a few hundred ms. A peer that left
+ * the local node's `nodes()` counts as failed once: its first attempt asks EPMD first. Steady state
+ * costs one DNS query and one local rpc per cycle, and no EPMD query.
  *
  * Refusals back off: a peer that refuses the cookie (or answers under another name, or says
  * `not_allowed`) is retried after 5 s, 10 s, 20 s, then every 30 s ({@link REFUSED_BACKOFF}), and
@@ -216,6 +253,9 @@ interface PeerState {
  * few such handshakes a minute. The local node likewise (see {@link LocalLink}); its refusal is
  * reported once, as `local_refused`. A discovered peer whose name is of the other form than the local
  * node's (`-name` vs `-sname`) is never asked for: net_kernel would refuse and log it.
+ *
+ * Time, the link to the local node, the EPMD check, the diagnosis and the watcher are options
+ * (`clock`, `link`, `probe`, `diagnose`, `watch`), so the scheduling is tested without a network.
  */
 export class Reconciler {
   #o:
@@ -235,7 +275,12 @@ export class Reconciler {
       >
     >
     & ReconcilerOptions;
-  #link: LocalLink;
+  #link: LocalNodeLink;
+  #clock: Clock;
+  #retry: RetryPolicy;
+  #probe: NonNullable<ReconcilerOptions["probe"]>;
+  #diagnose: NonNullable<ReconcilerOptions["diagnose"]>;
+  #watch: NonNullable<ReconcilerOptions["watch"]>;
   #peers = new Map<string, PeerState>();
   #inflight = new Map<string, Promise<void>>();
   #lastDiscovery: Discovery | undefined;
@@ -245,7 +290,7 @@ export class Reconciler {
   #lastGeneration = 0;
   #settleUntil = 0;
   #discoveryFailing = false;
-  #timer: number | undefined;
+  #timer: Timer | undefined;
   #running = false;
   #stopped = false;
   #wake: (() => void) | undefined;
@@ -283,7 +328,8 @@ export class Reconciler {
       maxBackoffMs: options.maxBackoffMs ?? 2000,
       patienceMs: options.patienceMs ?? 30000,
     };
-    this.#link = new LocalLink({
+    this.#clock = options.clock ?? realClock;
+    this.#link = options.link ?? new LocalLink({
       node: options.localNode,
       alive: options.localAlive,
       host: options.localHost,
@@ -291,8 +337,21 @@ export class Reconciler {
       epmdPort: options.epmdPort,
       connectTimeoutMs: this.#o.connectTimeoutMs,
       refusedBackoff: options.refusedBackoff,
+      clock: this.#clock,
     });
-    this.#settleUntil = Date.now() + this.#o.settleMs;
+    this.#retry = {
+      firstMs: this.#o.fastIntervalMs,
+      fastMaxMs: this.#o.fastIntervalMs,
+      patienceMs: this.#o.patienceMs,
+      slowMaxMs: this.#o.maxBackoffMs,
+      refused: options.refusedBackoff ?? REFUSED_BACKOFF,
+    };
+    this.#probe = options.probe ?? probePeer;
+    this.#diagnose = options.diagnose ?? diagnosePeer;
+    this.#watch = options.watch ??
+      // A LinkConnection has every member of NodeConnection the watcher uses (onMessage, self, evaluate).
+      ((conn, onChange, timeoutMs) => watchNodes(conn as NodeConnection, onChange, timeoutMs));
+    this.#settleUntil = this.#clock.now() + this.#o.settleMs;
   }
 
   /** Where peers come from. */
@@ -301,7 +360,7 @@ export class Reconciler {
   }
 
   /** The link to the local node. */
-  get link(): LocalLink {
+  get link(): LocalNodeLink {
     return this.#link;
   }
 
@@ -316,8 +375,8 @@ export class Reconciler {
   }
 
   async #doCycle(): Promise<CycleReport> {
-    const at = Date.now();
-    const t0 = performance.now();
+    const at = this.#clock.now();
+    const t0 = this.#clock.monotonic();
     const report: CycleReport = {
       at,
       durationMs: 0,
@@ -334,7 +393,7 @@ export class Reconciler {
     this.counters.cycles++;
     try {
       // 1. The local node first: while it is down there is nothing to do, not even DNS.
-      let conn: NodeConnection;
+      let conn: LinkConnection;
       try {
         conn = await this.#link.get();
       } catch (err) {
@@ -351,10 +410,10 @@ export class Reconciler {
         this.#localDownReported = false;
         this.#localRefusedReported = false;
         this.#formReported.clear();
-        this.#settleUntil = Date.now() + this.#o.settleMs;
+        this.#settleUntil = this.#clock.now() + this.#o.settleMs;
         this.#emit({ type: "local_up", node: conn.node, generation: this.#link.generation });
         // Node events as they happen; the nodes() poll of every cycle stays the source of truth.
-        watchNodes(conn, (c) => this.#onNodeChange(c), this.#o.rpcTimeoutMs).catch((err) => {
+        this.#watch(conn, (c) => this.#onNodeChange(c), this.#o.rpcTimeoutMs).catch((err) => {
           // Ended because erlmesh stopped or the link went down (local_down says so): no failure.
           if (this.#stopped || !conn.open) return;
           this.#emit({ type: "watch_failed", reason: errText(err) });
@@ -366,11 +425,12 @@ export class Reconciler {
         });
       }
       // 2. Discover hosts (at most once per settle interval), then nodes.
-      const reuse = this.#lastDiscovery && Date.now() - this.#lastDiscoveryAt < this.#o.settleIntervalMs;
+      const reuse = this.#lastDiscovery &&
+        this.#clock.now() - this.#lastDiscoveryAt < this.#o.settleIntervalMs;
       const disc = reuse ? { ...this.#lastDiscovery!, queries: 0 } : await this.#o.source.discover();
       if (!reuse) {
         this.#lastDiscovery = disc;
-        this.#lastDiscoveryAt = Date.now();
+        this.#lastDiscoveryAt = this.#clock.now();
       }
       report.dnsQueries = disc.queries;
       report.stale = disc.stale;
@@ -446,10 +506,10 @@ export class Reconciler {
 
       // 3. Start connect attempts for missing peers; they run beside the cycles.
       const missing = wanted.filter((p) => !this.#connected.has(p.node));
-      const now = Date.now();
+      const now = this.#clock.now();
       for (const p of missing) {
         if (this.#inflight.has(p.node) || this.#inflight.size >= this.#o.concurrency) continue;
-        if ((this.#peers.get(p.node)?.nextAttemptAt ?? 0) > now) continue;
+        if (this.#peers.get(p.node)?.backoff.ready(now) === false) continue;
         report.attempted.push(p.node);
         const task = this.#connectPeer(conn, p).finally(() => this.#inflight.delete(p.node));
         this.#inflight.set(p.node, task);
@@ -472,12 +532,12 @@ export class Reconciler {
         });
       }
       report.ok = true;
-      this.lastSuccessAt = Date.now();
+      this.lastSuccessAt = this.#clock.now();
     } catch (err) {
       report.error = errText(err);
       this.counters.failedCycles++;
     }
-    report.durationMs = performance.now() - t0;
+    report.durationMs = this.#clock.monotonic() - t0;
     this.counters.rpcs += report.rpcs;
     this.last = report;
     this.#o.onCycle?.(report, this.counters);
@@ -509,7 +569,7 @@ export class Reconciler {
       if (this.#localRefusedReported) return;
       this.#localRefusedReported = true;
       this.#localDownReported = true;
-      this.#settleUntil = Date.now() + this.#o.settleMs;
+      this.#settleUntil = this.#clock.now() + this.#o.settleMs;
       this.#emit({
         type: "local_refused",
         node,
@@ -522,7 +582,7 @@ export class Reconciler {
     }
     if (this.#localDownReported) return;
     this.#localDownReported = true;
-    this.#settleUntil = Date.now() + this.#o.settleMs;
+    this.#settleUntil = this.#clock.now() + this.#o.settleMs;
     this.#emit({ type: "local_down", node, reason: errText(reason) });
   }
 
@@ -543,7 +603,7 @@ export class Reconciler {
       }
     }
     this.#discovered = next;
-    if (changed) this.#settleUntil = Date.now() + this.#o.settleMs;
+    if (changed) this.#settleUntil = this.#clock.now() + this.#o.settleMs;
   }
 
   #trackConnected(nodes: string[]): void {
@@ -559,15 +619,19 @@ export class Reconciler {
       if (!next.has(n)) {
         this.counters.leaves++;
         // It was reachable a moment ago: the next attempts check its EPMD first.
-        this.#peers.set(n, { failures: 1, nextAttemptAt: 0, since: Date.now() });
+        const backoff = new Backoff(this.#retry);
+        backoff.failures = 1;
+        backoff.since = this.#clock.now();
+        this.#peers.set(n, { backoff });
         this.#emit({ type: "leave", node: n });
       }
     }
     this.#connected = next;
   }
 
-  async #connectPeer(conn: NodeConnection, p: Peer): Promise<void> {
-    const st = this.#peers.get(p.node) ?? { failures: 0, nextAttemptAt: 0 };
+  async #connectPeer(conn: LinkConnection, p: Peer): Promise<void> {
+    const st = this.#peers.get(p.node) ?? { backoff: new Backoff(this.#retry) };
+    const b = st.backoff;
     this.#peers.set(p.node, st);
     this.counters.connectAttempts++;
     // After a failure, ask the peer's EPMD first: an unreachable or unregistered peer never reaches
@@ -575,12 +639,11 @@ export class Reconciler {
     // attempt after the heal is quicker), and every fourth attempt is patient, for slow networks. A
     // first attempt goes straight to the node: its host's EPMD has just listed it.
     let diagnosis: PeerDiagnosis | undefined;
-    if (st.failures > 0) {
+    if (b.probeFirst) {
       this.counters.epmdQueries++;
-      const patient = st.failures % 4 === 3;
-      diagnosis = await probePeer(p.node, {
+      diagnosis = await this.#probe(p.node, {
         epmdPort: this.#o.epmdPort,
-        timeoutMs: patient
+        timeoutMs: b.patientProbe
           ? this.#o.connectTimeoutMs
           : Math.min(this.#o.probeTimeoutMs, this.#o.connectTimeoutMs),
       });
@@ -599,10 +662,10 @@ export class Reconciler {
         }
         // A peer that refused erlmesh's handshake last time is asked again only every fourth refused
         // attempt: each handshake it refuses is a line in its log, and connect_node was one already.
-        const refusedBefore = (st.refusals ?? 0) > 0 && REFUSAL_DIAGNOSES.has(st.lastCode ?? "");
-        diagnosis = refusedBefore && st.refusals! % 4 !== 0 && st.lastReason !== undefined
+        const refusedBefore = b.refusals > 0 && REFUSAL_DIAGNOSES.has(st.lastCode ?? "");
+        diagnosis = refusedBefore && !b.rediagnose && st.lastReason !== undefined
           ? { code: st.lastCode!, message: st.lastReason }
-          : await diagnosePeer(p.node, this.#o.cookie, {
+          : await this.#diagnose(p.node, this.#o.cookie, {
             epmdPort: this.#o.epmdPort,
             timeoutMs: this.#o.connectTimeoutMs,
           });
@@ -612,16 +675,7 @@ export class Reconciler {
     }
     // A node gone from its host may come back under another name: ask that host's EPMD again.
     if (diagnosis.code === "NOT_REGISTERED") this.#o.enumerator.invalidate(p.host);
-    st.failures++;
-    st.since ??= Date.now();
-    const patient = Date.now() - st.since < this.#o.patienceMs;
-    st.refusals = REFUSAL_DIAGNOSES.has(diagnosis.code) ? (st.refusals ?? 0) + 1 : 0;
-    st.nextAttemptAt = Date.now() +
-      (st.refusals > 0
-        ? refusedDelayMs(st.refusals, this.#o.refusedBackoff)
-        : patient
-        ? this.#o.fastIntervalMs
-        : this.#o.maxBackoffMs);
+    b.fail(this.#clock.now(), REFUSAL_DIAGNOSES.has(diagnosis.code));
     st.lastReason = diagnosis.message;
     this.counters.connectFailures[diagnosis.code] = (this.counters.connectFailures[diagnosis.code] ?? 0) + 1;
     if (st.lastCode !== diagnosis.code) {
@@ -639,11 +693,11 @@ export class Reconciler {
   nextDelay(report: CycleReport | undefined = this.last): number {
     if (report && !report.ok && this.#link.refused) {
       // Nothing to do until the next attempt, except noticing a restart (LocalLink asks EPMD).
-      return Math.max(25, Math.min(500, this.#link.nextAttemptAt - Date.now()));
+      return Math.max(25, Math.min(500, this.#link.nextAttemptAt - this.#clock.now()));
     }
     if (report && !report.ok && !this.#link.up) return Math.min(50, this.#o.fastIntervalMs);
     if (!report || !report.ok || report.missing.length > 0) return this.#o.fastIntervalMs;
-    if (Date.now() < this.#settleUntil) return this.#o.settleIntervalMs;
+    if (this.#clock.now() < this.#settleUntil) return this.#o.settleIntervalMs;
     return this.#o.intervalMs;
   }
 
@@ -660,12 +714,13 @@ export class Reconciler {
       if (this.#stopped) break;
       await new Promise<void>((resolve) => {
         this.#wake = () => {
-          clearTimeout(this.#timer);
+          this.#timer?.cancel();
           resolve();
         };
-        this.#timer = setTimeout(resolve, this.nextDelay(report)) as unknown as number;
+        this.#timer = this.#clock.setTimer(resolve, this.nextDelay(report));
       });
       this.#wake = undefined;
+      this.#timer = undefined;
     }
     this.#running = false;
   }
@@ -673,14 +728,19 @@ export class Reconciler {
   /** Stops the loop and closes the local link. */
   stop(): void {
     this.#stopped = true;
-    clearTimeout(this.#timer);
+    this.#timer?.cancel();
     this.#wake?.();
     this.#link.close();
   }
 }
 
 /** Diagnosis codes of a peer that refused a handshake: retried with the refused backoff. */
-const REFUSAL_DIAGNOSES = new Set(["COOKIE_REJECTED", "BAD_DIGEST", "NAME_MISMATCH", "NOT_ALLOWED"]);
+const REFUSAL_DIAGNOSES: ReadonlySet<string> = new Set([
+  "COOKIE_REJECTED",
+  "BAD_DIGEST",
+  "NAME_MISMATCH",
+  "NOT_ALLOWED",
+]);
 
 function refusalReason(err: Error, cookie: Cookie): string {
   const code = (err as { code?: string }).code;
@@ -712,16 +772,9 @@ function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight. */
-export async function pool<T, R>(items: T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
+/**
+ * Runs `fn` over `items` with at most `limit` in flight.
+ * @deprecated Use {@link pooledMap} from `lib/bytes/pool.ts`; kept for `lib/cluster/mod.ts`.
+ */
+export const pool: <T, R>(items: readonly T[], limit: number, fn: (x: T) => Promise<R>) => Promise<R[]> =
+  pooledMap;
