@@ -11,7 +11,7 @@ import {
   type ConfigKey,
   type KeySpec,
 } from "../config/schema.ts";
-import { formatDuration, parseDuration } from "../config/values.ts";
+import { formatDuration, levenshtein, parseDuration } from "../config/values.ts";
 import { UsageError } from "./errors.ts";
 
 /** One option of a command. */
@@ -139,18 +139,6 @@ export const KEY_GROUPS = {
   /** The health and metrics server. */
   serve: ["http", "readiness"],
 } as const satisfies Record<string, readonly ConfigKey[]>;
-
-function levenshtein(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length];
-}
 
 /** The names in `known` closest to `name` (typos), best first, at most three. */
 export function closest(name: string, known: readonly string[]): string[] {

@@ -57,7 +57,7 @@ export interface LocalLinkOptions {
   host?: string;
   /** The cookie. */
   cookie: Cookie;
-  /** EPMD port. @default ERL_EPMD_PORT or 4369 */
+  /** EPMD port. @default 4369 */
   epmdPort?: number;
   /** Deadline of one connect attempt. @default 2000 */
   connectTimeoutMs?: number;

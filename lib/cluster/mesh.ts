@@ -67,7 +67,7 @@ export interface MeshStatus {
 export interface MeshOptions {
   /** The cookie. */
   cookie: Cookie;
-  /** The port EPMD listens on. @default ERL_EPMD_PORT or 4369 */
+  /** The port EPMD listens on. @default 4369 */
   epmdPort?: number;
   /** Deadline per node (connect + rpc). @default 3000 */
   timeoutMs?: number;

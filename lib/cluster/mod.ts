@@ -4,7 +4,13 @@
  * @module
  */
 export { ClusterError, type ClusterErrorCode } from "./errors.ts";
-export { diagnosePeer, type PeerDiagnosis, type ProbeOptions, probePeer } from "./diagnose.ts";
+export {
+  diagnosePeer,
+  type DiagnosisCode,
+  type PeerDiagnosis,
+  type ProbeOptions,
+  probePeer,
+} from "./diagnose.ts";
 export {
   isRefusal,
   LocalLink,
@@ -17,7 +23,6 @@ export {
   type ClusterEvent,
   type CycleReport,
   type MissingPeer,
-  pool,
   Reconciler,
   type ReconcilerCounters,
   type ReconcilerOptions,
@@ -66,7 +71,7 @@ export {
   type SnapshotPeer,
   takeSnapshot,
 } from "./snapshot.ts";
-export { type DiagnosisCode, type PeerReason, type PeerReasonCode, snapshotReason } from "./reasons.ts";
+export { type PeerReason, type PeerReasonCode, snapshotReason } from "./reasons.ts";
 export { judgeReadiness, type ReadinessRule, type ReadinessVerdict } from "./readiness.ts";
 export { type NodeChange, nodeChange, WATCHER_SOURCE, watchNodes } from "./watch.ts";
 export { type LinkConnection, type LocalNodeLink } from "./local.ts";

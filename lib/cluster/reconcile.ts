@@ -9,7 +9,6 @@ import {
   type NodeConnection,
   parseNodeName,
 } from "../dist/mod.ts";
-import { pooledMap } from "../bytes/pool.ts";
 import { atom, isAtom } from "../etf/term.ts";
 import type { DiscoveredHost, Discovery, DiscoverySource, Enumeration, Peer } from "../discovery/mod.ts";
 import { ClusterError } from "./errors.ts";
@@ -83,7 +82,7 @@ export interface ReconcilerOptions {
     enumerate(hosts: DiscoveredHost[]): Promise<Enumeration>;
     invalidate(host: string): void;
   };
-  /** EPMD port on every host. @default ERL_EPMD_PORT or 4369 */
+  /** EPMD port on every host. @default 4369 */
   epmdPort?: number;
   /** Steady-state cycle interval, ms. @default 5000 */
   intervalMs?: number;
@@ -771,10 +770,3 @@ function nameFormReason(node: string, kind: NameKind, peer: string): string {
 function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
-
-/**
- * Runs `fn` over `items` with at most `limit` in flight.
- * @deprecated Use {@link pooledMap} from `lib/bytes/pool.ts`; kept for `lib/cluster/mod.ts`.
- */
-export const pool: <T, R>(items: readonly T[], limit: number, fn: (x: T) => Promise<R>) => Promise<R[]> =
-  pooledMap;

@@ -199,7 +199,7 @@ export interface SnapshotOptions {
    * @default the EPMD NAMES client of `lib/epmd` (port from `epmdPort`)
    */
   listNodes?: ((host: DiscoveredHost, signal?: AbortSignal) => Promise<string[]>) | false;
-  /** EPMD port for the default `listNodes`. @default ERL_EPMD_PORT or 4369 */
+  /** EPMD port for the default `listNodes`. @default 4369 */
   epmdPort?: number;
   /** Deadline of one default `listNodes` request, ms. @default 2000 */
   listTimeoutMs?: number;
@@ -497,7 +497,7 @@ export interface LocalNodeViewOptions {
   host?: string;
   /** The cookie. */
   cookie: Cookie;
-  /** EPMD port. @default ERL_EPMD_PORT or 4369 */
+  /** EPMD port. @default 4369 */
   epmdPort?: number;
   /** Deadline of the connect, ms. @default 2000 */
   connectTimeoutMs?: number;
@@ -540,7 +540,7 @@ export async function localNodeView(options: LocalNodeViewOptions): Promise<Loca
 
 /** Options of {@link peerDiagnoser}. */
 export interface PeerDiagnoserOptions {
-  /** EPMD port on the peers' hosts. @default ERL_EPMD_PORT or 4369 */
+  /** EPMD port on the peers' hosts. @default 4369 */
   epmdPort?: number;
   /** Deadline of the EPMD probe and of the handshake, each, ms. @default 2000 */
   timeoutMs?: number;

@@ -81,7 +81,7 @@ export interface WaitOptions {
    * characters). @default {undefined} (every node other than helpers)
    */
   basename?: string;
-  /** The EPMD port of the peers. @default {undefined} (the client's default: `ERL_EPMD_PORT` or 4369) */
+  /** The EPMD port of the peers. @default {4369} */
   epmdPort?: number;
   /** The deadline of one NAMES request, in milliseconds. @default {2000} */
   epmdTimeoutMs?: number;

@@ -13,7 +13,7 @@ import {
   type KeySpec,
 } from "./schema.ts";
 import type { PodIdentity } from "./identity.ts";
-import { ValueProblem } from "./values.ts";
+import { levenshtein, ValueProblem } from "./values.ts";
 
 /** Where {@link loadConfig} reads from. Every field is optional; tests pass their own. */
 export interface LoadConfigInput {
@@ -110,18 +110,6 @@ function parseFound<K extends ConfigKey>(spec: KeySpec<K>, found: Found): NonNul
     }
     throw err;
   }
-}
-
-function levenshtein(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length];
 }
 
 /** The known keys closest to `key` (typos, other case, kebab or snake case), best first. */

@@ -36,7 +36,6 @@ export {
   type LegacyVariable,
   type LogFormat,
   type LogLevel,
-  type NameServer,
   type ResolvedField,
 } from "./schema.ts";
 export {

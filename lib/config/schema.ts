@@ -22,6 +22,7 @@ import {
   type ValueType,
   zoneName,
 } from "./values.ts";
+import type { NameServer } from "../discovery/resolver.ts";
 import type { PodIdentity } from "./identity.ts";
 
 export type { Readiness, ValueType } from "./values.ts";
@@ -107,14 +108,6 @@ export interface Config {
    * takes them into account.
    */
   releaseEnv?: Record<string, string>;
-}
-
-/** A DNS server address. */
-export interface NameServer {
-  /** Its IP address. */
-  ipAddr: string;
-  /** Its port. */
-  port: number;
 }
 
 /** The fields of {@link Config} that loadConfig resolves from the keys. */

@@ -310,3 +310,24 @@ export const hostList = list((text) => {
 const SERVICE_EXPECTED =
   "Service names separated by commas, such as 'app', 'app.default.svc.cluster.local' or ['app','other']";
 export const serviceList = list((text) => dnsName(text, SERVICE_EXPECTED), SERVICE_EXPECTED);
+
+/**
+ * The edit distance between two names (insertions, deletions, substitutions), for did-you-mean hints.
+ *
+ * @example
+ * ```ts
+ * import { levenshtein } from "./values.ts";
+ * levenshtein("timout", "timeout"); // 1
+ * ```
+ */
+export function levenshtein(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length];
+}

@@ -60,7 +60,7 @@ export interface NodeEnumeratorOptions {
   useEpmd: boolean;
   /**
    * The EPMD port on every host.
-   * @default {epmdPort()} (`ERL_EPMD_PORT` or 4369)
+   * @default {4369}
    */
   epmdPort?: number;
   /**

@@ -17,7 +17,7 @@ export interface ConnectNodeOptions {
   timeoutMs?: number;
   /** Aborts the connect. */
   signal?: AbortSignal;
-  /** The port EPMD listens on. @default ERL_EPMD_PORT or 4369 */
+  /** The port EPMD listens on. @default 4369 */
   epmdPort?: number;
   /** Skip EPMD and dial this distribution port directly. */
   distPort?: number;

@@ -1,7 +1,7 @@
 /**
  * Stable codes of {@link EpmdError}.
  *
- * - `BAD_PORT`: an EPMD port (option or `ERL_EPMD_PORT`) is not an integer in 1..65535.
+ * - `BAD_PORT`: the EPMD port option is not an integer in 1..65535.
  * - `BAD_NAME`: the name to resolve is empty, longer than 255 UTF-8 bytes, not well-formed or holds `@`.
  * - `CANNOT_RESOLVE`: the host name has no address (DNS or `/etc/hosts` do not know it); EPMD was not asked.
  * - `REFUSED`: the host refused the TCP connection: nothing listens on that port (EPMD not running, or

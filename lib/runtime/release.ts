@@ -205,29 +205,3 @@ function vmArgsCookie(
   }
   return undefined;
 }
-
-/** Pod identity from the downward API and the Service, for a release that has none configured. */
-export interface PodIdentity {
-  /** The pod's FQDN under its headless Service (StatefulSet), when known. */
-  fqdn?: string;
-  /** The pod IP. */
-  ip?: string;
-}
-
-/**
- * The variables `run` adds to an Elixir release's environment when they are unset: long names
- * (`RELEASE_DISTRIBUTION=name`) and `RELEASE_NODE=<name>@<pod FQDN or IP>`. Nothing else is added:
- * never the cookie.
- */
-export function elixirIdentity(
-  release: ReleaseInfo,
-  env: Record<string, string | undefined>,
-  pod: PodIdentity,
-): Record<string, string> {
-  if (release.kind !== "elixir") return {};
-  const out: Record<string, string> = {};
-  const host = pod.fqdn ?? pod.ip;
-  if (!env.RELEASE_DISTRIBUTION && host) out.RELEASE_DISTRIBUTION = "name";
-  if (!env.RELEASE_NODE && host && release.name) out.RELEASE_NODE = `${release.name}@${host}`;
-  return out;
-}
