@@ -9,6 +9,7 @@ import {
 } from "../dist/mod.ts";
 import { isHelperName } from "../discovery/mod.ts";
 import { EpmdError, names as epmdNames, portPlease } from "../epmd/mod.ts";
+import { isRefusalCode } from "./diagnose.ts";
 import { ClusterError } from "./errors.ts";
 import { Backoff, LOCAL_RETRY, REFUSED_BACKOFF, type RefusedBackoff, refusedDelayMs } from "./backoff.ts";
 import { type Clock, realClock } from "./clock.ts";
@@ -78,15 +79,13 @@ export interface LocalLinkOptions {
   clock?: Clock;
 }
 
-const REFUSAL_CODES = new Set(["COOKIE_REJECTED", "BAD_DIGEST", "NAME_MISMATCH", "NOT_ALLOWED"]);
-
 /**
  * True for a failure that trying again at once cannot fix and that the node logs: it refused the
  * cookie, answered under another name, or refused erlmesh's name. Also a glob basename that matches
  * several local nodes (a configuration error).
  */
 export function isRefusal(err: unknown): boolean {
-  return (err instanceof HandshakeError && REFUSAL_CODES.has(err.code)) ||
+  return (err instanceof HandshakeError && isRefusalCode(err.code)) ||
     (err instanceof ClusterError && err.code === "LOCAL_NODE_AMBIGUOUS");
 }
 

@@ -12,7 +12,7 @@ import {
 import { atom, isAtom } from "../etf/term.ts";
 import type { DiscoveredHost, Discovery, DiscoverySource, Enumeration, Peer } from "../discovery/mod.ts";
 import { ClusterError } from "./errors.ts";
-import { diagnosePeer, type PeerDiagnosis, probePeer } from "./diagnose.ts";
+import { diagnosePeer, isRefusalCode, type PeerDiagnosis, probePeer } from "./diagnose.ts";
 import {
   isRefusal,
   type LinkConnection,
@@ -661,7 +661,7 @@ export class Reconciler {
         }
         // A peer that refused erlmesh's handshake last time is asked again only every fourth refused
         // attempt: each handshake it refuses is a line in its log, and connect_node was one already.
-        const refusedBefore = b.refusals > 0 && REFUSAL_DIAGNOSES.has(st.lastCode ?? "");
+        const refusedBefore = b.refusals > 0 && st.lastCode !== undefined && isRefusalCode(st.lastCode);
         diagnosis = refusedBefore && !b.rediagnose && st.lastReason !== undefined
           ? { code: st.lastCode!, message: st.lastReason }
           : await this.#diagnose(p.node, this.#o.cookie, {
@@ -674,7 +674,7 @@ export class Reconciler {
     }
     // A node gone from its host may come back under another name: ask that host's EPMD again.
     if (diagnosis.code === "NOT_REGISTERED") this.#o.enumerator.invalidate(p.host);
-    b.fail(this.#clock.now(), REFUSAL_DIAGNOSES.has(diagnosis.code));
+    b.fail(this.#clock.now(), isRefusalCode(diagnosis.code));
     st.lastReason = diagnosis.message;
     this.counters.connectFailures[diagnosis.code] = (this.counters.connectFailures[diagnosis.code] ?? 0) + 1;
     if (st.lastCode !== diagnosis.code) {
@@ -732,14 +732,6 @@ export class Reconciler {
     this.#link.close();
   }
 }
-
-/** Diagnosis codes of a peer that refused a handshake: retried with the refused backoff. */
-const REFUSAL_DIAGNOSES: ReadonlySet<string> = new Set([
-  "COOKIE_REJECTED",
-  "BAD_DIGEST",
-  "NAME_MISMATCH",
-  "NOT_ALLOWED",
-]);
 
 function refusalReason(err: Error, cookie: Cookie): string {
   const code = (err as { code?: string }).code;
