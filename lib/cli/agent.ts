@@ -1,12 +1,6 @@
 import { getLogger } from "@logtape/logtape";
-import {
-  localNodeView,
-  type MeshSnapshot,
-  type Reconciler,
-  snapshotOfCycle,
-  takeSnapshot,
-} from "../cluster/mod.ts";
-import { basenameOf, enumeratorFrom, reconcilerFrom, sourceFrom } from "./cluster_setup.ts";
+import { type MeshSnapshot, type Reconciler, snapshotOfCycle } from "../cluster/mod.ts";
+import { basenameOf, reconcilerFrom, snapshotFrom } from "./cluster_setup.ts";
 import { configFrom, cookieFrom } from "./config_from.ts";
 import { COMMANDS } from "./commands.ts";
 import { meshServices } from "./services.ts";
@@ -55,25 +49,7 @@ export async function execute(cli: ParsedCommandLine): Promise<number> {
     return await runOnce(reconciler, cfg.connectTimeout, {
       localLabel,
       basename: basenameOf(cfg),
-      snapshot: () =>
-        takeSnapshot({
-          local: (signal) =>
-            localNodeView({
-              node: reconciler.link.name ?? target.localNode,
-              alive: target.localAlive,
-              cookie,
-              epmdPort: cfg.epmdPort,
-              connectTimeoutMs: cfg.connectTimeout,
-              rpcTimeoutMs: cfg.rpcTimeout,
-              signal,
-            }),
-          localLabel,
-          source: sourceFrom(cfg),
-          enumerator: enumeratorFrom(cfg),
-          epmdPort: cfg.epmdPort,
-          listTimeoutMs: cfg.connectTimeout,
-          basename: basenameOf(cfg),
-        }),
+      snapshot: () => snapshotFrom(cfg, target, cookie, { diagnose: false, localNode: reconciler.link.name }),
     });
   }
   services.listen(reconciler);

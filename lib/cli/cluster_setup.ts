@@ -6,7 +6,16 @@
  */
 import type { Cookie } from "../dist/cookie.ts";
 import { parseNodeName } from "../dist/names.ts";
-import { type ClusterEvent, type CycleReport, Reconciler, type ReconcilerCounters } from "../cluster/mod.ts";
+import {
+  type ClusterEvent,
+  type CycleReport,
+  localNodeView,
+  type MeshSnapshot,
+  peerDiagnoser,
+  Reconciler,
+  type ReconcilerCounters,
+  takeSnapshot,
+} from "../cluster/mod.ts";
 import {
   aSource,
   type Discovery,
@@ -98,5 +107,56 @@ export function reconcilerFrom(
     concurrency: cfg.concurrency,
     onEvent,
     onCycle,
+  });
+}
+
+/** What {@link snapshotFrom} looks at, beyond the local node. */
+export interface SnapshotScope {
+  /** Discover and enumerate peers. @default true */
+  discover?: boolean;
+  /** Diagnose each missing peer (EPMD, then erlmesh's own handshake). @default true */
+  diagnose?: boolean;
+  /** The local node's full name when it is known better than the configuration says (learnt by a link). */
+  localNode?: string;
+  /** Deadline of each connect and call, ms. @default the configured connect and rpc timeouts */
+  timeoutMs?: number;
+  /** Aborts the snapshot. */
+  signal?: AbortSignal;
+}
+
+/**
+ * One mesh snapshot for the configuration (the local node from `target`), as `status`, `probe` and
+ * `agent --once` take it: the one place the snapshot's pieces are mapped from the configuration.
+ */
+export function snapshotFrom(
+  cfg: Config,
+  target: { localNode?: string; localAlive?: string },
+  cookie: Cookie,
+  scope: SnapshotScope = {},
+): Promise<MeshSnapshot> {
+  const connectTimeoutMs = scope.timeoutMs ?? cfg.connectTimeout;
+  const localLabel = target.localNode ?? `${target.localAlive}@127.0.0.1`;
+  const discover = scope.discover ?? true;
+  return takeSnapshot({
+    local: (signal) =>
+      localNodeView({
+        node: scope.localNode ?? target.localNode,
+        alive: target.localAlive,
+        cookie,
+        epmdPort: cfg.epmdPort,
+        connectTimeoutMs,
+        rpcTimeoutMs: scope.timeoutMs ?? cfg.rpcTimeout,
+        signal,
+      }),
+    localLabel,
+    ...(discover ? { source: sourceFrom(cfg), enumerator: enumeratorFrom(cfg) } : {}),
+    ...(discover && (scope.diagnose ?? true)
+      ? { diagnose: peerDiagnoser(cookie, { epmdPort: cfg.epmdPort, timeoutMs: connectTimeoutMs }) }
+      : {}),
+    epmdPort: cfg.epmdPort,
+    listTimeoutMs: connectTimeoutMs,
+    basename: basenameOf(cfg),
+    concurrency: cfg.concurrency,
+    signal: scope.signal,
   });
 }

@@ -1,7 +1,7 @@
 import type { Config } from "../config/mod.ts";
-import { judgeReadiness, localNodeView, takeSnapshot } from "../cluster/mod.ts";
+import { judgeReadiness } from "../cluster/mod.ts";
 import { parseListen } from "../runtime/http.ts";
-import { basenameOf, enumeratorFrom, sourceFrom } from "./cluster_setup.ts";
+import { snapshotFrom } from "./cluster_setup.ts";
 import { configFrom, cookieFrom } from "./config_from.ts";
 import { COMMANDS } from "./commands.ts";
 import { errorSummary, println } from "./common.ts";
@@ -98,23 +98,11 @@ async function directProbe(
   const target = localTarget(cfg);
   const cookie = await cookieFrom(cfg);
   const rule = kind === "readiness" ? cfg.readiness : "node";
-  const snap = await takeSnapshot({
-    local: (s) =>
-      localNodeView({
-        node: target.localNode,
-        alive: target.localAlive,
-        cookie,
-        epmdPort: cfg.epmdPort,
-        connectTimeoutMs: timeoutMs,
-        rpcTimeoutMs: timeoutMs,
-        signal: s,
-      }),
-    localLabel: target.localNode ?? `${target.localAlive}@127.0.0.1`,
-    // Discovery only where the rule needs it; a probe never diagnoses peers (it must answer quickly).
-    ...(rule === "node" ? {} : { source: sourceFrom(cfg), enumerator: enumeratorFrom(cfg) }),
-    epmdPort: cfg.epmdPort,
-    listTimeoutMs: timeoutMs,
-    basename: basenameOf(cfg),
+  // Discovery only where the rule needs it; a probe never diagnoses peers (it must answer quickly).
+  const snap = await snapshotFrom(cfg, target, cookie, {
+    discover: rule !== "node",
+    diagnose: false,
+    timeoutMs,
     signal,
   });
   const { ok, detail } = judgeReadiness(snap, rule);

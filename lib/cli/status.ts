@@ -1,5 +1,4 @@
-import { localNodeView, peerDiagnoser, takeSnapshot } from "../cluster/mod.ts";
-import { basenameOf, enumeratorFrom, sourceFrom } from "./cluster_setup.ts";
+import { snapshotFrom } from "./cluster_setup.ts";
 import { configFrom, cookieFrom } from "./config_from.ts";
 import { COMMANDS } from "./commands.ts";
 import { printJson, println, table } from "./common.ts";
@@ -31,27 +30,7 @@ export async function execute(cli: ParsedCommandLine): Promise<number> {
   const cfg = await configFrom(cli, KEYS);
   const target = localTarget(cfg);
   const cookie = await cookieFrom(cfg);
-  const source = sourceFrom(cfg);
-  const snap = await takeSnapshot({
-    local: (signal) =>
-      localNodeView({
-        node: target.localNode,
-        alive: target.localAlive,
-        cookie,
-        epmdPort: cfg.epmdPort,
-        connectTimeoutMs: cfg.connectTimeout,
-        rpcTimeoutMs: cfg.rpcTimeout,
-        signal,
-      }),
-    localLabel: target.localNode ?? `${target.localAlive}@127.0.0.1`,
-    source,
-    enumerator: enumeratorFrom(cfg),
-    diagnose: peerDiagnoser(cookie, { epmdPort: cfg.epmdPort, timeoutMs: cfg.connectTimeout }),
-    epmdPort: cfg.epmdPort,
-    listTimeoutMs: cfg.connectTimeout,
-    basename: basenameOf(cfg),
-    concurrency: cfg.concurrency,
-  });
+  const snap = await snapshotFrom(cfg, target, cookie);
   if (cli.output === "json") {
     printJson({
       local: snap.local,
