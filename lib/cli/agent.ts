@@ -1,11 +1,10 @@
-import { getLogger } from "@logtape/logtape";
 import { type MeshSnapshot, type Reconciler, snapshotOfCycle } from "../cluster/mod.ts";
 import { basenameOf, reconcilerFrom, snapshotFrom } from "./cluster_setup.ts";
 import { configFrom, cookieFrom } from "./config_from.ts";
 import { COMMANDS } from "./commands.ts";
 import { meshServices } from "./services.ts";
 import { localTarget } from "./local_node.ts";
-import { setupLogging } from "./logging.ts";
+import { type Logger, logger, setupLogging } from "./logging.ts";
 import { type CommandDef, CONFIG_FILE_OPTION, configOptions, type ParsedCommandLine } from "./options.ts";
 import { CONFIG_KEY_NAMES } from "../config/mod.ts";
 
@@ -30,7 +29,7 @@ export const command: CommandDef = {
 export async function execute(cli: ParsedCommandLine): Promise<number> {
   const cfg = await configFrom(cli, CONFIG_KEY_NAMES);
   await setupLogging(cfg.logFormat, cfg.logLevel);
-  const log = getLogger(["erlmesh", "agent"]);
+  const log = logger(["erlmesh", "agent"]);
   keepRunningOnInternalErrors(log);
   const target = localTarget(cfg);
   const cookie = await cookieFrom(cfg);
@@ -71,7 +70,7 @@ export async function runOnce(
   waitMs: number,
   options: { localLabel: string; basename?: string; snapshot: () => Promise<MeshSnapshot> },
 ): Promise<number> {
-  const log = getLogger(["erlmesh", "agent"]);
+  const log = logger(["erlmesh", "agent"]);
   try {
     await reconciler.link.waitUp(waitMs);
   } catch { /* the cycle reports it */ }
@@ -103,7 +102,7 @@ export async function runOnce(
  */
 export async function runUntilSignalled(
   reconciler: Reconciler,
-  log: ReturnType<typeof getLogger>,
+  log: Logger,
 ): Promise<number> {
   const stop = () => reconciler.stop();
   const stopping = ["SIGTERM", "SIGINT"] as const;
@@ -141,7 +140,7 @@ export async function runUntilSignalled(
 }
 
 /** An agent must not die of a stray rejected promise: it logs the bug and keeps the mesh. */
-export function keepRunningOnInternalErrors(log: ReturnType<typeof getLogger>): void {
+export function keepRunningOnInternalErrors(log: Logger): void {
   globalThis.addEventListener("unhandledrejection", (e) => {
     e.preventDefault();
     const r = e.reason;

@@ -1,10 +1,9 @@
-import { getLogger } from "@logtape/logtape";
+import { logger } from "./logging.ts";
 import type { ClusterEvent } from "../cluster/mod.ts";
-
-const log = getLogger(["erlmesh", "cluster"]);
 
 /** Logs a reconcile event: each join, departure and failure once. */
 export function logEvent(e: ClusterEvent): void {
+  const log = logger(["erlmesh", "cluster"]);
   switch (e.type) {
     case "local_up":
       log.info("Connected to the local node {node}", {

@@ -1,4 +1,3 @@
-import { getLogger } from "@logtape/logtape";
 import { type Config, CONFIG_KEY_NAMES, ConfigError, loadConfig } from "../config/mod.ts";
 import { type Cookie, parseNodeName, readCookieFile } from "../dist/mod.ts";
 import { detectRelease, type ReleaseInfo, releaseNodeCookie } from "../runtime/release.ts";
@@ -8,7 +7,7 @@ import { reconcilerFrom } from "./cluster_setup.ts";
 import { cookieFrom } from "./config_from.ts";
 import { COMMANDS } from "./commands.ts";
 import { UsageError } from "./errors.ts";
-import { setupLogging } from "./logging.ts";
+import { logger, setupLogging } from "./logging.ts";
 import {
   type CommandDef,
   CONFIG_FILE_OPTION,
@@ -77,7 +76,7 @@ export async function execute(cli: ParsedCommandLine): Promise<number> {
   const childEnv = { ...env, ...added };
 
   await setupLogging(cfg.logFormat, cfg.logLevel);
-  const log = getLogger(["erlmesh", "run"]);
+  const log = logger(["erlmesh", "run"]);
   keepRunningOnInternalErrors(log);
   for (const [k, v] of Object.entries(added)) {
     log.info("Set {name}={value} for the release", { name: k, value: v });
@@ -131,7 +130,7 @@ async function releaseCookie(
   release: ReleaseInfo,
   env: Record<string, string>,
 ): Promise<Cookie> {
-  const log = getLogger(["erlmesh", "run"]);
+  const log = logger(["erlmesh", "run"]);
   if (cfg.cookieFile !== undefined) {
     const cookie = await readCookieFile(cfg.cookieFile);
     log.info("Cookie from {cookieSource}: an explicit cookie file wins over the release's own", {
@@ -159,7 +158,7 @@ async function releaseCookie(
 }
 
 function logRunEvent(e: RunEvent, startTimeoutMs: number): void {
-  const log = getLogger(["erlmesh", "run"]);
+  const log = logger(["erlmesh", "run"]);
   switch (e.type) {
     case "started":
       log.info("Started the release (pid {pid})", {

@@ -1,4 +1,4 @@
-import { getLogger } from "@logtape/logtape";
+import { logger } from "./logging.ts";
 import type { ClusterEvent, CycleReport, Reconciler, ReconcilerCounters } from "../cluster/mod.ts";
 import type { Config } from "../config/mod.ts";
 import type { MeshMetrics } from "../runtime/metrics.ts";
@@ -37,7 +37,7 @@ export async function meshServices(cfg: Config): Promise<MeshServices> {
         readiness: cfg.readiness,
         staleMs: Math.max(3 * cfg.interval, 5000),
       });
-      getLogger(["erlmesh", "http"]).info(
+      logger(["erlmesh", "http"]).info(
         "Health and metrics on http://{addr}/ (/livez /readyz /startupz /metrics)",
         {
           addr: `${server.addr.hostname}:${server.addr.port}`,

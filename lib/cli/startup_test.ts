@@ -64,11 +64,9 @@ function npmPackages(specifiers: Iterable<string>): string[] {
   return [...out].sort();
 }
 
-const STATIC_NPM: Partial<Record<CommandName, string[]>> = {
-  agent: ["@logtape/logtape"],
-  run: ["@logtape/logtape"],
-};
-const LATER_NPM = new Set(["@logtape/logtape", "yaml", "prom-client"]);
+/** No command loads an npm package before it runs: logtape is loaded by setupLogging, yaml with a config file. */
+const STATIC_NPM: Partial<Record<CommandName, string[]>> = {};
+const LATER_NPM = new Set(["@logtape/logtape", "yaml"]);
 const NO_CLUSTER: CommandName[] = ["names", "ping", "nodes"];
 
 for (const name of Object.keys(COMMANDS) as CommandName[]) {
