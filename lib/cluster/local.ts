@@ -2,13 +2,21 @@ import {
   aliveMatcher,
   connectByAlive,
   connectNode,
+  type ConnectNodeOptions,
   type Cookie,
   HandshakeError,
   type NodeConnection,
   parseNodeName,
 } from "../dist/mod.ts";
 import { isHelperName } from "../discovery/mod.ts";
-import { EpmdError, names as epmdNames, portPlease } from "../epmd/mod.ts";
+import {
+  EpmdError,
+  type EpmdNames,
+  type EpmdOptions,
+  type EpmdPort,
+  names as epmdNames,
+  portPlease,
+} from "../epmd/mod.ts";
 import { isRefusalCode } from "./diagnose.ts";
 import { ClusterError } from "./errors.ts";
 import { Backoff, LOCAL_RETRY, REFUSED_BACKOFF, type RefusedBackoff, refusedDelayMs } from "./backoff.ts";
@@ -45,8 +53,41 @@ export interface LocalNodeLink {
   close(): void;
 }
 
+/** The node a {@link LocalLink} dials: its full name, or its alive part and EPMD host. */
+export interface LocalTarget {
+  /** The alive part (the text before `@`). */
+  alive: string;
+  /** The host whose EPMD knows the node. */
+  host: string;
+  /** The full name, when known; else the handshake tells it. */
+  full?: string;
+}
+
+/**
+ * Opens a link to the local node: to `target.full` when given, else to the node registered as
+ * `target.alive` with the EPMD on `target.host`. Fails with a {@link HandshakeError}.
+ */
+export type LocalConnect<C extends LinkConnection = NodeConnection> = (
+  target: LocalTarget,
+  options: ConnectNodeOptions,
+) => Promise<C>;
+
+/** The EPMD queries of a {@link LocalLink}: `names` resolves a glob basename, `portPlease` notices a restart. */
+export interface LocalEpmd {
+  /** Lists the nodes registered on `host`; fails with an {@link EpmdError}. */
+  names(host: string, options: EpmdOptions): Promise<EpmdNames>;
+  /** The port of the node `name` on `host`; fails with an {@link EpmdError} (`NOT_REGISTERED` when gone). */
+  portPlease(host: string, name: string, options: EpmdOptions): Promise<EpmdPort>;
+}
+
+/** Dials with the distribution layer: {@link connectNode}, or {@link connectByAlive} without a full name. */
+const dialLocal: LocalConnect = (target, options) =>
+  target.full ? connectNode(target.full, options) : connectByAlive(target.alive, target.host, options);
+
+const realEpmd: LocalEpmd = { names: epmdNames, portPlease };
+
 /** Options of {@link LocalLink}. */
-export interface LocalLinkOptions {
+export interface LocalLinkOptions<C extends LinkConnection = NodeConnection> {
   /** The local node's full name; or only `alive` plus `host` to learn it from the handshake. */
   node?: string;
   /**
@@ -77,6 +118,13 @@ export interface LocalLinkOptions {
   restartCheckMs?: number;
   /** The clock backoff and waits run on. @default realClock */
   clock?: Clock;
+  /**
+   * Opens the link (tests plug in fakes). A `LocalLink` of another connection type than
+   * `NodeConnection` must give it. @default connectNode, or connectByAlive with only the alive part
+   */
+  connect?: LocalConnect<C>;
+  /** The EPMD queries (tests plug in fakes). @default the EPMD client (`names`, `portPlease`) */
+  epmd?: LocalEpmd;
 }
 
 /**
@@ -101,11 +149,15 @@ export function isRefusal(err: unknown): boolean {
  * port, the next attempt is at once. So a node restarted with the right cookie is meshed within a
  * second or two, and within 30 s at most when erlmesh's own cookie was fixed some other way.
  */
-export class LocalLink implements LocalNodeLink {
-  #opts: LocalLinkOptions;
+export class LocalLink<C extends LinkConnection = NodeConnection> implements LocalNodeLink {
+  #opts: LocalLinkOptions<C>;
   #clock: Clock;
-  #conn: NodeConnection | undefined;
-  #connecting: Promise<NodeConnection> | undefined;
+  #dial: LocalConnect<C>;
+  #epmd: LocalEpmd;
+  /** Aborted by {@link LocalLink.close}: stops the connect attempt, the restart check and waits. */
+  #stop = new AbortController();
+  #conn: C | undefined;
+  #connecting: Promise<C> | undefined;
   #backoff: Backoff;
   #lastError: Error | undefined;
   #generation = 0;
@@ -121,9 +173,12 @@ export class LocalLink implements LocalNodeLink {
    *
    * @throws {TypeError} when neither `options.node` nor `options.alive` is given.
    */
-  constructor(options: LocalLinkOptions) {
+  constructor(options: LocalLinkOptions<C>) {
     this.#opts = options;
     this.#clock = options.clock ?? realClock;
+    // Without `connect`, C is NodeConnection (its default): the only case the default dialer serves.
+    this.#dial = options.connect ?? (dialLocal as unknown as LocalConnect<C>);
+    this.#epmd = options.epmd ?? realEpmd;
     this.#backoff = new Backoff({
       ...LOCAL_RETRY,
       firstMs: options.minBackoffMs ?? LOCAL_RETRY.firstMs,
@@ -163,7 +218,8 @@ export class LocalLink implements LocalNodeLink {
   }
 
   /** The open link, connecting first when needed. Rejects while backing off after a failure. */
-  get(): Promise<NodeConnection> {
+  get(): Promise<C> {
+    if (this.#stop.signal.aborted) return Promise.reject(this.#stop.signal.reason);
     if (this.#conn?.open) return Promise.resolve(this.#conn);
     if (this.#connecting) return this.#connecting;
     if (!this.#backoff.ready(this.#clock.now()) && this.#lastError) {
@@ -176,11 +232,16 @@ export class LocalLink implements LocalNodeLink {
 
   #common() {
     const o = this.#opts;
-    return { cookie: o.cookie, epmdPort: o.epmdPort, timeoutMs: o.connectTimeoutMs ?? 2000 };
+    return {
+      cookie: o.cookie,
+      epmdPort: o.epmdPort,
+      timeoutMs: o.connectTimeoutMs ?? 2000,
+      signal: this.#stop.signal,
+    };
   }
 
   /** The node to connect to: its full name, or its alive part (a glob is resolved with the local EPMD). */
-  async #target(): Promise<{ alive: string; host: string; full?: string }> {
+  async #target(): Promise<LocalTarget> {
     const o = this.#opts;
     if (o.node) {
       const n = parseNodeName(o.node);
@@ -189,10 +250,12 @@ export class LocalLink implements LocalNodeLink {
     const host = o.host ?? "127.0.0.1";
     const alive = o.alive!;
     if (!alive.includes("*")) return { alive, host };
-    const timeoutMs = this.#common().timeoutMs;
+    const { timeoutMs, signal } = this.#common();
     let known: string[];
     try {
-      known = (await epmdNames(host, { port: o.epmdPort, timeoutMs })).nodes.map((n) => n.name);
+      known = (await this.#epmd.names(host, { port: o.epmdPort, timeoutMs, signal })).nodes.map((n) =>
+        n.name
+      );
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       throw new HandshakeError(
@@ -223,13 +286,15 @@ export class LocalLink implements LocalNodeLink {
     );
   }
 
-  async #connect(): Promise<NodeConnection> {
-    let target: { alive: string; host: string; full?: string } | undefined;
+  async #connect(): Promise<C> {
+    let target: LocalTarget | undefined;
     try {
       target = await this.#target();
-      const conn = target.full
-        ? await connectNode(target.full, this.#common())
-        : await connectByAlive(target.alive, target.host, this.#common());
+      const conn = await this.#dial(target, this.#common());
+      if (this.#stop.signal.aborted) {
+        conn.close();
+        throw this.#stop.signal.reason;
+      }
       this.#conn = conn;
       this.name = conn.node;
       this.#generation++;
@@ -238,6 +303,8 @@ export class LocalLink implements LocalNodeLink {
       this.#refusedBy = undefined;
       return conn;
     } catch (err) {
+      // Closed meanwhile: the attempt was aborted, which is no failure of the node.
+      if (this.#stop.signal.aborted) throw this.#stop.signal.reason;
       this.#lastError = err instanceof Error ? err : new Error(String(err));
       const refused = isRefusal(err);
       this.#backoff.fail(this.#clock.now(), refused);
@@ -261,12 +328,15 @@ export class LocalLink implements LocalNodeLink {
     if (!by || this.#restartChecking || this.#clock.now() < this.#restartCheckAt) return;
     this.#restartChecking = true;
     this.#restartCheckAt = this.#clock.now() + (this.#opts.restartCheckMs ?? 1000);
-    portPlease(by.host, by.alive, { port: this.#opts.epmdPort, timeoutMs: 1000 }).then(
+    const signal = this.#stop.signal;
+    this.#epmd.portPlease(by.host, by.alive, { port: this.#opts.epmdPort, timeoutMs: 1000, signal }).then(
       (info) => {
+        if (signal.aborted) return;
         if (by.port !== undefined && info.port !== by.port) this.#backoff.retryNow();
         by.port = info.port;
       },
       (err) => {
+        if (signal.aborted) return;
         // Gone from EPMD: it is restarting; the attempt after it registers again is at once.
         if (err instanceof EpmdError && err.code === "NOT_REGISTERED" && by.port !== undefined) {
           by.port = undefined;
@@ -276,27 +346,67 @@ export class LocalLink implements LocalNodeLink {
     ).finally(() => (this.#restartChecking = false));
   }
 
-  /** Waits until the link is up or `timeoutMs` passes; rejects with the last connect error. */
-  async waitUp(timeoutMs: number, signal?: AbortSignal): Promise<NodeConnection> {
+  /**
+   * Waits until the link is up or `timeoutMs` passes (an attempt still running then is not waited
+   * for); rejects at once on a refusal (see {@link isRefusal}), else with the last connect error, or
+   * `LOCAL_NODE_DOWN` when no attempt has failed yet. Rejects with `STOPPED` when the link is closed.
+   */
+  async waitUp(timeoutMs: number, signal?: AbortSignal): Promise<C> {
     const clock = this.#clock;
     const end = clock.now() + timeoutMs;
+    const stop = signal ? AbortSignal.any([signal, this.#stop.signal]) : this.#stop.signal;
     for (;;) {
-      signal?.throwIfAborted();
+      stop.throwIfAborted();
       try {
-        return await this.get();
+        return await this.#until(this.get(), end, timeoutMs, stop);
       } catch (err) {
-        if (isRefusal(err)) throw err;
-        if (clock.now() >= end) throw err;
-        await clock.sleep(
-          Math.max(10, Math.min(this.#backoff.nextAttemptAt - clock.now(), end - clock.now())),
-          signal,
-        );
+        if (isRefusal(err) || stop.aborted || clock.now() >= end) throw err;
+        const now = clock.now();
+        await clock.sleep(Math.min(Math.max(10, this.#backoff.nextAttemptAt - now), end - now), stop);
       }
     }
   }
 
-  /** Closes the link. */
+  /** `attempt`, or a rejection once the clock reaches `end` or `stop` aborts, whichever is first. */
+  #until(attempt: Promise<C>, end: number, timeoutMs: number, stop: AbortSignal): Promise<C> {
+    return new Promise<C>((resolve, reject) => {
+      const finish = () => {
+        timer.cancel();
+        stop.removeEventListener("abort", onStop);
+      };
+      const timer = this.#clock.setTimer(() => {
+        finish();
+        const label = this.name ?? `${this.#opts.alive}@${this.#opts.host ?? "127.0.0.1"}`;
+        reject(
+          this.#lastError ??
+            new ClusterError(
+              "LOCAL_NODE_DOWN",
+              `Cannot connect to the local node '${label}': no link within ${timeoutMs} ms`,
+            ),
+        );
+      }, end - this.#clock.now());
+      const onStop = () => {
+        finish();
+        reject(stop.reason);
+      };
+      stop.addEventListener("abort", onStop, { once: true });
+      attempt.then((conn) => {
+        finish();
+        resolve(conn);
+      }, (err) => {
+        finish();
+        reject(err);
+      });
+    });
+  }
+
+  /** Closes the link and stops everything it runs: a connect attempt, the restart check, waits. */
   close(): void {
+    if (!this.#stop.signal.aborted) {
+      this.#stop.abort(
+        new ClusterError("STOPPED", "Cannot use the link to the local node: it was closed"),
+      );
+    }
     this.#conn?.close();
     this.#conn = undefined;
   }
