@@ -142,6 +142,28 @@ export class Backoff {
     return this.nextAttemptAt;
   }
 
+  /**
+   * Records that an attempt started at `now` that may run long (a patient EPMD check): the next
+   * attempt may start one retry delay later, beside it, instead of after it fails. Returns that time.
+   *
+   * @example
+   * ```ts
+   * import { Backoff, PEER_RETRY } from "./backoff.ts";
+   * const b = new Backoff(PEER_RETRY);
+   * b.fail(1_000, false);
+   * b.pace(1_200); // 1400: another attempt may start 200 ms after this one did
+   * ```
+   */
+  pace(now: number): number {
+    this.nextAttemptAt = now +
+      retryDelayMs(this.policy, {
+        failures: Math.max(this.failures, 1),
+        refusals: this.refusals,
+        outageMs: now - (this.since ?? now),
+      });
+    return this.nextAttemptAt;
+  }
+
   /** Forgets the failures: the next attempt may start at once. */
   reset(): void {
     this.failures = 0;

@@ -139,3 +139,20 @@ Deno.test("Backoff.reset() forgets the failures and retryNow() only the wait", (
   assert.deepEqual([b.failures, b.refusals, b.since, b.nextAttemptAt], [0, 0, undefined, 0]);
   assert.equal(b.fail(1000, false), 1010);
 });
+
+Deno.test("Backoff.pace() lets the next attempt start one retry delay after a long one started, keeping the count", () => {
+  const b = new Backoff(PEER_RETRY);
+  for (let t = 0; t < 600; t += 200) b.fail(t, false);
+  assert.equal(b.patientProbe, true);
+  assert.equal(b.pace(600), 800);
+  assert.equal(b.failures, 3);
+  assert.equal(b.ready(799), false);
+  assert.equal(b.ready(800), true);
+  // After 30 s of outage, the slow delay; after refusals, the refused one.
+  let t = 600;
+  while (t < 40_000) t = b.fail(t, false);
+  assert.equal(b.pace(t), t + 2000);
+  const r = new Backoff(PEER_RETRY);
+  r.fail(0, true);
+  assert.equal(r.pace(5_000), 10_000);
+});

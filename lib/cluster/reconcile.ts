@@ -88,9 +88,12 @@ export interface ReconcilerOptions {
   intervalMs?: number;
   /** Interval while anything is missing or changed recently, ms. @default 200 */
   fastIntervalMs?: number;
-  /** After start, a local reconnect or a change in the discovered set, poll every `settleIntervalMs` this long, ms. @default 15000 */
+  /**
+   * After a local change (start, the local link coming up, a peer joining or leaving the local node),
+   * poll every `settleIntervalMs` this long, ms. A change in DNS alone is none. @default 5000
+   */
   settleMs?: number;
-  /** Interval during the settle window, ms. @default 500 */
+  /** Interval during the settle window, ms; DNS is asked at most this often. @default 500 */
   settleIntervalMs?: number;
   /** Deadline of the EPMD check before a connect attempt, ms; every fourth attempt uses `connectTimeoutMs`. @default 300 */
   probeTimeoutMs?: number;
@@ -222,29 +225,71 @@ interface PeerState {
   lastReason?: string;
 }
 
+/** The attempts at one peer in flight: at most two, and at most one of them patient or connecting. */
+interface PeerAttempts {
+  /** Attempts in flight. */
+  count: number;
+  /** True while one of them is a patient EPMD check. */
+  patient: boolean;
+  /** True while one of them waits for `net_kernel:connect_node/1` (or the diagnosis after it). */
+  connecting: boolean;
+}
+
+/** A discovery answer and the enumeration of its hosts, as the lookup beside the cycles left them. */
+interface Answer {
+  disc: Discovery;
+  en: Enumeration;
+  /** What a cycle acts on (hosts, peers, failure), to tell whether a new answer changes anything. */
+  key: string;
+}
+
+function answerKey(disc: Discovery, en: Enumeration): string {
+  return JSON.stringify([
+    disc.hosts.map((h) => h.host),
+    en.peers.map((p) => p.node),
+    en.failures.map((f) => f.host),
+    disc.error?.code ?? "",
+    disc.stale,
+  ]);
+}
+
 /**
  * The reconcile loop of one pod: discover peers, compare with the local node's `nodes()`, and ask
  * the local node to `net_kernel:connect_node/1` each missing peer. It never connects to a node that was
  * not discovered and never disconnects anything.
  *
+ * Each cycle reaches the local node, asks for its `nodes()` and acts on the last discovery answer.
+ * Discovery (the DNS lookup, then EPMD for hosts not seen before) runs beside the cycles, one lookup at
+ * a time and at most once per `settleIntervalMs` (500 ms): a slow or failing DNS query never holds back
+ * an attempt at a peer already known, and only the first cycle, with nothing known yet, waits for an
+ * answer. Until the next answer the last one stands (a peer known from the last good answer is still
+ * discovered); an answer that changes anything wakes the loop at once, and a peer it drops is not
+ * dialled again (an attempt whose EPMD check was in flight stops before `connect_node/1`).
+ *
  * Intervals ({@link Reconciler.nextDelay}): a cycle every 50 ms while the local node is down (to
  * catch it the moment it is back; `fastIntervalMs` if that is shorter); while it refuses erlmesh, at
  * its next connect attempt (checked every 25 ms to 500 ms, so a restart is noticed); every
  * `fastIntervalMs` (200 ms) while a discovered peer is missing or a cycle failed; every
- * `settleIntervalMs` (500 ms) for `settleMs` (15 s) after start, a local reconnect or a change in the
- * discovered set; and otherwise every `intervalMs` (5 s). DNS is asked at most once per
- * `settleIntervalMs`: faster cycles reuse the last answer. A watcher process on the local node reports
- * nodeup and nodedown at once, so a departure starts the reconnect attempts without waiting for the
- * next cycle.
+ * `settleIntervalMs` (500 ms) for `settleMs` (5 s) after a local change: start, the local link coming
+ * up, a peer joining or leaving the local node; and otherwise every `intervalMs` (5 s). A change in DNS
+ * alone is no local change: a new host's own agent connects it, and a peer missing here makes the
+ * cycles fast anyway. (DNS answers carry a TTL, but `Deno.resolveDns` does not return it, so the
+ * intervals do not follow it.) A watcher process on the local node reports nodeup and nodedown at
+ * once, so a departure starts the reconnect attempts without waiting for the next cycle; it is started
+ * once the first cycle's connect attempts are out, so nothing on the way from the local link coming
+ * up to the first `connect_node/1` waits for it, for metrics or for DNS when peers are known.
  *
- * Connect attempts run beside the cycles, at most `concurrency` at once and one per peer. A missing
- * peer is retried every `fastIntervalMs` for `patienceMs` (30 s), then every `maxBackoffMs` (2 s)
- * (see {@link Backoff}). A first attempt goes straight to `net_kernel:connect_node/1`; later ones first
- * ask the peer's EPMD (deadline `probeTimeoutMs`, 300 ms; every fourth one `connectTimeoutMs`, for
- * slow networks) whether it is registered, so an unreachable or partitioned peer never makes the
- * local node wait in net_kernel, and a healed one is found within a few hundred ms. A peer that left
- * the local node's `nodes()` counts as failed once: its first attempt asks EPMD first. Steady state
- * costs one DNS query and one local rpc per cycle, and no EPMD query.
+ * Connect attempts run beside the cycles, at most `concurrency` at once and at most two per peer. A
+ * missing peer is retried every `fastIntervalMs` for `patienceMs` (30 s), then every `maxBackoffMs`
+ * (2 s) (see {@link Backoff}). A first attempt goes straight to `net_kernel:connect_node/1`; later
+ * ones first ask the peer's EPMD (deadline `probeTimeoutMs`, 300 ms; every fourth one
+ * `connectTimeoutMs`, for slow networks) whether it is registered, so an unreachable or partitioned
+ * peer never makes the local node wait in net_kernel. Beside a patient check still in flight, a short
+ * one starts at the retry interval, and the first to find the peer registered goes on to
+ * `connect_node/1`: a healed peer is found within a few hundred ms. A peer that left the local node's
+ * `nodes()` counts as failed once (its first attempt, at once, asks EPMD first), unless the local node
+ * itself restarted. Steady state costs one DNS query and one local rpc per cycle (12 a minute at the
+ * default interval), and no EPMD query.
  *
  * Refusals back off: a peer that refuses the cookie (or answers under another name, or says
  * `not_allowed`) is retried after 5 s, 10 s, 20 s, then every 30 s ({@link REFUSED_BACKOFF}), and
@@ -281,12 +326,27 @@ export class Reconciler {
   #diagnose: NonNullable<ReconcilerOptions["diagnose"]>;
   #watch: NonNullable<ReconcilerOptions["watch"]>;
   #peers = new Map<string, PeerState>();
-  #inflight = new Map<string, Promise<void>>();
-  #lastDiscovery: Discovery | undefined;
+  #attempts = new Map<string, PeerAttempts>();
+  #tasks = new Set<Promise<void>>();
+  /** The last discovery answer, and the one the last cycle acted on. */
+  #answer: Answer | undefined;
+  #applied: Answer | undefined;
+  /** The lookup in flight, beside the cycles. */
+  #discovering: Promise<void> | undefined;
+  /** A failure of the lookup (other than a DNS failure, which is an answer), for the next cycle. */
+  #discoveryCrash: unknown;
   #lastDiscoveryAt = 0;
+  /** Queries made since the last cycle report. */
+  #unreportedDns = 0;
+  #unreportedEpmd = 0;
+  /** Nodes the watcher reported while a `nodes()` call was in flight: its word is the newer. */
+  #watcherSaw: Set<string> | undefined;
   #discovered = new Set<string>();
   #connected = new Set<string>();
   #lastGeneration = 0;
+  /** The link generation the connected set and the watcher belong to. */
+  #connectedGeneration = 0;
+  #watchedGeneration = 0;
   #settleUntil = 0;
   #discoveryFailing = false;
   #timer: Timer | undefined;
@@ -318,7 +378,7 @@ export class Reconciler {
       ...options,
       intervalMs: options.intervalMs ?? 5000,
       fastIntervalMs: options.fastIntervalMs ?? 200,
-      settleMs: options.settleMs ?? 15000,
+      settleMs: options.settleMs ?? 5000,
       settleIntervalMs: options.settleIntervalMs ?? 500,
       probeTimeoutMs: options.probeTimeoutMs ?? 300,
       connectTimeoutMs: options.connectTimeoutMs ?? 2000,
@@ -404,62 +464,62 @@ export class Reconciler {
           cause: err,
         });
       }
-      if (this.#link.generation !== this.#lastGeneration) {
+      const newGeneration = this.#link.generation !== this.#lastGeneration;
+      if (newGeneration) {
         this.#lastGeneration = this.#link.generation;
         this.#localDownReported = false;
         this.#localRefusedReported = false;
         this.#formReported.clear();
         this.#settleUntil = this.#clock.now() + this.#o.settleMs;
         this.#emit({ type: "local_up", node: conn.node, generation: this.#link.generation });
-        // Node events as they happen; the nodes() poll of every cycle stays the source of truth.
-        this.#watch(conn, (c) => this.#onNodeChange(c), this.#o.rpcTimeoutMs).catch((err) => {
-          // Ended because erlmesh stopped or the link went down (local_down says so): no failure.
-          if (this.#stopped || !conn.open) return;
-          this.#emit({ type: "watch_failed", reason: errText(err) });
-        });
         conn.closed.then((reason) => {
           if (this.#stopped) return;
           this.#localDown(conn.node, reason);
           this.#poke();
         });
       }
-      // 2. Discover hosts (at most once per settle interval), then nodes.
-      const reuse = this.#lastDiscovery &&
-        this.#clock.now() - this.#lastDiscoveryAt < this.#o.settleIntervalMs;
-      const disc = reuse ? { ...this.#lastDiscovery!, queries: 0 } : await this.#o.source.discover();
-      if (!reuse) {
-        this.#lastDiscovery = disc;
-        this.#lastDiscoveryAt = this.#clock.now();
+      // 2. Discovery runs beside the cycles (at most once per settle interval, one lookup at a time):
+      // a slow or failing DNS query never holds back an attempt at a peer already known. Only the first
+      // cycle, with nothing known yet, waits for it.
+      if (!this.#answer || this.#clock.now() - this.#lastDiscoveryAt >= this.#o.settleIntervalMs) {
+        this.#startDiscovery();
       }
-      report.dnsQueries = disc.queries;
-      report.stale = disc.stale;
-      this.counters.dnsQueries += disc.queries;
-      if (reuse) {
-        // The failure, if any, was counted when the answer came.
-      } else if (disc.error && disc.error.code !== "NXDOMAIN_OR_NODATA") {
-        this.counters.dnsErrors++;
-        if (!this.#discoveryFailing) {
-          this.#discoveryFailing = true;
-          this.#emit({
-            type: "discovery_failed",
-            code: disc.error.code,
-            reason: disc.error.message,
-            stale: disc.stale,
-          });
-        }
-      } else if (this.#discoveryFailing) {
-        this.#discoveryFailing = false;
-        this.#emit({ type: "discovery_recovered" });
-      }
-      const en = await this.#o.enumerator.enumerate(disc.hosts);
-      report.epmdQueries = en.epmdQueries;
-      this.counters.epmdQueries += en.epmdQueries;
-      const hostsWithPeers = new Set(en.peers.map((p) => p.host));
-      for (const h of disc.hosts) {
-        // A host whose EPMD lists no matching node yet is asked again next cycle.
-        if (!hostsWithPeers.has(h.host)) this.#o.enumerator.invalidate(h.host);
-      }
+      if (!this.#answer && !this.#discoveryCrash) await this.#discovering;
 
+      // 3. What the local node is connected to. Watcher reports that arrive meanwhile are newer.
+      let nodesNow: string[];
+      const saw = new Set<string>();
+      this.#watcherSaw = saw;
+      try {
+        nodesNow = atomList(
+          await conn.rpc("erlang", "nodes", [], { timeoutMs: this.#o.rpcTimeoutMs }),
+          "nodes()",
+        );
+      } finally {
+        if (this.#watcherSaw === saw) this.#watcherSaw = undefined;
+      }
+      report.rpcs++;
+      if (saw.size > 0) {
+        nodesNow = [
+          ...nodesNow.filter((n) => !saw.has(n)),
+          ...[...saw].filter((n) => this.#connected.has(n)),
+        ];
+      }
+      if (this.#stopped) throw new ClusterError("STOPPED", "Cannot go on: the reconcile loop was stopped");
+
+      // 4. The last discovery answer, and the nodes of it.
+      if (this.#discoveryCrash !== undefined) {
+        const err = this.#discoveryCrash;
+        this.#discoveryCrash = undefined;
+        throw err;
+      }
+      const { disc, en } = this.#answer!;
+      this.#applied = this.#answer;
+      report.dnsQueries = this.#unreportedDns;
+      report.epmdQueries = this.#unreportedEpmd;
+      this.#unreportedDns = 0;
+      this.#unreportedEpmd = 0;
+      report.stale = disc.stale;
       report.local = conn.node;
       report.source = this.#o.source.description;
       report.hosts = disc.hosts.map((h) => h.host);
@@ -487,12 +547,9 @@ export class Reconciler {
         otherForm.map((p) => p.node),
       );
 
-      const nodesNow = atomList(
-        await conn.rpc("erlang", "nodes", [], { timeoutMs: this.#o.rpcTimeoutMs }),
-        "nodes()",
-      );
-      report.rpcs++;
-      this.#trackConnected(nodesNow);
+      // Peers gone from a restarted local node did not fail: their first attempt needs no EPMD check.
+      this.#trackConnected(nodesNow, this.#connectedGeneration === this.#link.generation);
+      this.#connectedGeneration = this.#link.generation;
       report.connected = [...nodesNow].sort();
       // A connected node on a discovered host that EPMD's cached answer lacks (a restarted node, or one
       // of several nodes on one host): ask that host's EPMD again next cycle.
@@ -503,15 +560,17 @@ export class Reconciler {
         if (!wantedSet.has(n) && discoveredHosts.has(host)) this.#o.enumerator.invalidate(host);
       }
 
-      // 3. Start connect attempts for missing peers; they run beside the cycles.
+      // 5. Start connect attempts for missing peers; they run beside the cycles.
       const missing = wanted.filter((p) => !this.#connected.has(p.node));
       const now = this.#clock.now();
       for (const p of missing) {
-        if (this.#inflight.has(p.node) || this.#inflight.size >= this.#o.concurrency) continue;
+        if (this.#tasks.size >= this.#o.concurrency) break;
         if (this.#peers.get(p.node)?.backoff.ready(now) === false) continue;
+        // A second attempt only beside a patient EPMD check, and then a short one (see #attempt).
+        const a = this.#attempts.get(p.node);
+        if (a && (a.count >= 2 || a.connecting || !a.patient)) continue;
         report.attempted.push(p.node);
-        const task = this.#connectPeer(conn, p).finally(() => this.#inflight.delete(p.node));
-        this.#inflight.set(p.node, task);
+        this.#startAttempt(conn, p);
       }
       for (const p of otherForm) {
         if (this.#connected.has(p.node)) continue;
@@ -523,11 +582,21 @@ export class Reconciler {
       }
       for (const p of missing) {
         const st = this.#peers.get(p.node);
+        const inflight = this.#attempts.has(p.node);
         report.missing.push({
           node: p.node,
-          code: st?.lastCode ?? (this.#inflight.has(p.node) ? "CONNECTING" : "PENDING"),
-          reason: st?.lastReason ??
-            (this.#inflight.has(p.node) ? "connecting" : "waiting for the next attempt"),
+          code: st?.lastCode ?? (inflight ? "CONNECTING" : "PENDING"),
+          reason: st?.lastReason ?? (inflight ? "connecting" : "waiting for the next attempt"),
+        });
+      }
+      // 6. The watcher, once the attempts are out: nothing the user waits for queues behind it.
+      if (this.#watchedGeneration !== this.#link.generation) {
+        this.#watchedGeneration = this.#link.generation;
+        // Node events as they happen; the nodes() poll of every cycle stays the source of truth.
+        this.#watch(conn, (c) => this.#onNodeChange(c), this.#o.rpcTimeoutMs).catch((err) => {
+          // Ended because erlmesh stopped or the link went down (local_down says so): no failure.
+          if (this.#stopped || !conn.open) return;
+          this.#emit({ type: "watch_failed", reason: errText(err) });
         });
       }
       report.ok = true;
@@ -555,12 +624,62 @@ export class Reconciler {
   }
 
   #onNodeChange(c: NodeChange): void {
-    if (this.#stopped) return;
-    if (c.type === "nodeup") this.#trackConnected([...this.#connected, c.node]);
-    else if (c.type === "nodedown") {
-      this.#trackConnected([...this.#connected].filter((n) => n !== c.node));
+    if (this.#stopped || c.type === "nodes") return;
+    this.#watcherSaw?.add(c.node);
+    if (c.type === "nodeup") this.#trackConnected([...this.#connected, c.node], true);
+    else {
+      this.#trackConnected([...this.#connected].filter((n) => n !== c.node), true);
       if (this.#discovered.has(c.node)) this.#poke(); // reconnect now, not at the next poll
     }
+  }
+
+  /** Starts a lookup and the enumeration of its hosts beside the cycles, unless one is in flight. */
+  #startDiscovery(): void {
+    if (this.#discovering) return;
+    const lookup = async () => {
+      const disc = await this.#o.source.discover();
+      this.#lastDiscoveryAt = this.#clock.now();
+      this.counters.dnsQueries += disc.queries;
+      this.#unreportedDns += disc.queries;
+      if (disc.error && disc.error.code !== "NXDOMAIN_OR_NODATA") {
+        this.counters.dnsErrors++;
+        if (!this.#discoveryFailing) {
+          this.#discoveryFailing = true;
+          this.#emit({
+            type: "discovery_failed",
+            code: disc.error.code,
+            reason: disc.error.message,
+            stale: disc.stale,
+          });
+        }
+      } else if (this.#discoveryFailing) {
+        this.#discoveryFailing = false;
+        this.#emit({ type: "discovery_recovered" });
+      }
+      const en = await this.#o.enumerator.enumerate(disc.hosts);
+      this.counters.epmdQueries += en.epmdQueries;
+      this.#unreportedEpmd += en.epmdQueries;
+      const hostsWithPeers = new Set(en.peers.map((p) => p.host));
+      for (const h of disc.hosts) {
+        // A host whose EPMD lists no matching node yet is asked again next time.
+        if (!hostsWithPeers.has(h.host)) this.#o.enumerator.invalidate(h.host);
+      }
+      this.#answer = { disc, en, key: answerKey(disc, en) };
+    };
+    this.#discovering = lookup().catch((err) => {
+      this.#discoveryCrash = err;
+    }).finally(() => {
+      this.#discovering = undefined;
+      // An answer that changes something is acted on now, not at the next scheduled cycle.
+      if (this.#unappliedChange()) this.#wake?.();
+    });
+  }
+
+  /** True when the last answer (or a failure of the lookup) is news to the cycles. */
+  #unappliedChange(): boolean {
+    if (this.#stopped || !this.#link.up) return false;
+    if (this.#discoveryCrash !== undefined) return true;
+    return this.#answer !== undefined && this.#answer.key !== this.#applied?.key;
   }
 
   #localDown(node: string, reason: unknown): void {
@@ -568,7 +687,6 @@ export class Reconciler {
       if (this.#localRefusedReported) return;
       this.#localRefusedReported = true;
       this.#localDownReported = true;
-      this.#settleUntil = this.#clock.now() + this.#o.settleMs;
       this.#emit({
         type: "local_refused",
         node,
@@ -581,34 +699,37 @@ export class Reconciler {
     }
     if (this.#localDownReported) return;
     this.#localDownReported = true;
-    this.#settleUntil = this.#clock.now() + this.#o.settleMs;
     this.#emit({ type: "local_down", node, reason: errText(reason) });
   }
 
+  /**
+   * A change in the discovered set is no local change: a new host's own agent connects it, and a
+   * missing peer makes the cycles fast anyway (see {@link Reconciler.nextDelay}).
+   */
   #trackDiscovered(nodes: string[]): void {
     const next = new Set(nodes);
-    let changed = false;
     for (const n of next) {
-      if (!this.#discovered.has(n)) {
-        changed = true;
-        this.#emit({ type: "peer_found", node: n });
-      }
+      if (!this.#discovered.has(n)) this.#emit({ type: "peer_found", node: n });
     }
     for (const n of this.#discovered) {
       if (!next.has(n)) {
-        changed = true;
         this.#peers.delete(n);
         this.#emit({ type: "peer_gone", node: n });
       }
     }
     this.#discovered = next;
-    if (changed) this.#settleUntil = this.#clock.now() + this.#o.settleMs;
   }
 
-  #trackConnected(nodes: string[]): void {
+  /**
+   * A join or a leave is a local change: it opens the settle window. A peer that left counts as failed
+   * once (`peerFailed`), so its first attempt asks its EPMD first; not when the local node restarted.
+   */
+  #trackConnected(nodes: string[], peerFailed: boolean): void {
     const next = new Set(nodes);
+    let changed = false;
     for (const n of next) {
       if (!this.#connected.has(n)) {
+        changed = true;
         this.counters.joins++;
         this.#peers.delete(n);
         this.#emit({ type: "join", node: n });
@@ -616,38 +737,82 @@ export class Reconciler {
     }
     for (const n of this.#connected) {
       if (!next.has(n)) {
+        changed = true;
         this.counters.leaves++;
-        // It was reachable a moment ago: the next attempts check its EPMD first.
-        const backoff = new Backoff(this.#retry);
-        backoff.failures = 1;
-        backoff.since = this.#clock.now();
-        this.#peers.set(n, { backoff });
+        if (peerFailed) {
+          // It was reachable a moment ago: the next attempts check its EPMD first.
+          const backoff = new Backoff(this.#retry);
+          backoff.failures = 1;
+          backoff.since = this.#clock.now();
+          this.#peers.set(n, { backoff });
+        } else {
+          this.#peers.delete(n);
+        }
         this.#emit({ type: "leave", node: n });
       }
     }
     this.#connected = next;
+    if (changed) this.#settleUntil = this.#clock.now() + this.#o.settleMs;
   }
 
-  async #connectPeer(conn: LinkConnection, p: Peer): Promise<void> {
+  /**
+   * Starts an attempt at `p`: the first one, or a short EPMD check beside a patient one still in
+   * flight (the caller checked that at most one is, and that it is patient).
+   */
+  #startAttempt(conn: LinkConnection, p: Peer): void {
     const st = this.#peers.get(p.node) ?? { backoff: new Backoff(this.#retry) };
-    const b = st.backoff;
     this.#peers.set(p.node, st);
+    const a = this.#attempts.get(p.node) ?? { count: 0, patient: false, connecting: false };
+    this.#attempts.set(p.node, a);
+    const b = st.backoff;
+    // A patient check is never doubled: beside one, the check is short.
+    const patient = b.probeFirst && b.patientProbe && !a.patient;
+    if (patient) {
+      a.patient = true;
+      b.pace(this.#clock.now());
+    }
+    a.count++;
+    const task = this.#attempt(conn, p, st, a, patient).finally(() => {
+      if (patient) a.patient = false;
+      if (--a.count === 0 && this.#attempts.get(p.node) === a) this.#attempts.delete(p.node);
+      this.#tasks.delete(task);
+    });
+    this.#tasks.add(task);
+  }
+
+  async #attempt(
+    conn: LinkConnection,
+    p: Peer,
+    st: PeerState,
+    a: PeerAttempts,
+    patient: boolean,
+  ): Promise<void> {
+    const b = st.backoff;
     this.counters.connectAttempts++;
     // After a failure, ask the peer's EPMD first: an unreachable or unregistered peer never reaches
     // net_kernel. The deadline is short (a SYN lost in a partition is re-sent only after 1 s; a fresh
-    // attempt after the heal is quicker), and every fourth attempt is patient, for slow networks. A
-    // first attempt goes straight to the node: its host's EPMD has just listed it.
+    // attempt after the heal is quicker), and every fourth attempt is patient, for slow networks; a
+    // short one starts beside it at the retry interval. A first attempt goes straight to the node: its
+    // host's EPMD has just listed it.
     let diagnosis: PeerDiagnosis | undefined;
     if (b.probeFirst) {
       this.counters.epmdQueries++;
       diagnosis = await this.#probe(p.node, {
         epmdPort: this.#o.epmdPort,
-        timeoutMs: b.patientProbe
+        timeoutMs: patient
           ? this.#o.connectTimeoutMs
           : Math.min(this.#o.probeTimeoutMs, this.#o.connectTimeoutMs),
       });
+      // Meanwhile the peer may have been connected (by the other attempt, or by itself), dropped by
+      // discovery (never connect to it then), or its state replaced; or the other attempt is at
+      // connect_node, whose outcome is the one that counts.
+      if (
+        this.#stopped || a.connecting || this.#peers.get(p.node) !== st || this.#connected.has(p.node) ||
+        !this.#discovered.has(p.node)
+      ) return;
     }
     if (!diagnosis) {
+      a.connecting = true;
       try {
         this.counters.rpcs++;
         const r = await conn.rpc("net_kernel", "connect_node", [atom(p.node)], {
@@ -655,7 +820,7 @@ export class Reconciler {
         });
         if (isAtom(r, "true")) {
           if (!this.#stopped && this.#discovered.has(p.node)) {
-            this.#trackConnected([...this.#connected, p.node]);
+            this.#trackConnected([...this.#connected, p.node], true);
           }
           return;
         }
@@ -670,6 +835,8 @@ export class Reconciler {
           });
       } catch (err) {
         diagnosis = { code: "RPC", message: errText(err) };
+      } finally {
+        a.connecting = false;
       }
     }
     // A node gone from its host may come back under another name: ask that host's EPMD again.
@@ -683,9 +850,11 @@ export class Reconciler {
     }
   }
 
-  /** Resolves when no connect attempt is in flight. */
+  /** Resolves when no connect attempt and no lookup is in flight. */
   async idle(): Promise<void> {
-    while (this.#inflight.size > 0) await Promise.all([...this.#inflight.values()]);
+    while (this.#tasks.size > 0 || this.#discovering) {
+      await Promise.all([...this.#tasks, this.#discovering]);
+    }
   }
 
   /** The delay before the next cycle, by the rules in the class comment. */
@@ -711,6 +880,8 @@ export class Reconciler {
     while (!this.#stopped) {
       const report = await this.runCycle();
       if (this.#stopped) break;
+      // An answer that came during the cycle, after it looked: act on it now.
+      if (report.ok && this.#unappliedChange()) continue;
       await new Promise<void>((resolve) => {
         this.#wake = () => {
           this.#timer?.cancel();

@@ -23,6 +23,10 @@ class FakeNode {
   connect: (peer: string) => Promise<boolean> = () => Promise.resolve(false);
   /** The peers `connect_node/1` was called for, with the time. */
   connects: [string, number][] = [];
+  /** The calls sent to it, in order, as `module:function`, with the peer for `connect_node`. */
+  sent: string[] = [];
+  /** When set, `nodes()` answers what it saw when called only once this resolves. */
+  nodesGate: Promise<void> | undefined;
   constructor(readonly clock: ManualClock) {}
 }
 
@@ -36,10 +40,18 @@ class FakeConnection implements LinkConnection {
   get closed(): Promise<Error> {
     return this.#closed.promise;
   }
-  async rpc(module: string, fn: string, args: Term[] = []): Promise<Term> {
+  rpc(module: string, fn: string, args: Term[] = []): Promise<Term> {
+    this.fake.sent.push(`${module}:${fn}${args.length ? ` ${(args[0] as Atom).name}` : ""}`);
+    return this.#answer(module, fn, args);
+  }
+  async #answer(module: string, fn: string, args: Term[]): Promise<Term> {
     await Promise.resolve();
     if (!this.open) throw new Error("Cannot call: the link is closed");
-    if (module === "erlang" && fn === "nodes") return [...this.fake.connected].map(atom);
+    if (module === "erlang" && fn === "nodes") {
+      const seen = [...this.fake.connected].map(atom);
+      if (this.fake.nodesGate) await this.fake.nodesGate;
+      return seen;
+    }
     if (module === "net_kernel" && fn === "connect_node") {
       const peer = (args[0] as Atom).name;
       this.fake.connects.push([peer, this.fake.clock.now()]);
@@ -220,7 +232,7 @@ const connectTimes = (h: Harness, peer: string) =>
   h.node.connects.filter(([p]) => p === peer).map(([, t]) => t - T0);
 const gaps = (times: number[]) => times.slice(1).map((t, i) => t - times[i]);
 
-Deno.test("nextDelay(): 500 ms for 15 s after start, then the interval, 200 ms while a peer is missing", async () => {
+Deno.test("nextDelay(): 500 ms for 5 s after start, then the interval, 200 ms while a peer is missing", async () => {
   const h = setup();
   h.link.bringUp();
   h.source.setHosts("10.0.0.1", "10.0.0.2");
@@ -229,16 +241,19 @@ Deno.test("nextDelay(): 500 ms for 15 s after start, then the interval, 200 ms w
   assert.equal(r.ok, true);
   assert.deepEqual(r.discovered, ["app@10.0.0.2"]);
   assert.equal(h.rec.nextDelay(r), 500);
-  await h.clock.advance(14_999);
+  await h.clock.advance(4_999);
   assert.equal(h.rec.nextDelay(await h.rec.runCycle()), 500);
   await h.clock.advance(1);
   assert.equal(h.rec.nextDelay(await h.rec.runCycle()), 5000);
-  // A missing peer: every 200 ms; a change in the discovered set opens the 15 s window again.
+  // A missing peer: every 200 ms. The lookup runs beside the cycle: the next one acts on its answer.
   h.source.setHosts("10.0.0.1", "10.0.0.2", "10.0.0.3");
   await h.clock.advance(5000);
+  await h.rec.runCycle();
+  await settle();
   r = await h.rec.runCycle();
   assert.deepEqual(r.missing.map((m) => m.node), ["app@10.0.0.3"]);
   assert.equal(h.rec.nextDelay(r), 200);
+  // It joins: a local change, so 500 ms for 5 s again.
   h.node.connected.add("app@10.0.0.3");
   await h.clock.advance(200);
   r = await h.rec.runCycle();
@@ -554,4 +569,222 @@ Deno.test("a peer of the other name form is never asked for, and reported once",
   await h.rec.idle();
   assert.deepEqual(h.node.connects.map(([p]) => p).filter((p) => p === "app@vm2"), []);
   assert.equal(h.of("name_form_mismatch").length, 1);
+});
+
+// Issue 10: nothing the user waits for queues behind DNS, heal attempts overlap, a nodedown reconnects
+// at once, a restarted node is acted on at once, and a quiet steady state.
+
+Deno.test("a slow DNS lookup holds back no retry at a known missing peer; a peer its answer drops is not dialled again", async () => {
+  const h = setup();
+  h.link.bringUp();
+  h.source.setHosts("10.0.0.2");
+  const loop = await running(h);
+  await h.clock.advance(1000);
+  // DNS stops answering: the next lookup waits (for its deadline, in real life).
+  const gate = Promise.withResolvers<void>();
+  h.source.gate = gate.promise;
+  const from = h.clock.now() - T0;
+  const lookups = h.source.calls.length;
+  await h.clock.advance(3000);
+  assert.equal(h.source.calls.length, lookups + 1, "one lookup in flight, not one per cycle");
+  const during = connectTimes(h, "app@10.0.0.2").filter((t) => t > from);
+  assert.equal(during.length, 15);
+  assert.deepEqual(new Set(gaps(during)), new Set([200]));
+  // The answer comes without 10.0.0.2 and with 10.0.0.3: the loop acts on it at once.
+  h.source.gate = undefined;
+  h.source.setHosts("10.0.0.3");
+  const answeredAt = h.clock.now() - T0;
+  gate.resolve();
+  await h.clock.advance(0);
+  assert.deepEqual(h.of("peer_gone").map((e) => e.node), ["app@10.0.0.2"]);
+  assert.deepEqual(connectTimes(h, "app@10.0.0.3"), [answeredAt]);
+  await h.clock.advance(2000);
+  await loop.stop();
+  assert.deepEqual(connectTimes(h, "app@10.0.0.2").filter((t) => t > answeredAt), []);
+});
+
+Deno.test("an attempt whose EPMD check was in flight when discovery dropped the peer does not call connect_node", async () => {
+  const check = Promise.withResolvers<PeerDiagnosis | undefined>();
+  const h = setup({ probe: () => check.promise });
+  h.link.bringUp();
+  h.source.setHosts("10.0.0.2");
+  await h.rec.runCycle();
+  await h.rec.idle();
+  assert.equal(connectTimes(h, "app@10.0.0.2").length, 1);
+  await h.clock.advance(200);
+  let r = await h.rec.runCycle();
+  assert.deepEqual(r.attempted, ["app@10.0.0.2"], "the retry asks EPMD first, which takes its time");
+  h.source.setHosts();
+  await h.clock.advance(500);
+  await h.rec.runCycle();
+  await settle();
+  r = await h.rec.runCycle();
+  assert.deepEqual(r.discovered, []);
+  check.resolve(undefined); // registered after all
+  await h.rec.idle();
+  assert.equal(connectTimes(h, "app@10.0.0.2").length, 1);
+});
+
+/** An EPMD check that times out at its deadline while the network is cut, and answers at once after. */
+function partitionedProbe(getH: () => Harness) {
+  const state = {
+    healed: false,
+    started: [] as { node: string; at: number; timeoutMs: number }[],
+    inflight: new Map<string, number>(),
+    maxPerPeer: 0,
+    maxAll: 0,
+  };
+  const probe = async (node: string, o: { timeoutMs: number }): Promise<PeerDiagnosis | undefined> => {
+    const h = getH();
+    state.started.push({ node, at: h.clock.now() - T0, timeoutMs: o.timeoutMs });
+    if (state.healed) return undefined;
+    state.inflight.set(node, (state.inflight.get(node) ?? 0) + 1);
+    state.maxPerPeer = Math.max(state.maxPerPeer, ...state.inflight.values());
+    state.maxAll = Math.max(state.maxAll, [...state.inflight.values()].reduce((a, b) => a + b, 0));
+    await h.clock.sleep(o.timeoutMs);
+    state.inflight.set(node, state.inflight.get(node)! - 1);
+    return { code: "TIMEOUT", message: `EPMD on ${node} did not answer within ${o.timeoutMs} ms` };
+  };
+  return { state, probe };
+}
+
+Deno.test("a short EPMD check starts beside a patient one still in flight, and the first success goes on to connect_node", async () => {
+  const { state, probe } = partitionedProbe(() => h);
+  const h: Harness = setup({ probe });
+  h.link.bringUp();
+  h.source.setHosts("10.0.0.2");
+  let healed = false;
+  h.node.connect = () => Promise.resolve(healed);
+  const loop = await running(h);
+  while (!state.started.some((p) => p.timeoutMs === 2000)) await h.clock.advance(100);
+  const patient = state.started.find((p) => p.timeoutMs === 2000)!;
+  // The partition heals just after the patient check started: its SYN is lost, it waits for its deadline.
+  await h.clock.advance(patient.at + 50 - (h.clock.now() - T0));
+  state.healed = healed = true;
+  await h.clock.advance(2000); // past the patient check's deadline
+  await loop.stop();
+  const after = state.started.filter((p) => p.at > patient.at);
+  assert.deepEqual(after[0], { node: "app@10.0.0.2", at: patient.at + 200, timeoutMs: 300 });
+  assert.deepEqual(connectTimes(h, "app@10.0.0.2"), [0, patient.at + 200]);
+  assert.ok(h.node.connected.has("app@10.0.0.2"));
+});
+
+Deno.test("overlapping EPMD checks stay bounded: at most 2 per peer, and `concurrency` in all", async () => {
+  const { state, probe } = partitionedProbe(() => h);
+  const h: Harness = setup({ probe, concurrency: 3 });
+  h.link.bringUp();
+  h.source.setHosts("10.0.0.2", "10.0.0.3");
+  const loop = await running(h);
+  await h.clock.advance(60_000);
+  await loop.stop();
+  assert.equal(state.maxPerPeer, 2);
+  assert.equal(state.maxAll, 3);
+  // Never two patient checks at one peer at once.
+  for (const node of ["app@10.0.0.2", "app@10.0.0.3"]) {
+    const patient = state.started.filter((p) => p.node === node && p.timeoutMs === 2000);
+    assert.ok(patient.length > 5);
+    assert.ok(gaps(patient.map((p) => p.at)).every((g) => g >= 2000));
+  }
+});
+
+Deno.test("a nodedown that arrives while a cycle waits for nodes() starts the reconnect at once, asking EPMD first", async () => {
+  const h = setup();
+  h.link.bringUp();
+  h.source.setHosts("10.0.0.2");
+  h.node.connected.add("app@10.0.0.2");
+  const loop = await running(h);
+  await h.clock.advance(20_000);
+  assert.equal(h.rec.nextDelay(), 5000);
+  // The next cycle's nodes() still lists the peer; its nodedown arrives before that answer does.
+  const gate = Promise.withResolvers<void>();
+  h.node.nodesGate = gate.promise;
+  await h.clock.next();
+  const downAt = h.clock.now() - T0;
+  h.node.connected.delete("app@10.0.0.2");
+  h.node.connect = () => Promise.resolve(true);
+  h.watcherSays({ type: "nodedown", node: "app@10.0.0.2" });
+  h.node.nodesGate = undefined;
+  gate.resolve();
+  await h.clock.advance(0);
+  assert.deepEqual(h.probes.map((p) => [p.node, p.at - T0, p.timeoutMs]), [["app@10.0.0.2", downAt, 300]]);
+  assert.deepEqual(connectTimes(h, "app@10.0.0.2"), [downAt]);
+  await loop.stop();
+  assert.deepEqual(h.events.filter((e) => e.type === "join" || e.type === "leave").map((e) => e.type), [
+    "join",
+    "leave",
+    "join",
+  ]);
+});
+
+Deno.test("a restarted local node: connect_node to the peers it knew goes out at once, before the watcher starts and before DNS answers", async () => {
+  const h: Harness = setup({
+    watch: () => {
+      h.node.sent.push("watcher started");
+      return new Promise(() => {});
+    },
+    onCycle: () => h.node.sent.push("cycle report (metrics)"),
+  });
+  h.link.bringUp();
+  h.source.setHosts("10.0.0.2", "10.0.0.3");
+  h.node.connect = () => Promise.resolve(true);
+  const loop = await running(h);
+  await h.clock.advance(10_000);
+  assert.deepEqual(h.node.connects.map(([p]) => p), ["app@10.0.0.2", "app@10.0.0.3"]);
+  // The node restarts: it comes back with no connection, while DNS is slow.
+  h.link.drop(new HandshakeError("UNREACHABLE", LOCAL, "Cannot connect to 'app@10.0.0.1': ECONNREFUSED"));
+  h.node.connected.clear();
+  await h.clock.advance(1000);
+  const gate = Promise.withResolvers<void>();
+  h.source.gate = gate.promise;
+  const lookups = h.source.calls.length;
+  h.node.sent = [];
+  h.link.bringUp();
+  await h.clock.next(); // the next cycle (within 50 ms) finds the link up
+  const upAt = h.clock.now() - T0;
+  assert.deepEqual(h.node.sent, [
+    "erlang:nodes",
+    "net_kernel:connect_node app@10.0.0.2",
+    "net_kernel:connect_node app@10.0.0.3",
+    "watcher started",
+    "cycle report (metrics)",
+  ]);
+  assert.deepEqual(h.node.connects.slice(2).map(([, t]) => t - T0), [upAt, upAt]);
+  assert.equal(h.source.calls.length, lookups + 1, "a lookup is under way, not waited for");
+  assert.equal(h.probes.length, 0, "peers that left with the local node's restart did not fail");
+  gate.resolve();
+  await loop.stop();
+});
+
+Deno.test("a quiet steady state: a join or this node's link coming up polls every 500 ms for 5 s; a new host in DNS does not", async () => {
+  const h = setup();
+  h.link.bringUp();
+  h.source.setHosts("10.0.0.2");
+  h.node.connected.add("app@10.0.0.2");
+  const loop = await running(h);
+  await h.clock.advance(6000);
+  assert.equal(h.rec.nextDelay(), 5000);
+  // A new pod's agent connects it to this node before its record is published (readiness-gated).
+  h.node.connected.add("app@10.0.0.3");
+  h.watcherSays({ type: "nodeup", node: "app@10.0.0.3" });
+  assert.equal(h.rec.nextDelay(), 500);
+  await h.clock.advance(5500);
+  assert.equal(h.rec.nextDelay(), 5000);
+  // Its record appears: a change in DNS, none on this node.
+  h.source.setHosts("10.0.0.2", "10.0.0.3");
+  await h.clock.advance(5000);
+  assert.deepEqual(h.of("peer_found").map((e) => e.node), ["app@10.0.0.2", "app@10.0.0.3"]);
+  assert.equal(h.rec.nextDelay(), 5000);
+  // From then on, one DNS query per interval: 12 a minute.
+  const from = h.clock.now();
+  await h.clock.advance(60_000);
+  assert.equal(h.source.calls.filter((t) => t >= from && t < from + 60_000).length, 12);
+  assert.equal(h.probes.length, 0, "no EPMD query in the steady state");
+  // The local link coming up again is a local change.
+  h.link.drop(new HandshakeError("UNREACHABLE", LOCAL, "Cannot connect to 'app@10.0.0.1': ECONNREFUSED"));
+  await h.clock.advance(100);
+  h.link.bringUp();
+  await h.clock.advance(100);
+  assert.equal(h.of("local_up").length, 2);
+  assert.equal(h.rec.nextDelay(), 500);
+  await loop.stop();
 });
