@@ -9,8 +9,6 @@ Deno.test({
   name:
     "static host list as in the article's docker-compose file (WORLD_LIST, ERLANG_NODENAME, CLUSTER_ERLANG_COOKIE): full mesh",
   ignore: why !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     await using cluster = await createCluster({ pods: 3, kind: "statefulset" });
     const cookie = await cookieFile(cluster);
