@@ -19,9 +19,7 @@ if (want("etf")) {
 }
 if (want("cluster")) {
   const { benchCluster } = await import("./cluster.ts");
-  await benchCluster(
-    Deno.args.slice(1).map(Number).filter((n) => n > 0).length ? Deno.args.slice(1).map(Number) : [3, 10, 20],
-  );
+  await benchCluster(Deno.args.slice(1)); // [--quick] [--runs=K] [N…], default N = 3 and 10
 }
 if (want("runtime")) {
   const { benchRuntime } = await import("./runtime.ts");

@@ -248,3 +248,31 @@ console.log(JSON.stringify(texts));`;
     return [p.name, typeof t === "string" ? countersFromMetrics(t) : undefined];
   }));
 }
+
+/** Options of {@link launchAgent}. */
+export interface LaunchAgentOptions {
+  /** The agent's arguments after `agent`. @default none: configured by `env` alone */
+  args?: string[];
+  /** Its environment (the cookie is not added: pass it, e.g. as `CLUSTER_ERLANG_COOKIE`). */
+  env?: Record<string, string>;
+  /** Wraps the whole command line (`ip netns exec …` included), e.g. a CPU limit's `wrap`. */
+  wrap?: (cmd: string[]) => string[];
+}
+
+/**
+ * Starts `erlmesh agent` in the pod as its container would be started: only the given arguments and
+ * environment (no `--node`, no debug logging), optionally wrapped (a CPU limit). The pid is erlmesh's.
+ */
+export function launchAgent(cluster: Cluster, pod: ClusterPod, options: LaunchAgentOptions = {}): Agent {
+  const inner = cluster.network.command(pod.name, erlmeshArgv(["agent", ...(options.args ?? [])]), pod.name);
+  const cmd = options.wrap ? options.wrap(inner) : inner;
+  const child = new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    env: env(options.env ?? {}),
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  return new Agent(pod, child);
+}

@@ -23,6 +23,9 @@ import {
   startNode,
 } from "./_harness/mod.ts";
 import { hasProgram } from "./_harness/_process.ts";
+import { startCachingDns } from "./_harness/dns.ts";
+import { cpuLimitUnavailableReason, createCpuLimit } from "./_harness/cgroup.ts";
+import { waitUntil } from "./_harness/wait.ts";
 
 const otp = Object.fromEntries(otpVersions().map((v) => [v.version, v]));
 for (const v of Object.values(otp)) {
@@ -327,5 +330,67 @@ Deno.test({
     const b2 = await cluster.startNode(1);
     assert.notEqual(b2.pid, b.pid);
     assert.equal(await a.eval(`net_adm:ping('${b2.name}').`), "pong");
+  },
+});
+
+Deno.test({
+  name:
+    "startCachingDns() answers from its cache: a changed record and a new name stay as cached until flush",
+  ignore: netWhy !== undefined,
+  async fn() {
+    await using net = await createNetwork();
+    const pod = await net.addPod("p0");
+    await using dns = await startDns(net);
+    await dns.setZone([{ name: "x", type: "A", data: "10.9.9.9" }]);
+    await using cache = await startCachingDns(net, dns, { minTtl: 30, maxNegativeTtl: 30 });
+    await cache.servePod(pod.netns);
+    assert.match(await Deno.readTextFile(`/etc/netns/${pod.netns}/resolv.conf`), /^nameserver .*\.2$/m);
+    assert.equal((await dig(net, "p0", ["+short", "A", "x.cluster.local."])).trim(), "10.9.9.9");
+    assert.equal(digStatus(await dig(net, "p0", ["A", "y.cluster.local."])), "NXDOMAIN");
+    const asked = await cache.queries();
+    await dns.setZone([{ name: "x", type: "A", data: "10.9.9.8" }, {
+      name: "y",
+      type: "A",
+      data: "10.9.9.7",
+    }]);
+    // The authoritative server has the new zone; the cache (minimum TTL 30 s) still has the old answers.
+    assert.equal(
+      (await dig(net, "p0", ["+short", `@${dns.address}`, "A", "x.cluster.local."])).trim(),
+      "10.9.9.8",
+    );
+    assert.equal((await dig(net, "p0", ["+short", "A", "x.cluster.local."])).trim(), "10.9.9.9");
+    assert.equal(digStatus(await dig(net, "p0", ["A", "y.cluster.local."])), "NXDOMAIN");
+    assert.equal(await cache.queries(), asked + 2);
+    await cache.flush();
+    assert.equal((await dig(net, "p0", ["+short", "A", "x.cluster.local."])).trim(), "10.9.9.8");
+    assert.equal((await dig(net, "p0", ["+short", "A", "y.cluster.local."])).trim(), "10.9.9.7");
+    await cache.stop();
+    assert.equal(digStatus(await dig(net, "p0", ["A", "x.cluster.local."])), undefined);
+    assert.equal(await Deno.stat(cache.dir).then(() => true, () => false), false);
+  },
+});
+
+const cgWhy = cpuLimitUnavailableReason();
+if (cgWhy) console.warn(`harness_test: CPU limit test skipped: ${cgWhy}`);
+
+Deno.test({
+  name:
+    "createCpuLimit() throttles a busy process joined through wrap() and remove() kills it and deletes the group",
+  ignore: cgWhy !== undefined,
+  async fn() {
+    await using limit = await createCpuLimit("test", 100);
+    assert.equal((await Deno.readTextFile(`${limit.dir}/cpu.cfs_quota_us`)).trim(), "10000");
+    const cmd = limit.wrap(["sh", "-c", "while :; do :; done"]);
+    const child = new Deno.Command(cmd[0], { args: cmd.slice(1), stdout: "null", stderr: "null" }).spawn();
+    try {
+      await waitUntil(async () => (await limit.pids()).includes(child.pid), {
+        what: "the shell in the group",
+      });
+      await waitUntil(async () => (await limit.stat()).nrThrottled > 0, { what: "nr_throttled > 0" });
+    } finally {
+      await limit.remove();
+    }
+    assert.equal((await child.status).signal, "SIGKILL");
+    assert.equal(await Deno.stat(limit.dir).then(() => true, () => false), false);
   },
 });

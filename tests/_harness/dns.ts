@@ -412,3 +412,222 @@ export async function startDns(network: Network, options: DnsOptions = {}): Prom
   }
   return dns;
 }
+
+/** Reads Unbound's `total.num.queries` (queries it answered since start) through its control socket. */
+export async function unboundQueryCount(conf: string): Promise<number> {
+  const r = await run(["unbound-control", "-c", conf, "stats_noreset"], { timeoutMs: 10_000 });
+  const m = /^total\.num\.queries=(\d+)$/m.exec(r.stdout);
+  if (!m) {
+    throw new Error(
+      `Cannot read Unbound's counters: unbound-control answered '${(r.stdout + r.stderr).trim()}'`,
+    );
+  }
+  return Number(m[1]);
+}
+
+/** Options of {@link cachingUnboundConfig}. */
+export interface CachingUnboundConfigOptions {
+  /** The resolver's directory (pid file, control socket). */
+  dir: string;
+  /** `interface:` value, e.g. `10.244.7.2`. */
+  iface: string;
+  /** The network allowed to ask, e.g. `10.244.7.0/24`. */
+  allow: string;
+  /** The zone forwarded upstream. @default "cluster.local" */
+  zone?: string;
+  /** The authoritative server it forwards to, `ADDR` or `ADDR@PORT`. */
+  upstream: string;
+  /** `cache-min-ttl`: positive answers are kept at least this long, s. */
+  minTtl: number;
+  /** `cache-max-negative-ttl`: negative answers are kept at most this long, s. */
+  maxNegativeTtl: number;
+}
+
+/**
+ * A caching resolver in front of the kube-dns stand-in, as older kubeadm Corefiles (`ttl 30` +
+ * `cache 30`) or NodeLocal DNSCache serve cluster DNS: it forwards the zone upstream and keeps answers
+ * at least `minTtl` seconds (negative ones at most `maxNegativeTtl`); everything else is refused.
+ */
+export function cachingUnboundConfig(o: CachingUnboundConfigOptions): string {
+  const zone = o.zone ?? "cluster.local";
+  return `server:
+    interface: ${o.iface}
+    access-control: ${o.allow} allow
+    do-ip6: no
+    num-threads: 1
+    chroot: ""
+    username: ""
+    directory: "${o.dir}"
+    pidfile: "${o.dir}/unbound.pid"
+    use-syslog: no
+    logfile: ""
+    module-config: "iterator"
+    qname-minimisation: no
+    cache-min-ttl: ${o.minTtl}
+    cache-max-negative-ttl: ${o.maxNegativeTtl}
+    local-zone: "." refuse
+    local-zone: "${zone}." transparent
+forward-zone:
+    name: "${zone}."
+    forward-addr: ${o.upstream}
+remote-control:
+    control-enable: yes
+    control-interface: ${o.dir}/unbound.sock
+    control-use-cert: no
+`;
+}
+
+/** Options of {@link startCachingDns}. */
+export interface CachingDnsOptions {
+  /** Last octet of its address in the network's /24 (pods start at `.10`). @default 2 */
+  host?: number;
+  /** `cache-min-ttl`, s. @default 30 */
+  minTtl?: number;
+  /** `cache-max-negative-ttl`, s. @default 30 */
+  maxNegativeTtl?: number;
+}
+
+/** A caching Unbound in front of a {@link Dns}; see {@link startCachingDns}. */
+export class CachingDns implements AsyncDisposable {
+  /** The address it listens on (a second address on the bridge). */
+  readonly address: string;
+  /** Its temp directory (config, control socket). */
+  readonly dir: string;
+  #network: Network;
+  #child: Deno.ChildProcess | undefined;
+  #readers: LineReader[] = [];
+  #log = new TailBuffer();
+  #stopped: Promise<void> | undefined;
+
+  /** @internal use {@link startCachingDns} */
+  constructor(network: Network, dir: string, address: string) {
+    this.#network = network;
+    this.dir = dir;
+    this.address = address;
+  }
+
+  /** Its configuration file. */
+  get conf(): string {
+    return `${this.dir}/unbound.conf`;
+  }
+
+  /** Unbound's log (stderr). */
+  output(): string {
+    return this.#log.toString();
+  }
+
+  /** @internal starts it and waits until it answers its control socket. */
+  async launch(): Promise<void> {
+    const cmd = this.#network.command("node", ["unbound", "-d", "-c", this.conf]);
+    const child = new Deno.Command(cmd[0], {
+      args: cmd.slice(1),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#child = child;
+    this.#readers = [
+      readLines(child.stdout, (l) => this.#log.push(l + "\n")),
+      readLines(child.stderr, (l) => this.#log.push(l + "\n")),
+    ];
+    const deadline = Date.now() + 10_000;
+    while (true) {
+      const exited = await statusWithin(child, 0);
+      if (exited) {
+        throw new Error(
+          `Cannot start the caching unbound: it exited (code ${exited.code}): ${this.output().trim()}`,
+        );
+      }
+      const r = await run(["unbound-control", "-c", this.conf, "status"], { timeoutMs: 5000 });
+      if (r.success) return;
+      if (Date.now() > deadline) {
+        throw new Error(`Cannot start the caching unbound: no answer within 10 s: ${this.output().trim()}`);
+      }
+      await new Promise((res) => setTimeout(res, 30));
+    }
+  }
+
+  /** Points the pod's resolv.conf (`/etc/netns/<netns>/resolv.conf`) at this resolver. */
+  async servePod(netns: string): Promise<void> {
+    const file = `/etc/netns/${netns}/resolv.conf`;
+    const text = await Deno.readTextFile(file);
+    await Deno.writeTextFile(file + ".tmp", text.replace(/^nameserver .*$/m, `nameserver ${this.address}`));
+    await Deno.rename(file + ".tmp", file);
+  }
+
+  /** Queries it answered since it started (from the cache or upstream). */
+  queries(): Promise<number> {
+    return unboundQueryCount(this.conf);
+  }
+
+  /** Empties its cache (`unbound-control flush_zone`). */
+  async flush(zone = "cluster.local"): Promise<void> {
+    const r = await run(["unbound-control", "-c", this.conf, "flush_zone", zone], { timeoutMs: 10_000 });
+    if (!r.success) throw new Error(`Cannot flush the cache of '${zone}': ${(r.stdout + r.stderr).trim()}`);
+  }
+
+  /** Stops it, removes its address from the bridge and its directory. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopped ??= (async () => {
+      const child = this.#child;
+      if (child) {
+        tryKill(child, "SIGTERM");
+        if (!(await statusWithin(child, 3000))) tryKill(child, "SIGKILL");
+        await child.status;
+        await Promise.race([
+          Promise.all(this.#readers.map((r) => r.done)),
+          new Promise((r) => setTimeout(r, 1000)),
+        ]);
+        await Promise.all(this.#readers.map((r) => r.cancel()));
+      }
+      await this.#network.run("node", ["ip", "addr", "del", `${this.address}/24`, "dev", "br0"]).catch(
+        () => {},
+      );
+      await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+    })();
+    return this.#stopped;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+}
+
+/**
+ * Starts a caching Unbound in the network's node namespace on a second bridge address (`.2` unless
+ * told), forwarding the zone to `upstream`. Pods keep asking `upstream` until {@link CachingDns.servePod}
+ * points them at the cache.
+ */
+export async function startCachingDns(
+  network: Network,
+  upstream: Dns,
+  options: CachingDnsOptions = {},
+): Promise<CachingDns> {
+  const why = dnsUnavailableReason();
+  if (why) throw new Error(`Cannot start DNS: ${why}`);
+  const host = options.host ?? 2;
+  const address = network.gateway.replace(/\.\d+$/, `.${host}`);
+  const dir = await Deno.makeTempDir({ prefix: tempPrefix(`dnscache-${network.prefix}`) });
+  const cache = new CachingDns(network, dir, address);
+  try {
+    const add = await network.run("node", ["ip", "addr", "add", `${address}/24`, "dev", "br0"]);
+    if (!add.success) throw new Error(`Cannot add address '${address}' to the bridge: ${add.stderr.trim()}`);
+    await Deno.writeTextFile(
+      cache.conf,
+      cachingUnboundConfig({
+        dir,
+        iface: address,
+        allow: network.subnet,
+        zone: upstream.zone,
+        upstream: upstream.address,
+        minTtl: options.minTtl ?? 30,
+        maxNegativeTtl: options.maxNegativeTtl ?? 30,
+      }),
+    );
+    await cache.launch();
+  } catch (e) {
+    await cache.stop();
+    throw e;
+  }
+  return cache;
+}
