@@ -8,8 +8,6 @@ if (why) console.warn(`SKIP Deployment scenario: ${why}`);
 Deno.test({
   name: "Deployment of 3 (A records, nodes named by IP): full mesh",
   ignore: why !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     await using cluster = await createCluster({ pods: 3, kind: "deployment" });
     const cookie = await cookieFile(cluster);

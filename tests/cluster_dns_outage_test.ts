@@ -8,8 +8,6 @@ if (why) console.warn(`SKIP DNS outage scenario: ${why}`);
 Deno.test({
   name: "DNS server stopped for 30 s in steady state: no disconnects, discovery resumes after",
   ignore: why !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     await using cluster = await createCluster({ pods: 3, kind: "statefulset" });
     const cookie = await cookieFile(cluster);

@@ -9,8 +9,6 @@ Deno.test({
   name:
     "readiness gating: an unpublished pod meshes with the listed peers; late records, one by one, end in a full mesh",
   ignore: why !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn(t) {
     await using cluster = await createCluster({ pods: 2, kind: "statefulset" });
     const cookie = await cookieFile(cluster);

@@ -9,8 +9,6 @@ if (why) console.warn(`SKIP mixed OTP versions scenario: ${why}`);
 Deno.test({
   name: "mixed OTP 25, 27 and 29 pods in one cluster: full mesh",
   ignore: why !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     await using cluster = await createCluster({ pods: 3, kind: "statefulset", otpVersions: [...VERSIONS] });
     const cookie = await cookieFile(cluster);

@@ -10,8 +10,6 @@ const TICKTIME = 4; // seconds: a partition longer than this drops the links
 Deno.test({
   name: "a partition of one pod longer than net_ticktime, then healed: the mesh re-forms",
   ignore: why !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     await using cluster = await createCluster({
       pods: 3,

@@ -8,8 +8,6 @@ if (why) console.warn(`SKIP StatefulSet of 8: ${why}`);
 Deno.test({
   name: "StatefulSet of 8 (SRV, more than fits one small UDP answer): full mesh",
   ignore: why !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     await using cluster = await createCluster({ pods: 8, kind: "statefulset" });
     const cookie = await cookieFile(cluster);

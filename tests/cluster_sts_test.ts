@@ -13,8 +13,6 @@ Deno.test({
   name:
     "StatefulSet of 3 (SRV): full mesh; scale out by 2 and in by 2; pod restart; node restart under its agent",
   ignore: why !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn(t) {
     await using cluster = await createCluster({ pods: 3, kind: "statefulset" });
     const cookie = await cookieFile(cluster);

@@ -56,8 +56,6 @@ function show(r: WaitResult): string {
 Deno.test({
   name: "erlmesh wait --self --peers 2 --epmd exits 0 once the cluster becomes ready while it waits",
   ignore: why !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     await using cluster = await createCluster({ pods: 3, kind: "statefulset", ready: false });
     const me = cluster.pods[2];
@@ -95,8 +93,6 @@ Deno.test({
 Deno.test({
   name: "erlmesh wait exits 1 at the deadline and names the failed conditions and the last answer",
   ignore: why !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     await using cluster = await createCluster({ pods: 2, kind: "statefulset", ready: false });
     cluster.pods[0].ready = true; // one ready peer; this pod is never published
@@ -133,8 +129,6 @@ Deno.test({
 Deno.test({
   name: "erlmesh wait with --peers 0, or no condition, passes on an empty Service (NXDOMAIN)",
   ignore: why !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     await using cluster = await createCluster({ pods: 1, kind: "statefulset", ready: false });
     const me = cluster.pods[0];
@@ -171,8 +165,6 @@ Deno.test({
 Deno.test({
   name: "erlmesh wait rejects bad options with exit code 2",
   ignore: why !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     await using cluster = await createCluster({ pods: 1, kind: "statefulset", ready: false });
     const me = cluster.pods[0];
