@@ -31,7 +31,7 @@ import { type Cluster, type ClusterPod, createCluster } from "../tests/_harness/
 import { type CachingDns, startCachingDns, unboundQueryCount } from "../tests/_harness/dns.ts";
 import { type CpuLimit, cpuLimitUnavailableReason, createCpuLimit } from "../tests/_harness/cgroup.ts";
 import { type Agent, launchAgent } from "../tests/_sim.ts";
-import { latest, type Observer, startObserver } from "./_observer.ts";
+import { type Observer, startObserver } from "./_observer.ts";
 import { median, printTable, round } from "./_stats.ts";
 
 const TICKTIME = 4;
@@ -191,26 +191,38 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
   let cache: CachingDns | undefined;
   let obs: Observer | undefined;
   const out: Run = { figures: {}, rolling: [] };
-  const fig = async (k: string, v: number | null) => {
+  const fig = async (k: string, v: number | null, from?: number) => {
     out.figures[k] = v;
     log(`${k}: ${v === null ? "timeout" : v}`);
-    if (v === null || DEBUG) await dump(k);
+    if (from !== undefined && (v === null || DEBUG)) await dump(k, from);
   };
-  /** On a timeout (or with BENCH_CLUSTER_DEBUG=1): what the observer sees and the agents' last events. */
-  const dump = async (what: string) => {
-    const seen = await obs?.seen().catch(() => []) ?? [];
-    const lines = [...latest(seen)].map(([node, peers]) => `  ${node}: ${peers ? peers.join(" ") : "down"}`);
+  /**
+   * On a timeout (or with BENCH_CLUSTER_DEBUG=1): from 1 s before `from`, every change the observer saw and
+   * the agents' events, in ms relative to `from`, on stderr.
+   */
+  const dump = async (what: string, from: number) => {
+    const lines: [number, string][] = [];
+    for (const s of await obs?.seen().catch(() => []) ?? []) {
+      if (s.t < from - 1000) continue;
+      lines.push([
+        s.t - from,
+        `observer: ${short(s.node)} nodes() = ${s.peers ? s.peers.map(short).join(" ") : "down"}`,
+      ]);
+    }
     for (const [name, a] of agents) {
-      for (const e of a.events().slice(-8)) {
-        lines.push(
-          `  ${name} ${e["@timestamp"]} ${e.event ?? e.message} ${e.node ?? ""} ${e.code ?? ""} ${
-            e.reason ?? ""
-          }`,
-        );
+      for (const e of a.events()) {
+        const t = Date.parse(String(e["@timestamp"])) - from;
+        if (!(t >= -1000) || e.event === undefined) continue;
+        lines.push([
+          t,
+          `${name} agent: ${e.event} ${short(String(e.node ?? ""))} ${e.code ?? ""} ${e.reason ?? ""}`,
+        ]);
       }
     }
-    log(`${what}: observer and agents:\n${lines.join("\n")}`);
+    lines.sort((a, b) => a[0] - b[0]);
+    log(`${what}:\n${lines.slice(0, 80).map(([t, l]) => `  ${String(t).padStart(7)} ms  ${l}`).join("\n")}`);
   };
+  const short = (node: string) => node.replace(/^[^@]*@/, "").replace(`.${svc}`, "");
 
   const prepare = async (p: ClusterPod) => {
     await addEpmdCounter(cluster, p);
@@ -273,7 +285,7 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
       for (const p of original) await limitFor(p);
       const at = Date.now();
       await Promise.all(original.map(launch));
-      await fig("allPods", await obs.waitFull(original, at, DEADLINE_MS));
+      await fig("allPods", await obs.waitFull(original, at, DEADLINE_MS), at);
     }
     const formedAt = Date.now();
 
@@ -296,7 +308,7 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
       await limitFor(np);
       const at = Date.now();
       await launch(np);
-      await fig("join", await obs.waitFull(cluster.pods, at, DEADLINE_MS));
+      await fig("join", await obs.waitFull(cluster.pods, at, DEADLINE_MS), at);
     }
 
     // Killed pod relaunched (its containers restart; the record stays) → re-meshed.
@@ -308,7 +320,7 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
       await limitFor(rp);
       const at = Date.now();
       await launch(rp);
-      await fig("restart", await obs.waitFull(cluster.pods, at, DEADLINE_MS));
+      await fig("restart", await obs.waitFull(cluster.pods, at, DEADLINE_MS), at);
     }
 
     // Partition (DNS cut too) until every other node dropped the pod → healed → re-meshed.
@@ -321,7 +333,7 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
       log(`partition lasted ${Date.now() - cutAt} ms${dropped ? "" : " (not dropped by all)"}`);
       const at = Date.now();
       await heal(cluster, cp);
-      await fig("heal", dropped ? await obs.waitFull(cluster.pods, at, DEADLINE_MS) : null);
+      await fig("heal", dropped ? await obs.waitFull(cluster.pods, at, DEADLINE_MS) : null, at);
     }
 
     // Rolling restart of the StatefulSet, highest ordinal first: pod deleted (record gone), recreated
@@ -337,6 +349,9 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
         const registered = await launch(p);
         const ms = await obs.waitFull(cluster.pods, registered, DEADLINE_MS);
         out.rolling.push(ms);
+        if (ms === null || ms > 1000 || DEBUG) {
+          await dump(`rolling restart of ${p.name}: ${ms ?? "timeout"}`, registered);
+        }
       }
       const ok = out.rolling.filter((x): x is number => x !== null);
       await fig("rollingMax", ok.length === out.rolling.length ? Math.max(...ok) : null);
@@ -359,7 +374,7 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
       }));
       const last = Math.max(...published);
       // A 30 s negative cache can hold the empty answer that long: a longer deadline gives a figure.
-      await fig("gated", await obs.waitFull(cluster.pods, last, cache ? 3 * DEADLINE_MS : DEADLINE_MS));
+      await fig("gated", await obs.waitFull(cluster.pods, last, cache ? 3 * DEADLINE_MS : DEADLINE_MS), last);
     }
   } finally {
     await Promise.all([...agents.values()].map((a) => a.stop().catch(() => {})));
