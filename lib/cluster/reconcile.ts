@@ -271,7 +271,8 @@ function answerKey(disc: Discovery, en: Enumeration): string {
  * its next connect attempt (checked every 25 ms to 500 ms, so a restart is noticed); every
  * `fastIntervalMs` (200 ms) while a discovered peer is missing or a cycle failed; every
  * `settleIntervalMs` (500 ms) for `settleMs` (5 s) after a local change: start, the local link coming
- * up, a peer joining or leaving the local node; and otherwise every `intervalMs` (5 s). A change in DNS
+ * up, a peer joining or leaving the local node (a join wakes the loop at once, so DNS is asked soon
+ * about a node that may have joined before DNS listed it here); and otherwise every `intervalMs` (5 s). A change in DNS
  * alone is no local change: a new host's own agent connects it, and a peer missing here makes the
  * cycles fast anyway. (DNS answers carry a TTL, but `Deno.resolveDns` does not return it, so the
  * intervals do not follow it.) A watcher process on the local node reports nodeup and nodedown at
@@ -335,6 +336,7 @@ export class Reconciler {
   #discovering: Promise<void> | undefined;
   /** A failure of the lookup (other than a DNS failure, which is an answer), for the next cycle. */
   #discoveryCrash: unknown;
+  /** When the last lookup started: lookups start at least `settleIntervalMs` apart. */
   #lastDiscoveryAt = 0;
   /** Queries made since the last cycle report. */
   #unreportedDns = 0;
@@ -636,9 +638,9 @@ export class Reconciler {
   /** Starts a lookup and the enumeration of its hosts beside the cycles, unless one is in flight. */
   #startDiscovery(): void {
     if (this.#discovering) return;
+    this.#lastDiscoveryAt = this.#clock.now();
     const lookup = async () => {
       const disc = await this.#o.source.discover();
-      this.#lastDiscoveryAt = this.#clock.now();
       this.counters.dnsQueries += disc.queries;
       this.#unreportedDns += disc.queries;
       if (disc.error && disc.error.code !== "NXDOMAIN_OR_NODATA") {
@@ -727,9 +729,10 @@ export class Reconciler {
   #trackConnected(nodes: string[], peerFailed: boolean): void {
     const next = new Set(nodes);
     let changed = false;
+    let joined = false;
     for (const n of next) {
       if (!this.#connected.has(n)) {
-        changed = true;
+        changed = joined = true;
         this.counters.joins++;
         this.#peers.delete(n);
         this.#emit({ type: "join", node: n });
@@ -753,6 +756,10 @@ export class Reconciler {
     }
     this.#connected = next;
     if (changed) this.#settleUntil = this.#clock.now() + this.#o.settleMs;
+    // The settle window starts now, not after the wait under way: a cycle (and a lookup, when the last
+    // one is 500 ms old) at once, so a node that joined (maybe before DNS listed it here) is found too.
+    // A departure wakes the loop only for a discovered peer (see #onNodeChange).
+    if (joined) this.#poke();
   }
 
   /**

@@ -498,9 +498,14 @@ Deno.test("join and leave come from nodes() and from the watcher; a nodedown sta
   assert.equal(h.rec.counters.cycles, cycles + 1);
   assert.deepEqual(h.probes.slice(probes).map((p) => p.node), ["app@10.0.0.2"]);
   assert.deepEqual(h.of("leave").map((e) => e.node), ["app@10.0.0.3", "app@10.0.0.2"]);
-  // A nodeup from the watcher is a join; an undiscovered node's nodedown wakes nothing.
+  // A nodeup from the watcher is a join, and wakes the loop (DNS may list the node by now); an
+  // undiscovered node's nodedown wakes nothing.
+  await h.clock.advance(200);
+  const cycles1 = h.rec.counters.cycles;
   h.watcherSays({ type: "nodeup", node: "other@10.0.0.9" });
   assert.equal(h.of("join").at(-1)!.node, "other@10.0.0.9");
+  await settle();
+  assert.equal(h.rec.counters.cycles, cycles1 + 1);
   const cycles2 = h.rec.counters.cycles;
   h.watcherSays({ type: "nodedown", node: "other@10.0.0.9" });
   await settle();
@@ -764,10 +769,15 @@ Deno.test("a quiet steady state: a join or this node's link coming up polls ever
   await h.clock.advance(6000);
   assert.equal(h.rec.nextDelay(), 5000);
   // A new pod's agent connects it to this node before its record is published (readiness-gated).
+  await h.clock.advance(1000);
   h.node.connected.add("app@10.0.0.3");
+  const joinAt = h.clock.now();
   h.watcherSays({ type: "nodeup", node: "app@10.0.0.3" });
   assert.equal(h.rec.nextDelay(), 500);
-  await h.clock.advance(5500);
+  // The window starts at once, not after the 5 s wait under way: a lookup right away, then every 500 ms.
+  await h.clock.advance(1000);
+  assert.deepEqual(h.source.calls.filter((t) => t >= joinAt).map((t) => t - joinAt), [0, 500, 1000]);
+  await h.clock.advance(4500);
   assert.equal(h.rec.nextDelay(), 5000);
   // Its record appears: a change in DNS, none on this node.
   h.source.setHosts("10.0.0.2", "10.0.0.3");
