@@ -419,17 +419,13 @@ async function releaseScenario(
   }
 }
 
-const TEST = { sanitizeOps: false, sanitizeResources: false };
-
 Deno.test({
-  ...TEST,
   name: "rebar3/relx release under erlmesh run, StatefulSet of 3: full mesh, signals, exit codes 0, 3, 137",
   ignore: erlangWhy !== undefined,
   fn: (t) => releaseScenario(t, RELX, { pods: 3, workload: "statefulset", lifecycle: true }),
 });
 
 Deno.test({
-  ...TEST,
   name: "mix release under erlmesh run, StatefulSet of 3, RELEASE_COOKIE: node named from the pod FQDN, " +
     "full mesh, signals, exit codes 0, 3, 137",
   ignore: elixirWhy !== undefined,
@@ -438,7 +434,6 @@ Deno.test({
 });
 
 Deno.test({
-  ...TEST,
   name:
     "mix release under erlmesh run, Deployment of 2, releases/COOKIE: node named from the pod IP, full mesh",
   ignore: elixirWhy !== undefined,
@@ -447,7 +442,6 @@ Deno.test({
 });
 
 Deno.test({
-  ...TEST,
   name: "mix release under erlmesh run, Deployment of 2, releases/COOKIE and another ~/.erlang.cookie: " +
     "erlmesh takes releases/COOKIE, full mesh",
   ignore: elixirWhy !== undefined,
@@ -460,7 +454,6 @@ Deno.test({
 });
 
 Deno.test({
-  ...TEST,
   name: "erlmesh run forwards SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2 and SIGTERM to a script release",
   ignore: scriptWhy !== undefined,
   async fn() {
