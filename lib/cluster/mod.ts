@@ -74,6 +74,12 @@ export {
 export { type PeerReason, type PeerReasonCode, snapshotReason } from "./reasons.ts";
 export { judgeReadiness, type ReadinessRule, type ReadinessVerdict } from "./readiness.ts";
 export { type NodeChange, nodeChange, WATCHER_SOURCE, watchNodes } from "./watch.ts";
-export { type LinkConnection, type LocalNodeLink } from "./local.ts";
+export {
+  type LinkConnection,
+  type LocalConnect,
+  type LocalEpmd,
+  type LocalNodeLink,
+  type LocalTarget,
+} from "./local.ts";
 export { Backoff, LOCAL_RETRY, PEER_RETRY, retryDelayMs, type RetryPolicy } from "./backoff.ts";
 export { type Clock, ManualClock, realClock, type Timer } from "./clock.ts";
