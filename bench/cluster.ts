@@ -27,7 +27,7 @@
  *
  * @module
  */
-import { type Cluster, type ClusterPod, createCluster } from "../tests/_harness/mod.ts";
+import { type Cluster, type ClusterPod, createCluster, tempPrefix } from "../tests/_harness/mod.ts";
 import { type CachingDns, startCachingDns, unboundQueryCount } from "../tests/_harness/dns.ts";
 import { type CpuLimit, cpuLimitUnavailableReason, createCpuLimit } from "../tests/_harness/cgroup.ts";
 import { type Agent, launchAgent } from "../tests/_sim.ts";
@@ -177,6 +177,25 @@ interface Run {
   throttled?: [number, number];
 }
 
+/**
+ * A copy of the erlmesh sources (main.ts, lib/, deno.json, deno.lock) taken when the benchmark starts, so
+ * every agent of one run is the same code even while the tree changes; its main.ts.
+ */
+async function snapshotSources(): Promise<string> {
+  const root = new URL("..", import.meta.url).pathname;
+  const dir = await Deno.makeTempDir({ prefix: tempPrefix("bench-src") });
+  const r = await new Deno.Command("cp", {
+    args: ["-r", `${root}main.ts`, `${root}lib`, `${root}deno.json`, `${root}deno.lock`, dir],
+  }).output();
+  if (!r.success) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw new Error(`Cannot copy the sources to '${dir}': ${new TextDecoder().decode(r.stderr).trim()}`);
+  }
+  return `${dir}/main.ts`;
+}
+
+let agentMain: string | undefined;
+
 async function runCluster(method: Method, variant: Variant, n: number, runNo: number): Promise<Run> {
   const t0 = Date.now();
   const tag = `${METHOD_LABEL[method]} ${variant} N=${n} run ${runNo}`;
@@ -243,6 +262,7 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
           args: ["--log-format", "json"],
           env: { ERLANG_NODENAME: p.nodeName, K8S_HEADLESS_SVC: svc, CLUSTER_ERLANG_COOKIE: cluster.cookie },
           wrap: limit ? (cmd) => limit.wrap(cmd) : undefined,
+          main: agentMain,
         }),
       );
     }
@@ -536,6 +556,29 @@ export async function benchCluster(args: string[] = []): Promise<Record<string, 
     ["cache", ["loop", "agent"]],
     ["noconnectall", ["loop", "agent"]],
   ];
+  agentMain = await snapshotSources();
+  const commit = await new Deno.Command("git", {
+    args: ["-C", new URL("..", import.meta.url).pathname, "log", "-1", "--format=%h %s"],
+  }).output().catch(() => undefined);
+  console.log(
+    `(agents run from a copy of the tree taken now, at ${
+      commit?.success ? new TextDecoder().decode(commit.stdout).trim().slice(0, 60) : "an unknown commit"
+    } plus uncommitted changes)`,
+  );
+  try {
+    return await benchSizes(sizes, runs, plan, t0);
+  } finally {
+    await Deno.remove(agentMain.slice(0, -"/main.ts".length), { recursive: true }).catch(() => {});
+    agentMain = undefined;
+  }
+}
+
+async function benchSizes(
+  sizes: number[],
+  runs: number,
+  plan: [Variant, Method[]][],
+  t0: number,
+): Promise<Record<string, unknown>> {
   const results: Record<string, SizeResults> = {};
   const only = Deno.env.get("BENCH_CLUSTER_ONLY")?.split(","); // debugging: e.g. "base:agent,cache:loop"
   for (const n of sizes) {

@@ -4,7 +4,7 @@
  */
 import type { Cluster, ClusterPod } from "./_harness/mod.ts";
 import { tempPrefix } from "./_harness/prefix.ts";
-import { childEnv, collectLines, erlmeshArgv } from "./_erlmesh.ts";
+import { childEnv, collectLines, erlmeshArgv, MAIN } from "./_erlmesh.ts";
 import { parsePrometheus, type Sample } from "./_prom.ts";
 
 /** The environment an erlmesh process in a pod gets (with HOME and PATH of the test process). */
@@ -257,6 +257,8 @@ export interface LaunchAgentOptions {
   env?: Record<string, string>;
   /** Wraps the whole command line (`ip netns exec …` included), e.g. a CPU limit's `wrap`. */
   wrap?: (cmd: string[]) => string[];
+  /** The erlmesh entry point to run, e.g. a copy of the tree taken before a long benchmark. @default main.ts */
+  main?: string;
 }
 
 /**
@@ -264,7 +266,9 @@ export interface LaunchAgentOptions {
  * environment (no `--node`, no debug logging), optionally wrapped (a CPU limit). The pid is erlmesh's.
  */
 export function launchAgent(cluster: Cluster, pod: ClusterPod, options: LaunchAgentOptions = {}): Agent {
-  const inner = cluster.network.command(pod.name, erlmeshArgv(["agent", ...(options.args ?? [])]), pod.name);
+  const argv = erlmeshArgv(["agent", ...(options.args ?? [])]);
+  if (options.main) argv[argv.indexOf(MAIN)] = options.main;
+  const inner = cluster.network.command(pod.name, argv, pod.name);
   const cmd = options.wrap ? options.wrap(inner) : inner;
   const child = new Deno.Command(cmd[0], {
     args: cmd.slice(1),
