@@ -1,4 +1,5 @@
 import nodeAssert from "node:assert/strict";
+import { erlmesh } from "./_cli.ts";
 import { EpmdError, type EpmdErrorCode, names, portPlease } from "../lib/epmd/mod.ts";
 
 const assert: (value: unknown, message?: string) => asserts value = nodeAssert.ok;
@@ -176,21 +177,16 @@ Deno.test({
       await expectCode(portPlease("127.0.0.1", "x".repeat(255), options), "NO_REPLY");
     });
 
-    await t.step("names() without a port option honours ERL_EPMD_PORT", async () => {
-      const mod = new URL("../lib/epmd/mod.ts", import.meta.url).href;
-      const code = `import { names } from ${JSON.stringify(mod)};\n` +
-        `console.log(JSON.stringify(await names("127.0.0.1", { timeoutMs: 5000 })));`;
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["eval", "--no-config", code],
-        env: { ERL_EPMD_PORT: String(node.epmdPort) },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert(out.success, new TextDecoder().decode(out.stderr));
-      const listed = JSON.parse(new TextDecoder().decode(out.stdout));
-      nodeAssert.equal(listed.epmdPort, node.epmdPort);
-      assert(listed.nodes.some((n: { name: string }) => n.name === node.alive), JSON.stringify(listed));
-    });
+    await t.step(
+      "erlmesh names honours ERL_EPMD_PORT (read by its configuration, not the client)",
+      async () => {
+        const out = await erlmesh(["names", "-o", "json"], { ERL_EPMD_PORT: String(node.epmdPort) });
+        assert(out.code === 0, out.stderr);
+        const listed = JSON.parse(out.stdout);
+        nodeAssert.equal(listed.epmdPort, node.epmdPort);
+        assert(listed.nodes.some((n: { name: string }) => n.name === node.alive), JSON.stringify(listed));
+      },
+    );
   },
 });
 
