@@ -798,3 +798,35 @@ Deno.test("a quiet steady state: a join or this node's link coming up polls ever
   assert.equal(h.rec.nextDelay(), 500);
   await loop.stop();
 });
+
+Deno.test("a nodedown while a DNS lookup hangs: the departed peer is retried every 200 ms until it is back", async () => {
+  const h = setup();
+  h.link.bringUp();
+  h.source.setHosts("10.0.0.2", "10.0.0.3");
+  h.node.connect = () => Promise.resolve(true);
+  const loop = await running(h);
+  await h.clock.advance(20_000);
+  assert.ok(h.node.connected.has("app@10.0.0.2"));
+  // DNS stops answering (a cache that times out), then the peer restarts.
+  const gate = Promise.withResolvers<void>();
+  h.source.gate = gate.promise;
+  await h.clock.advance(5000);
+  h.node.connect = () => Promise.resolve(false);
+  h.probeAnswer = { code: "NOT_REGISTERED", message: "EPMD has no node 'app'" };
+  h.node.connected.delete("app@10.0.0.2");
+  h.watcherSays({ type: "nodedown", node: "app@10.0.0.2" });
+  const from = h.clock.now() - T0;
+  await h.clock.advance(1000);
+  const probesDuring = h.probes.filter((p) => p.node === "app@10.0.0.2" && p.at - T0 >= from);
+  assert.ok(
+    probesDuring.length >= 4,
+    `retries while DNS hangs: ${probesDuring.map((p) => p.at - T0 - from)}`,
+  );
+  // Back: registered again, and the connect works.
+  h.probeAnswer = undefined;
+  h.node.connect = () => Promise.resolve(true);
+  await h.clock.advance(1000);
+  assert.ok(h.node.connected.has("app@10.0.0.2"), "re-meshed while DNS still hangs");
+  gate.resolve();
+  await loop.stop();
+});
