@@ -18,6 +18,7 @@ import { HandshakeError, type HandshakeErrorCode, LinkError, RpcError } from "./
 import { MANDATORY_25, MANDATORY_26 } from "./flags.ts";
 import { genDigest } from "./handshake.ts";
 import { connectNode, type ConnectNodeOptions } from "./node.ts";
+import { pause, untilAborted } from "../bytes/_test_timing.ts";
 
 const cookie = new Cookie("hostile-test-cookie", "test");
 const NAME = "fake@127.0.0.1";
@@ -28,26 +29,6 @@ const enc = new TextEncoder();
  * `gone` aborts once the client has closed its end (so a peer that waits stops waiting).
  */
 type Behaviour = (peer: MemoryTransport, r: ExactReader, gone: AbortSignal) => Promise<void>;
-
-/** Resolves once `signal` aborts. */
-function untilAborted(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
-}
-
-/** Lets `ms` pass (a dripping peer's pace), or less when `signal` aborts first. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(id);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const id = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
 
 /**
  * Runs `fn` with a `connect` option that hands out the client end of a fresh in-memory pipe and runs

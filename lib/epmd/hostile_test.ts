@@ -8,6 +8,7 @@ import { ExactReader, memoryPipe, type MemoryTransport, type Transport } from ".
 import { type EpmdOptions, names, NAMES_REPLY_LIMIT, portPlease } from "./client.ts";
 import { EpmdError, type EpmdErrorCode } from "./errors.ts";
 import { startFakeEpmd } from "../../tests/_fake_epmd.ts";
+import { pause, untilAborted } from "../bytes/_test_timing.ts";
 
 const assert: (value: unknown, message?: string) => asserts value = nodeAssert.ok;
 const TIMEOUT_MS = 500;
@@ -35,26 +36,6 @@ function namesHead(port: number): Uint8Array {
   const head = new Uint8Array(4);
   new DataView(head.buffer).setUint32(0, port);
   return head;
-}
-
-/** Resolves once `signal` aborts. */
-function untilAborted(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
-}
-
-/** Lets `ms` pass (the slow server's pace), or less when `signal` aborts first. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(id);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const id = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 /** Reads one length-prefixed EPMD request. */

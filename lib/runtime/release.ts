@@ -62,6 +62,14 @@ export interface NodeCookie {
 }
 
 /**
+ * Said when the release itself hands its VM `-setcookie`: erlmesh reads the value but never passes it
+ * on; the VM's own command line shows it to anyone who can read /proc or run `ps`.
+ */
+const ARGV_WARNING =
+  "the release passes its cookie to the VM with -setcookie, so it is on the VM's command line " +
+  "(visible in ps and /proc/PID/cmdline): prefer ~/.erlang.cookie (mode 0400) in the release's HOME";
+
+/**
  * The cookie the release's node will actually run with, found as its start script and the VM find it,
  * or undefined for a command that is no release erlmesh knows (then the usual sources apply).
  *
@@ -126,7 +134,7 @@ export async function releaseNodeCookie(
     return {
       cookie: checked(fromArgs.value, `-setcookie in ${fromArgs.file}`),
       why: "the relx release's vm.args gives the node -setcookie",
-      warnings,
+      warnings: [...warnings, ARGV_WARNING],
     };
   }
   const script = readText(`${release.root}/bin/${release.name}`) ?? "";
@@ -136,7 +144,7 @@ export async function releaseNodeCookie(
       return {
         cookie: checked(env.RELX_COOKIE!, "RELX_COOKIE"),
         why: "the relx start script passes RELX_COOKIE to the node as -setcookie",
-        warnings,
+        warnings: [...warnings, ARGV_WARNING],
       };
     }
     warnings.push(

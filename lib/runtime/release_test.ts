@@ -77,6 +77,9 @@ Deno.test("releaseNodeCookie(): relx takes -setcookie from vm.args.src (with ${V
     });
     assert.equal(a?.cookie.source, `-setcookie in ${withArgs.root}/releases/0.1.0/vm.args.src`);
     assert.ok(a?.cookie.occursIn("ARGSCOOKIE"));
+    // The release puts its cookie on its VM's command line: erlmesh says so (never the value).
+    assert.ok(a?.warnings.some((w) => /on the VM's command line/.test(w)), a?.warnings.join("\n"));
+    assert.ok(!a?.warnings.some((w) => w.includes("ARGSCOOKIE")));
 
     const rel = detectRelease(`${without.root}/bin/demo`);
     assert.equal(rel.kind, "relx");
@@ -87,6 +90,7 @@ Deno.test("releaseNodeCookie(): relx takes -setcookie from vm.args.src (with ${V
       RELEASE_COOKIE: "R",
     });
     assert.equal(b?.cookie.source, `file ${without.home}/.erlang.cookie`);
+    assert.ok(!b?.warnings.some((w) => /on the VM's command line/.test(w)));
     assert.ok(b?.warnings.some((w) => w.startsWith("RELX_COOKIE is set, but this relx start script")));
     assert.ok(b?.warnings.some((w) => w.startsWith("RELEASE_COOKIE is set, but a relx release's VM")));
 
