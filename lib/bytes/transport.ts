@@ -45,6 +45,54 @@ export async function connectTcp(
   return new ConnTransport(conn);
 }
 
+/** The certificates of a TLS client connection, as PEM text (never logged). */
+export interface TlsClientOptions {
+  /** The certificate authorities the server's certificate must chain to. */
+  caCerts: string[];
+  /** Our certificate chain, presented when the server asks for one. */
+  cert?: string;
+  /** The private key of {@link TlsClientOptions.cert}. */
+  key?: string;
+}
+
+/**
+ * Opens a TLS connection as a {@link Transport} and completes the TLS handshake before it resolves: the
+ * server's certificate is verified against `tls.caCerts` and `host` (a DNS name, or an IP address
+ * matched against the certificate's IP addresses), and `tls.cert` is presented when the server asks.
+ * A refused TCP connection, a failed TLS handshake or the deadline is a `BytesError` with code
+ * `CONNECT` or `TIMEOUT`; the TLS library's error is its `cause`.
+ */
+export async function connectTls(
+  host: string,
+  port: number,
+  options: ConnectOptions & { tls: TlsClientOptions },
+): Promise<Transport> {
+  const { signal, tls } = options;
+  signal?.throwIfAborted();
+  const hostname = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+  let conn: Deno.TlsConn | undefined;
+  try {
+    const opening = tls.cert !== undefined && tls.key !== undefined
+      ? Deno.connectTls({ hostname, port, caCerts: tls.caCerts, cert: tls.cert, key: tls.key })
+      : Deno.connectTls({ hostname, port, caCerts: tls.caCerts });
+    conn = await abortable(opening, signal, (c) => c.close());
+    const c = conn;
+    await abortable(c.handshake(), signal);
+  } catch (err) {
+    try {
+      conn?.close();
+    } catch { /* already closed */ }
+    if (err instanceof BytesError) {
+      throw new BytesError(err.code, `Cannot connect to ${host}:${port} with TLS: ${err.message}`, {
+        cause: err,
+      });
+    }
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new BytesError("CONNECT", `Cannot connect to ${host}:${port} with TLS: ${reason}`, { cause: err });
+  }
+  return new ConnTransport(conn);
+}
+
 class ConnTransport implements Transport {
   #conn: Deno.Conn;
   #closed = false;

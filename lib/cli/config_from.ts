@@ -4,15 +4,67 @@
  * @module
  */
 import { type Cookie, resolveCookie } from "../dist/cookie.ts";
-import { type Config, type ConfigKey, loadConfig, safeEnv } from "../config/mod.ts";
+import { type DistributionOptions, setDistribution } from "../dist/transport.ts";
+import { type Config, ConfigError, type ConfigKey, loadConfig, safeEnv } from "../config/mod.ts";
 import { configFlags, type ParsedCommandLine } from "./options.ts";
+
+/** The keys that say how nodes are reached, read by every command that connects to nodes. */
+export const DIST_KEYS: readonly ConfigKey[] = ["protoDist", "tlsCaFile", "tlsCertFile", "tlsKeyFile"];
 
 /**
  * Loads the configuration from the command's flags, the environment and the optional file, reading
- * only the keys the command uses.
+ * only the keys the command uses. A command that connects to nodes (it reads `cookieFile`) also reads
+ * how they are reached ({@link DIST_KEYS}, and `distPort` with `epmdPort`), and every connection of the
+ * process follows them (`setDistribution`).
  */
-export function configFrom(cli: ParsedCommandLine, keys: readonly ConfigKey[]): Promise<Config> {
-  return loadConfig({ flags: configFlags(cli.values), keys });
+export async function configFrom(cli: ParsedCommandLine, keys: readonly ConfigKey[]): Promise<Config> {
+  const connects = keys.includes("cookieFile");
+  const all = new Set(keys);
+  if (connects) { for (const k of DIST_KEYS) all.add(k); }
+  if (keys.includes("epmdPort")) all.add("distPort");
+  const cfg = await loadConfig({ flags: configFlags(cli.values), keys: [...all] });
+  setDistribution(await distributionFrom(cfg, connects));
+  return cfg;
+}
+
+/**
+ * How nodes are reached, from the configuration: the TLS files are read here (their contents are never
+ * shown), and a file that cannot be read or holds no PEM block is a {@link ConfigError}.
+ */
+export async function distributionFrom(cfg: Config, withTls = true): Promise<DistributionOptions> {
+  const proto = cfg.protoDist ?? "inet_tcp";
+  const out: DistributionOptions = { ipv6: proto.startsWith("inet6"), distPort: cfg.distPort };
+  if (!withTls || !proto.endsWith("_tls")) return out;
+  const read = async (key: "tlsCaFile" | "tlsCertFile" | "tlsKeyFile", what: string) => {
+    const file = cfg[key];
+    if (file === undefined) return undefined;
+    const source = cfg.sources[key] ?? "default";
+    let text: string;
+    try {
+      text = await Deno.readTextFile(file);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new ConfigError(
+        "FILE",
+        { key, source, expected: `a readable PEM file of ${what}` },
+        `Cannot read ${key} '${file}' (from ${source}): ${why}`,
+        { cause: err },
+      );
+    }
+    if (!/-----BEGIN [A-Z0-9 ]+-----/.test(text)) {
+      throw new ConfigError(
+        "FILE",
+        { key, source, expected: `a PEM file of ${what}` },
+        `Cannot use ${key} '${file}' (from ${source}): expected a PEM file of ${what} ('-----BEGIN …-----')`,
+      );
+    }
+    return text;
+  };
+  const ca = await read("tlsCaFile", "CA certificates");
+  const cert = await read("tlsCertFile", "a certificate");
+  const key = await read("tlsKeyFile", "a private key");
+  out.tls = { caCerts: ca === undefined ? [] : [ca], cert, key };
+  return out;
 }
 
 /** The cookie from `cookieFile` or the usual places (the environment read through the config layer). */

@@ -328,6 +328,7 @@ export async function loadConfig(input: LoadConfigInput = {}): Promise<Config> {
       withDefault(key);
     });
   }
+  if (wanted.has("protoDist")) collect(() => resolveProtoDist(values, sources));
   if (!wanted.has("namespace")) set("namespace", resolv.namespace ?? "default", "default");
   if (!wanted.has("clusterDomain")) set("clusterDomain", resolv.clusterDomain ?? "cluster.local", "default");
   values.service ??= [];
@@ -432,6 +433,52 @@ function fromDerived(
 ): { value: string; source: string } | undefined {
   if (found === undefined) return undefined;
   return { value: parseFound(CONFIG_KEYS[key], found), source: found.source };
+}
+
+const TLS_FILE_KEYS = ["tlsCaFile", "tlsCertFile", "tlsKeyFile"] as const;
+
+/**
+ * `protoDist` defaults to `inet_tls` when a TLS file is set; TLS needs `tlsCaFile`, a certificate comes
+ * with its key, and TLS files with an explicit TCP `protoDist` are a conflict, never silently unused.
+ */
+function resolveProtoDist(values: Record<string, unknown>, sources: Record<string, string>): void {
+  const files = TLS_FILE_KEYS.filter((k) => values[k] !== undefined);
+  if (values.protoDist === undefined) return; // its own value was bad: reported already
+  let proto = values.protoDist as string;
+  if (sources.protoDist === "default" && files.length > 0) {
+    proto = "inet_tls";
+    values.protoDist = proto;
+    sources.protoDist = `default (${files[0]} is set)`;
+  }
+  const tls = proto.endsWith("_tls");
+  if (!tls && files.length > 0) {
+    throw new ConfigError(
+      "CONFLICT",
+      { key: files[0], source: sources[files[0]], expected: "protoDist inet_tls or inet6_tls" },
+      `Conflicting ${files[0]} (from ${
+        sources[files[0]]
+      }) and protoDist '${proto}' (from ${sources.protoDist}): ` +
+        "TLS files are used only with protoDist inet_tls or inet6_tls; drop them or choose a TLS protoDist",
+    );
+  }
+  if (tls && values.tlsCaFile === undefined) {
+    throw ConfigError.invalid({
+      key: "tlsCaFile",
+      source: sources.protoDist,
+      expected:
+        `the CA file the nodes' certificates chain to (--tls-ca-file or ERLMESH_TLS_CA_FILE) with protoDist '${proto}'`,
+    });
+  }
+  if ((values.tlsCertFile === undefined) !== (values.tlsKeyFile === undefined)) {
+    const [has, lacks] = values.tlsCertFile === undefined
+      ? ["tlsKeyFile", "tlsCertFile"]
+      : ["tlsCertFile", "tlsKeyFile"];
+    throw ConfigError.invalid({
+      key: lacks,
+      source: sources[has],
+      expected: `${lacks} together with ${has} (a certificate and its private key)`,
+    });
+  }
 }
 
 /** A list given on the command line that the chosen discovery does not use is a conflict, not a silent no-op. */

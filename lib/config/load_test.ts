@@ -52,6 +52,7 @@ Deno.test("loadConfig() gives the defaults, each with source 'default'", async (
     dnsTimeout: 1000,
     concurrency: 16,
     epmdPort: 4369,
+    protoDist: "inet_tcp",
     logFormat: "auto",
     logLevel: "info",
     http: "",
@@ -215,6 +216,11 @@ const BAD: Record<ConfigKey, [string, RegExp]> = {
   concurrency: ["300", /a whole number from 1 to 256/],
   cookieFile: ["/run/secret\0cookie", /a file path/],
   epmdPort: ["70000", /a whole number from 1 to 65535/],
+  distPort: ["0", /a whole number from 1 to 65535/],
+  protoDist: ["tls", /one of 'inet_tcp', 'inet_tls', 'inet6_tcp' or 'inet6_tls'/],
+  tlsCaFile: ["/etc/ca\0.pem", /a file path/],
+  tlsCertFile: ["/etc/cert\0.pem", /a file path/],
+  tlsKeyFile: ["/etc/key\0.pem", /a file path/],
   logFormat: ["xml", /'auto', 'text' or 'json'|one of 'auto', 'text' or 'json'/],
   logLevel: ["warn", /one of 'debug', 'info', 'warning' or 'error'/],
   http: ["9090", /listen address/],
@@ -463,4 +469,28 @@ Deno.test("loadConfig() with keys reads only those: a bad value elsewhere does n
   assert.equal(cfg.epmdPort, 4400);
   assert.equal(cfg.interval, 5000);
   await assert.rejects(() => load({ env }), ConfigError);
+});
+
+Deno.test("loadConfig() derives protoDist inet_tls from a TLS file and checks the TLS keys go together", async () => {
+  const tls = { ERLMESH_TLS_CA_FILE: "/etc/erlmesh/ca.pem" };
+  let cfg = await load({ env: envOf(tls) });
+  assert.equal(cfg.protoDist, "inet_tls");
+  assert.equal(cfg.sources.protoDist, "default (tlsCaFile is set)");
+  cfg = await load({ env: envOf({ ...tls, ERLMESH_PROTO_DIST: "inet6_tls" }) });
+  assert.equal(cfg.protoDist, "inet6_tls");
+
+  let err = await rejects(load({ flags: { protoDist: "inet_tls" } }));
+  assert.equal(err.key, "tlsCaFile");
+  assert.match(err.message, /^Invalid tlsCaFile from flag --proto-dist: expected the CA file/);
+
+  err = await rejects(load({ env: envOf({ ...tls, ERLMESH_PROTO_DIST: "inet_tcp" }) }));
+  assert.equal(err.code, "CONFLICT");
+  assert.match(
+    err.message,
+    /^Conflicting tlsCaFile \(from env ERLMESH_TLS_CA_FILE\) and protoDist 'inet_tcp'/,
+  );
+
+  err = await rejects(load({ env: envOf({ ...tls, ERLMESH_TLS_CERT_FILE: "/etc/erlmesh/cert.pem" }) }));
+  assert.equal(err.key, "tlsKeyFile");
+  assert.match(err.message, /expected tlsKeyFile together with tlsCertFile/);
 });

@@ -35,6 +35,8 @@ export type HostForm = "fqdn" | "ip" | "auto";
 export type LogFormat = "auto" | "text" | "json";
 /** The lowest level that is logged. */
 export type LogLevel = "debug" | "info" | "warning" | "error";
+/** How nodes carry the distribution, as OTP's `-proto_dist` names it. */
+export type ProtoDist = "inet_tcp" | "inet_tls" | "inet6_tcp" | "inet6_tls";
 
 /** The whole configuration, after flags, environment, YAML file and defaults were merged. */
 export interface Config {
@@ -74,6 +76,16 @@ export interface Config {
   cookieFile?: string;
   /** The port EPMD listens on. */
   epmdPort: number;
+  /** The distribution port of every node, for nodes that run without EPMD; undefined to ask EPMD. */
+  distPort?: number;
+  /** How nodes carry the distribution, as their `-proto_dist`. */
+  protoDist: ProtoDist;
+  /** The CA certificate file the nodes' TLS certificates must chain to. */
+  tlsCaFile?: string;
+  /** The certificate file erlmesh presents to TLS nodes. */
+  tlsCertFile?: string;
+  /** The private key file of {@link Config.tlsCertFile}. */
+  tlsKeyFile?: string;
   /** Log output format. */
   logFormat: LogFormat;
   /** The lowest level that is logged. */
@@ -343,6 +355,34 @@ export const CONFIG_KEYS: { readonly [K in ConfigKey]: KeySpec<K> } = defineKeys
     default: 4369,
     doc: "The port EPMD listens on",
     aliases: [{ name: "ERL_EPMD_PORT", doc: "The EPMD port, as OTP reads it" }],
+  },
+  distPort: {
+    arg: "port",
+    type: integer(1, 65535),
+    defaultDoc: "none (ask EPMD)",
+    doc: "The distribution port of nodes run without EPMD: erlmesh dials it and never asks EPMD",
+  },
+  protoDist: {
+    arg: "proto",
+    type: oneOf<ProtoDist>(["inet_tcp", "inet_tls", "inet6_tcp", "inet6_tls"]),
+    default: "inet_tcp",
+    defaultDoc: "`inet_tls` when a TLS file is set, else `inet_tcp`",
+    doc: "The nodes' `-proto_dist`: TCP or TLS over IPv4 or IPv6 (EPMD is always plain TCP)",
+  },
+  tlsCaFile: {
+    arg: "path",
+    type: path,
+    doc: "PEM file of the CA(s) that sign the nodes' TLS certificates (their `cacertfile`)",
+  },
+  tlsCertFile: {
+    arg: "path",
+    type: path,
+    doc: "PEM certificate (chain) erlmesh presents to TLS nodes, signed by a CA they trust",
+  },
+  tlsKeyFile: {
+    arg: "path",
+    type: path,
+    doc: "PEM private key of tlsCertFile",
   },
   logFormat: {
     arg: "format",

@@ -30,7 +30,14 @@ export type HandshakeErrorCode =
   | "VERSION"
   | "PROTOCOL"
   | "CLOSED"
-  | "TIMEOUT";
+  | "TIMEOUT"
+  | "TLS_REQUIRED"
+  | "NO_TLS"
+  | "CERT_REJECTED"
+  | "CERT_UNTRUSTED"
+  | "CERT_NAME"
+  | "CERT_EXPIRED"
+  | "TLS";
 
 /** The distribution handshake with a node failed. */
 export class HandshakeError extends Error {

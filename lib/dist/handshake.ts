@@ -1,4 +1,12 @@
-import { BytesError, ByteWriter, type ExactReader, frame16, type Transport, writeAll } from "../bytes/mod.ts";
+import {
+  BytesError,
+  ByteWriter,
+  type ExactReader,
+  frame16,
+  frame32,
+  type Transport,
+  writeAll,
+} from "../bytes/mod.ts";
 import type { Cookie } from "./cookie.ts";
 import { HandshakeError } from "./errors.ts";
 import { md5 } from "./md5.ts";
@@ -20,6 +28,11 @@ export interface HandshakeOptions {
   flags?: bigint;
   /** Aborts the handshake (deadline). */
   signal?: AbortSignal;
+  /**
+   * The length prefix of handshake messages: 2 bytes over TCP, 4 over TLS (OTP's `inet_tls_dist` runs
+   * the whole handshake with `{packet, 4}`). @default 2
+   */
+  lengthBytes?: 2 | 4;
 }
 
 /** What the handshake settled. */
@@ -71,14 +84,29 @@ export async function clientHandshake(
   let peerName: string | undefined;
   const fail = (code: HandshakeError["code"], msg: string, cause?: unknown) =>
     new HandshakeError(code, targetName, `Cannot connect to '${targetName}': ${msg}`, { cause, peerName });
+  const wide = options.lengthBytes === 4;
+  const frame = wide ? frame32 : frame16;
   let step = "send_name";
   const read16 = async (what: string): Promise<Uint8Array> => {
     step = what;
-    const len = new DataView((await reader.readExact(2, signal)).buffer).getUint16(0);
+    const head = await reader.readExact(wide ? 4 : 2, signal);
+    if (!wide && what === "status" && (head[0] === 0x15 || head[0] === 0x16) && head[1] === 0x03) {
+      // A TLS record (alert or handshake) where a status frame belongs: the port speaks TLS.
+      throw fail(
+        "TLS_REQUIRED",
+        "the node answered with TLS: it runs TLS distribution (-proto_dist inet_tls); set protoDist to " +
+          "inet_tls with tlsCertFile, tlsKeyFile and tlsCaFile",
+      );
+    }
+    const view = new DataView(head.buffer, head.byteOffset, head.length);
+    const len = wide ? view.getUint32(0) : view.getUint16(0);
+    if (len > 65535) {
+      throw fail("PROTOCOL", `the node announced a ${len}-byte handshake message while waiting for ${what}`);
+    }
     return await reader.readExact(len, signal);
   };
   try {
-    await writeAll(t, frame16(encodeSendName(localName, flags, creation)), signal);
+    await writeAll(t, frame(encodeSendName(localName, flags, creation)), signal);
 
     // Status.
     const status = await read16("status");
@@ -88,7 +116,7 @@ export async function clientHandshake(
     let text = latin1.decode(status.subarray(1));
     if (text === "alive") {
       // An older link under our name is still up (a quick reconnect from this process): replace it.
-      await writeAll(t, frame16(enc.encode("strue")), signal);
+      await writeAll(t, frame(enc.encode("strue")), signal);
       text = "ok";
     }
     if (text === "nok") throw fail("NOK", "the node answered status 'nok' (it is already connecting to us)");
@@ -139,7 +167,7 @@ export async function clientHandshake(
     // Challenge reply.
     const ours = crypto.getRandomValues(new Uint32Array(1))[0];
     const reply = new ByteWriter(21).u8(0x72).u32(ours).bytes(genDigest(challenge, cookie)).finish();
-    await writeAll(t, frame16(reply), signal);
+    await writeAll(t, frame(reply), signal);
 
     // Challenge ack.
     let ack: Uint8Array;

@@ -58,3 +58,11 @@ export {
   NodeConnection,
   type RpcOptions,
 } from "./node.ts";
+export {
+  distribution,
+  type DistributionOptions,
+  type ProtoDist,
+  protoDistOf,
+  setDistribution,
+  type TlsClientOptions,
+} from "./transport.ts";

@@ -8,6 +8,13 @@ import type { Cookie } from "./cookie.ts";
 import { HandshakeError, RpcError } from "./errors.ts";
 import { clientHandshake, isHidden } from "./handshake.ts";
 import { localNodeNameFor, parseNodeName } from "./names.ts";
+import {
+  classifyTlsError,
+  type DialFailure,
+  dialTls,
+  distribution,
+  type TlsClientOptions,
+} from "./transport.ts";
 
 /** Options of {@link connectNode}. */
 export interface ConnectNodeOptions {
@@ -23,8 +30,13 @@ export interface ConnectNodeOptions {
   distPort?: number;
   /** Our own node name. @default a name unique to this process, of the target's kind */
   localName?: string;
-  /** Opens transports (TCP by default; TLS or IPv6 transports plug in here). */
+  /** Opens transports, to EPMD and to the node (tests plug fakes in here). @default TCP, or TLS with `tls` */
   connect?: (host: string, port: number, signal: AbortSignal) => Promise<Transport>;
+  /**
+   * TLS distribution (`-proto_dist inet_tls`): the node's port is dialled with TLS and these
+   * certificates, EPMD stays plain TCP. @default the process's {@link setDistribution} setting
+   */
+  tls?: TlsClientOptions;
   /** Send a tick when idle this long. @default 15000 */
   tickIntervalMs?: number;
   /** Drop the link when nothing was heard this long. @default 75000 */
@@ -84,11 +96,13 @@ async function openLink(
   const label = expected ?? `${alive}@${host}`;
   const timeoutMs = options.timeoutMs ?? 5000;
   const signal = deadline(timeoutMs, options.signal);
+  const defaults = distribution();
+  const tls = options.tls ?? (options.connect ? undefined : defaults.tls);
   const dial = options.connect ?? defaultConnect;
   const fail = (code: HandshakeError["code"], msg: string, cause?: unknown) =>
     new HandshakeError(code, label, `Cannot connect to '${label}': ${msg}`, { cause });
 
-  let port = options.distPort;
+  let port = options.distPort ?? defaults.distPort;
   if (port === undefined) {
     try {
       const info = await portPlease(host, alive, {
@@ -123,8 +137,15 @@ async function openLink(
 
   let t: Transport;
   try {
-    t = await dial(host, port, signal);
+    if (tls) {
+      const opened: Transport | DialFailure = await dialTls(host, port, tls, signal);
+      if ("code" in opened) throw fail(opened.code, opened.message);
+      t = opened;
+    } else {
+      t = await dial(host, port, signal);
+    }
   } catch (err) {
+    if (err instanceof HandshakeError) throw err;
     if (err instanceof BytesError && err.code === "TIMEOUT") {
       throw fail("TIMEOUT", `no TCP connection to port ${port} in time`, err);
     }
@@ -141,6 +162,7 @@ async function openLink(
       cookie: options.cookie,
       creation: CREATION,
       signal,
+      lengthBytes: tls ? 4 : 2,
     });
     return new NodeConnection(t, reader, {
       node: hs.peerName,
@@ -152,6 +174,13 @@ async function openLink(
     });
   } catch (err) {
     t.close();
+    // Over TLS the node's refusal of our certificate can arrive as an alert on the first read.
+    const refused = tls && !(err instanceof HandshakeError) ? classifyTlsError(err, host, port) : undefined;
+    if (refused) throw fail(refused.code, refused.message, err);
+    if (tls && err instanceof HandshakeError && err.code === "CLOSED") {
+      const cause = err.cause instanceof Error ? classifyTlsError(err.cause, host, port) : undefined;
+      if (cause) throw fail(cause.code, cause.message, err);
+    }
     throw err;
   }
 }
