@@ -131,7 +131,9 @@ export async function makePki(parent?: string): Promise<Pki> {
   try {
     await makeCa(dir, "ca");
     await makeCa(dir, "rogue");
-    const local = ["IP:127.0.0.1", "IP:::1", "DNS:localhost"];
+    // OTP checks an IP host name of a peer node as a DNS name (dns_id "127.0.0.1"); erlmesh (rustls) as
+    // an IP address: a certificate for IP-named nodes carries both.
+    const local = ["IP:127.0.0.1", "IP:::1", "DNS:127.0.0.1", "DNS:localhost"];
     await makeLeaf(dir, "server", "ca", local);
     await makeLeaf(dir, "wrongname", "ca", ["IP:10.9.9.9", "DNS:elsewhere.invalid"]);
     await makeLeaf(dir, "untrusted", "rogue", local);
