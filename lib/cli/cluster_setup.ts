@@ -9,6 +9,7 @@ import { parseNodeName } from "../dist/names.ts";
 import {
   type ClusterEvent,
   type CycleReport,
+  diagnosePeer,
   localNodeView,
   type MeshSnapshot,
   peerDiagnoser,
@@ -74,11 +75,16 @@ export function basenameOf(cfg: Config): string | undefined {
   return cfg.basename ?? (cfg.node ? parseNodeName(cfg.node).alive : undefined);
 }
 
-/** The host-to-node enumerator the configuration asks for. */
+/** True when the nodes run without EPMD on one known port (`distPort`): EPMD is never asked. */
+export function epmdLess(cfg: Config): boolean {
+  return cfg.distPort !== undefined;
+}
+
+/** The host-to-node enumerator the configuration asks for: EPMD NAMES, or `basename@host` without EPMD. */
 export function enumeratorFrom(cfg: Config): NodeEnumerator {
   return new NodeEnumerator({
     basename: basenameOf(cfg),
-    useEpmd: true,
+    useEpmd: !epmdLess(cfg),
     epmdPort: cfg.epmdPort,
     // EPMD inside a cluster answers in milliseconds; a host that does not is retried next cycle.
     timeoutMs: Math.min(cfg.connectTimeout, 1000),
@@ -107,6 +113,8 @@ export function reconcilerFrom(
     concurrency: cfg.concurrency,
     onEvent,
     onCycle,
+    // Without EPMD there is nothing to ask before a connect: the local node's connect_node says.
+    ...(epmdLess(cfg) ? { probe: () => Promise.resolve(undefined) } : {}),
   });
 }
 
@@ -151,8 +159,14 @@ export function snapshotFrom(
     localLabel,
     ...(discover ? { source: sourceFrom(cfg), enumerator: enumeratorFrom(cfg) } : {}),
     ...(discover && (scope.diagnose ?? true)
-      ? { diagnose: peerDiagnoser(cookie, { epmdPort: cfg.epmdPort, timeoutMs: connectTimeoutMs }) }
+      ? {
+        diagnose: epmdLess(cfg)
+          ? (node: string, signal?: AbortSignal) =>
+            diagnosePeer(node, cookie, { timeoutMs: connectTimeoutMs, signal })
+          : peerDiagnoser(cookie, { epmdPort: cfg.epmdPort, timeoutMs: connectTimeoutMs }),
+      }
       : {}),
+    ...(epmdLess(cfg) ? { listNodes: false as const } : {}),
     epmdPort: cfg.epmdPort,
     listTimeoutMs: connectTimeoutMs,
     basename: basenameOf(cfg),

@@ -396,6 +396,7 @@ export async function loadConfig(input: LoadConfigInput = {}): Promise<Config> {
       }
     });
   }
+  if (values.distPort !== undefined) collect(() => checkEpmdLess(values, sources, wanted));
   if (problems.length > 0) throw severalProblems(problems);
 
   const ordered: Record<string, unknown> = {};
@@ -478,6 +479,27 @@ function resolveProtoDist(values: Record<string, unknown>, sources: Record<strin
       source: sources[has],
       expected: `${lacks} together with ${has} (a certificate and its private key)`,
     });
+  }
+}
+
+/**
+ * Nodes run without EPMD (`distPort`) are named `basename@host` from discovered hosts: a glob
+ * basename cannot name them.
+ */
+function checkEpmdLess(
+  values: Record<string, unknown>,
+  sources: Record<string, string>,
+  wanted: Set<string>,
+): void {
+  const from = `distPort (from ${sources.distPort})`;
+  const basename = values.basename as string | undefined;
+  if (wanted.has("basename") && basename?.includes("*")) {
+    throw new ConfigError(
+      "CONFLICT",
+      { key: "basename", source: sources.basename, expected: "a basename without '*' with distPort" },
+      `Conflicting ${from} and basename '${basename}' (from ${sources.basename}): without EPMD each peer is ` +
+        "named '<basename>@<host>', which needs a basename without '*'",
+    );
   }
 }
 

@@ -159,10 +159,14 @@ export function localNodeNameFor(target: NodeName, localAddress?: string): strin
  * ```ts
  * import { isLocalAlias } from "./names.ts";
  * isLocalAlias("app@vm", "app@127.0.0.1"); // true
+ * isLocalAlias("app@127.0.0.1", "app@127.0.0.2"); // false
  * ```
  */
 export function isLocalAlias(local: string, node: string): boolean {
   if (local === node) return true;
   const a = parseNodeName(local), b = parseNodeName(node);
+  // Two different loopback addresses are two nodes (each listening on its own address, as nodes run
+  // without EPMD on one port do), not one node under two names.
+  if (/^127\./.test(a.host) && /^127\./.test(b.host)) return false;
   return a.alive === b.alive && (/^127\./.test(b.host) || b.host === "::1" || b.host === "localhost");
 }

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { NodeNameError } from "./errors.ts";
-import { acceptsPeerHost, aliveMatcher, hostKind, localNodeNameFor, parseNodeName } from "./names.ts";
+import {
+  acceptsPeerHost,
+  aliveMatcher,
+  hostKind,
+  isLocalAlias,
+  localNodeNameFor,
+  parseNodeName,
+} from "./names.ts";
 
 Deno.test("parseNodeName() splits long names with FQDN and IP hosts", () => {
   assert.deepEqual(parseNodeName("app@app-0.app.default.svc.cluster.local"), {
@@ -73,4 +80,12 @@ Deno.test("aliveMatcher() matches '*' as any run of characters and everything el
   assert.equal(aliveMatcher("app*")("app-2"), true);
   assert.equal(aliveMatcher("a.p*")("axp"), false);
   assert.equal(aliveMatcher("a+b*")("a+bc"), true);
+});
+
+Deno.test("isLocalAlias() takes a loopback name for the local node, but two loopback addresses for two nodes", () => {
+  assert.equal(isLocalAlias("app@vm", "app@127.0.0.1"), true);
+  assert.equal(isLocalAlias("app@10.0.0.7", "app@localhost"), true);
+  assert.equal(isLocalAlias("app@127.0.0.1", "app@127.0.0.1"), true);
+  assert.equal(isLocalAlias("app@127.0.0.1", "app@127.0.0.2"), false);
+  assert.equal(isLocalAlias("app@vm", "other@127.0.0.1"), false);
 });
