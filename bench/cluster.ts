@@ -36,6 +36,9 @@ import { median, printTable, round } from "./_stats.ts";
 
 const TICKTIME = 4;
 const DEBUG = Deno.env.get("BENCH_CLUSTER_DEBUG") === "1";
+/** Where each dump is written whole (BENCH_CLUSTER_DUMP_DIR), besides its first 80 lines on stderr. */
+const DUMP_DIR = Deno.env.get("BENCH_CLUSTER_DUMP_DIR");
+const AGENT_LOG_LEVEL = Deno.env.get("BENCH_CLUSTER_AGENT_LOG_LEVEL");
 const DEADLINE_MS = 30_000;
 const WINDOW_FROM_MS = 5_000;
 const WINDOW_MS = Number(Deno.env.get("BENCH_CLUSTER_WINDOW_MS") ?? 30_000);
@@ -234,12 +237,86 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
         if (!(t >= -1000) || e.event === undefined) continue;
         lines.push([
           t,
-          `${name} agent: ${e.event} ${short(String(e.node ?? ""))} ${e.code ?? ""} ${e.reason ?? ""}`,
+          e.event === "cycle"
+            ? `${name} agent: cycle ${e.ok ? "" : `FAILED ${e.error} `}missing [${
+              (e.missingPeers as string[] ?? []).map(short).join(", ")
+            }] attempted [${
+              (e.attemptedPeers as string[] ?? []).map(short).join(", ")
+            }] in ${e.durationMs} ms`
+            : `${name} agent: ${e.event} ${short(String(e.node ?? ""))} ${e.code ?? ""} ${e.reason ?? ""}`,
         ]);
       }
     }
+    for (const [t, l] of sampled ?? []) lines.push([t - from, l]);
+    if (DUMP_DIR) {
+      // How each pod's resolver answers now: the name of the first pod and the Service's SRV.
+      for (const p of cluster.pods) {
+        for (
+          const cmd of [["getent", "hosts", cluster.pods[0].fqdn], [
+            "dig",
+            "+time=1",
+            "+tries=1",
+            "SRV",
+            `_epmd._tcp.${svc}`,
+          ]]
+        ) {
+          const s = Date.now();
+          const r = await cluster.network.run(p.name, cmd).catch((e) => ({
+            success: false,
+            stdout: String(e),
+          }));
+          lines.push([
+            Date.now() - from,
+            `probe from ${p.name}: ${cmd[0]} ${r.success ? "ok" : "FAILED"} in ${Date.now() - s} ms ${
+              cmd[0] === "dig" ? (r.stdout.match(/status: \w+|SERVER: \S+/g) ?? []).join(" ") : ""
+            }`,
+          ]);
+        }
+      }
+    }
     lines.sort((a, b) => a[0] - b[0]);
-    log(`${what}:\n${lines.slice(0, 80).map(([t, l]) => `  ${String(t).padStart(7)} ms  ${l}`).join("\n")}`);
+    const text = lines.map(([t, l]) => `  ${String(t).padStart(7)} ms  ${l}`);
+    log(
+      `${what}:\n${text.slice(0, 80).join("\n")}${text.length > 80 ? `\n  … ${text.length - 80} more` : ""}`,
+    );
+    if (DUMP_DIR) {
+      const file = `${DUMP_DIR}/${tag.replaceAll(/[^\w=-]+/g, "_")}_${what.replaceAll(/[^\w-]+/g, "_")}.txt`;
+      await Deno.writeTextFile(file, text.join("\n") + "\n");
+      log(`(all ${text.length} lines in ${file})`);
+    }
+  };
+  /** Debugging (BENCH_CLUSTER_DUMP_DIR): every 250 ms, a slow or failed SRV lookup from any pod. */
+  let sampled: [number, string][] | undefined;
+  const sampleDns = () => {
+    const out: [number, string][] = [];
+    let on = true;
+    const loop = (async () => {
+      while (on) {
+        await Promise.all(cluster.pods.map(async (p) => {
+          const s = Date.now();
+          const r = await cluster.network.run(p.name, [
+            "dig",
+            "+time=1",
+            "+tries=1",
+            "SRV",
+            `_epmd._tcp.${svc}`,
+          ])
+            .catch(() => undefined);
+          const took = Date.now() - s;
+          if (!r?.success || took > 200) {
+            out.push([s, `dig from ${p.name}: ${r?.success ? "ok" : "FAILED"} in ${took} ms`]);
+          }
+        }));
+        await sleep(250);
+      }
+    })();
+    return {
+      stop: async () => {
+        on = false;
+        await loop;
+        return out;
+      },
+    };
   };
   const short = (node: string) => node.replace(/^[^@]*@/, "").replace(`.${svc}`, "");
 
@@ -259,7 +336,7 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
       agents.set(
         p.name,
         launchAgent(cluster, p, {
-          args: ["--log-format", "json"],
+          args: ["--log-format", "json", ...(AGENT_LOG_LEVEL ? ["--log-level", AGENT_LOG_LEVEL] : [])],
           env: { ERLANG_NODENAME: p.nodeName, K8S_HEADLESS_SVC: svc, CLUSTER_ERLANG_COOKIE: cluster.cookie },
           wrap: limit ? (cmd) => limit.wrap(cmd) : undefined,
           main: agentMain,
@@ -339,8 +416,12 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
       if (!(await obs.waitDropped(rp, others, DEADLINE_MS))) log("restart: the killed node was not dropped");
       await limitFor(rp);
       const at = Date.now();
+      const sampler = DUMP_DIR ? sampleDns() : undefined;
       await launch(rp);
-      await fig("restart", await obs.waitFull(cluster.pods, at, DEADLINE_MS), at);
+      const ms = await obs.waitFull(cluster.pods, at, DEADLINE_MS);
+      sampled = await sampler?.stop();
+      await fig("restart", ms, at);
+      sampled = undefined;
     }
 
     // Partition (DNS cut too) until every other node dropped the pod → healed → re-meshed.

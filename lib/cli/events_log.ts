@@ -1,5 +1,28 @@
 import { logger } from "./logging.ts";
-import type { ClusterEvent } from "../cluster/mod.ts";
+import type { ClusterEvent, CycleReport } from "../cluster/mod.ts";
+
+/**
+ * Logs, at debug level, a pass that had something to do (a peer missing, an attempt started, a failure):
+ * a quiet pass logs nothing, so `--log-level debug` shows the work without a line per interval.
+ */
+export function logCycle(r: CycleReport): void {
+  if (r.ok && r.missing.length === 0 && r.attempted.length === 0) return;
+  logger(["erlmesh", "cluster"]).debug(
+    "Pass: {connected} connected, {missing} missing, {attempted} attempted",
+    {
+      event: "cycle",
+      ok: r.ok,
+      error: r.error,
+      connected: r.connected.length,
+      missing: r.missing.length,
+      attempted: r.attempted.length,
+      missingPeers: r.missing.map((m) => `${m.node} ${m.code}`),
+      attemptedPeers: r.attempted,
+      discovered: r.discovered.length,
+      durationMs: Math.round(r.durationMs),
+    },
+  );
+}
 
 /** Logs a reconcile event: each join, departure and failure once. */
 export function logEvent(e: ClusterEvent): void {

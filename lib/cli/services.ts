@@ -2,7 +2,7 @@ import { logger } from "./logging.ts";
 import type { ClusterEvent, CycleReport, Reconciler, ReconcilerCounters } from "../cluster/mod.ts";
 import type { Config } from "../config/mod.ts";
 import type { MeshMetrics } from "../runtime/metrics.ts";
-import { logEvent } from "./events_log.ts";
+import { logCycle, logEvent } from "./events_log.ts";
 
 /** The metrics and health server around a reconcile loop (`agent` and `run`). */
 export interface MeshServices {
@@ -27,7 +27,10 @@ export async function meshServices(cfg: Config): Promise<MeshServices> {
   return {
     metrics,
     onEvent: logEvent,
-    onCycle: (r, counters) => metrics?.update(r, counters),
+    onCycle: (r, counters) => {
+      metrics?.update(r, counters);
+      logCycle(r);
+    },
     listen(reconciler) {
       if (!cfg.http || !metrics) return;
       server = serveHealth({
