@@ -19,6 +19,7 @@ import {
   startNode,
 } from "./_harness/mod.ts";
 import { tempPrefix } from "./_harness/prefix.ts";
+import { hasOpenssl, makePki, nodeTlsArgs } from "./_harness/tls.ts";
 
 /** The arguments of a node that listens on `port` at `ip` and finds its peers on that port without EPMD. */
 function epmdLessArgs(version: OtpVersion, port: number, ip: string): string[] {
@@ -172,6 +173,67 @@ for (const version of OTP_VERSIONS) {
       } finally {
         await Deno.remove(dir, { recursive: true }).catch(() => {});
       }
+    },
+  });
+}
+
+for (const version of OTP_VERSIONS) {
+  const avail = otpAvailability(version);
+  Deno.test({
+    name: `TLS without EPMD, OTP ${version}: ping and agent --once mesh two inet_tls nodes on one port`,
+    ignore: !avail.available || !hasOpenssl(),
+    async fn() {
+      await using pki = await makePki();
+      const cookie = randomCookie();
+      const alive = `et${randomId(4)}`;
+      const cookieFile = `${pki.dir}/cookie`;
+      await Deno.writeTextFile(cookieFile, cookie, { mode: 0o400 });
+      const port = freeDistPort();
+      const deadEpmd = freePort();
+      await using tlsA = await nodeTlsArgs(pki, version);
+      await using tlsB = await nodeTlsArgs(pki, version);
+      await using a = await startNode({
+        version,
+        name: `${alive}@127.0.0.1`,
+        cookie,
+        epmdPort: freePort(),
+        args: [...epmdLessArgs(version, port, "127.0.0.1"), ...tlsA.args],
+      });
+      await using b = await startNode({
+        version,
+        name: `${alive}@127.0.0.2`,
+        cookie,
+        epmdPort: freePort(),
+        args: [...epmdLessArgs(version, port, "127.0.0.2"), ...tlsB.args],
+      });
+      const env = {
+        ERL_EPMD_PORT: String(deadEpmd),
+        ERLMESH_DIST_PORT: String(port),
+        ERLMESH_TLS_CA_FILE: pki.ca,
+        ERLMESH_TLS_CERT_FILE: pki.client.cert,
+        ERLMESH_TLS_KEY_FILE: pki.client.key,
+      };
+      const ping = await erlmesh(["ping", a.name, b.name, "--cookie-file", cookieFile], env);
+      assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+      const r = await erlmesh(
+        [
+          "agent",
+          "--once",
+          "--node",
+          a.name,
+          "--hosts",
+          "127.0.0.1,127.0.0.2",
+          "--basename",
+          alive,
+          "--cookie-file",
+          cookieFile,
+        ],
+        env,
+      );
+      const out = r.stdout + r.stderr;
+      assert.equal(r.code, 0, out);
+      assert.ok(!out.includes(cookie) && !out.includes("PRIVATE KEY"), out);
+      assert.ok((await a.eval("nodes().")).includes(b.name), await a.eval("nodes()."));
     },
   });
 }

@@ -3,7 +3,7 @@
  * that make a real OTP node use them (`verify_peer` and `fail_if_no_peer_cert` on both sides).
  *
  * The PKI: a CA (`ca`), a second CA nobody trusts (`rogue`), node certificates for `127.0.0.1`
- * (`server`, IP SAN and `localhost`), for another name (`wrongName`), signed by the rogue CA
+ * and 127.0.0.2 (`server`, IP and DNS SANs, and `localhost`), for another name (`wrongName`), signed by the rogue CA
  * (`untrusted`) and expired (`expired`); client certificates for erlmesh signed by the CA (`client`)
  * and by the rogue CA (`rogueClient`).
  * @module
@@ -133,7 +133,14 @@ export async function makePki(parent?: string): Promise<Pki> {
     await makeCa(dir, "rogue");
     // OTP checks an IP host name of a peer node as a DNS name (dns_id "127.0.0.1"); erlmesh (rustls) as
     // an IP address: a certificate for IP-named nodes carries both.
-    const local = ["IP:127.0.0.1", "IP:::1", "DNS:127.0.0.1", "DNS:localhost"];
+    const local = [
+      "IP:127.0.0.1",
+      "IP:127.0.0.2",
+      "IP:::1",
+      "DNS:127.0.0.1",
+      "DNS:127.0.0.2",
+      "DNS:localhost",
+    ];
     await makeLeaf(dir, "server", "ca", local);
     await makeLeaf(dir, "wrongname", "ca", ["IP:10.9.9.9", "DNS:elsewhere.invalid"]);
     await makeLeaf(dir, "untrusted", "rogue", local);
