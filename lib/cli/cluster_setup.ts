@@ -37,8 +37,15 @@ export function sourceFrom(cfg: Config): DiscoverySource {
       sources = cfg.queries.map((name) => srvSource({ name, ...common }));
       break;
     case "a":
+      // The nodes' address family picks the records: a dual-stack Service's other family would name
+      // nodes that do not exist (`app@fd00::7` for a node started as `app@10.0.0.7`).
       sources = cfg.queries.map((name) =>
-        aSource({ name, family: "both", hostForm: cfg.hostForm === "fqdn" ? "dashed" : "ip", ...common })
+        aSource({
+          name,
+          family: cfg.protoDist?.startsWith("inet6") ? "AAAA" : "A",
+          hostForm: cfg.hostForm === "fqdn" ? "dashed" : "ip",
+          ...common,
+        })
       );
       break;
     case "static":

@@ -13,15 +13,17 @@ export const DIST_KEYS: readonly ConfigKey[] = ["protoDist", "tlsCaFile", "tlsCe
 
 /**
  * Loads the configuration from the command's flags, the environment and the optional file, reading
- * only the keys the command uses. A command that connects to nodes (it reads `cookieFile`) also reads
- * how they are reached ({@link DIST_KEYS}, and `distPort` with `epmdPort`), and every connection of the
- * process follows them (`setDistribution`).
+ * only the keys the command uses. A command that reaches nodes (it reads `cookieFile` or `epmdPort`)
+ * also reads how ({@link DIST_KEYS} and `distPort`), and every connection of the process follows them
+ * (`setDistribution`; the TLS files are read only by commands that connect, those reading `cookieFile`).
  */
 export async function configFrom(cli: ParsedCommandLine, keys: readonly ConfigKey[]): Promise<Config> {
   const connects = keys.includes("cookieFile");
   const all = new Set(keys);
-  if (connects) { for (const k of DIST_KEYS) all.add(k); }
-  if (keys.includes("epmdPort")) all.add("distPort");
+  if (connects || keys.includes("epmdPort")) {
+    for (const k of DIST_KEYS) all.add(k);
+    all.add("distPort");
+  }
   const cfg = await loadConfig({ flags: configFlags(cli.values), keys: [...all] });
   setDistribution(await distributionFrom(cfg, connects));
   return cfg;

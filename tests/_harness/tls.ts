@@ -131,14 +131,16 @@ export async function makePki(parent?: string): Promise<Pki> {
   try {
     await makeCa(dir, "ca");
     await makeCa(dir, "rogue");
-    // OTP checks an IP host name of a peer node as a DNS name (dns_id "127.0.0.1"); erlmesh (rustls) as
-    // an IP address: a certificate for IP-named nodes carries both.
+    // OTP 25 checks an IP host name of a peer node as a DNS name (dns_id "127.0.0.1", "::1"; OTP 27 and
+    // 29 match IPv6 IP SANs too); erlmesh (rustls) as an IP address: a certificate for IP-named nodes
+    // carries both.
     const local = [
       "IP:127.0.0.1",
       "IP:127.0.0.2",
       "IP:::1",
       "DNS:127.0.0.1",
       "DNS:127.0.0.2",
+      "DNS:::1",
       "DNS:localhost",
     ];
     await makeLeaf(dir, "server", "ca", local);
