@@ -35,7 +35,7 @@ export async function configFrom(cli: ParsedCommandLine, keys: readonly ConfigKe
  */
 export async function distributionFrom(cfg: Config, withTls = true): Promise<DistributionOptions> {
   const proto = cfg.protoDist ?? "inet_tcp";
-  const out: DistributionOptions = { ipv6: proto.startsWith("inet6"), distPort: cfg.distPort };
+  const out: DistributionOptions = { distPort: cfg.distPort };
   if (!withTls || !proto.endsWith("_tls")) return out;
   const read = async (key: "tlsCaFile" | "tlsCertFile" | "tlsKeyFile", what: string) => {
     const file = cfg[key];

@@ -24,8 +24,10 @@ import {
 } from "./values.ts";
 import type { NameServer } from "../discovery/resolver.ts";
 import type { PodIdentity } from "./identity.ts";
+import type { ProtoDist } from "../dist/transport.ts";
 
 export type { Readiness, ValueType } from "./values.ts";
+export type { ProtoDist } from "../dist/transport.ts";
 
 /** How peers are found: SRV records, A/AAAA records, a static host list, or the local EPMD only. */
 export type DiscoveryKind = "srv" | "a" | "static" | "epmd";
@@ -35,8 +37,6 @@ export type HostForm = "fqdn" | "ip" | "auto";
 export type LogFormat = "auto" | "text" | "json";
 /** The lowest level that is logged. */
 export type LogLevel = "debug" | "info" | "warning" | "error";
-/** How nodes carry the distribution, as OTP's `-proto_dist` names it. */
-export type ProtoDist = "inet_tcp" | "inet_tls" | "inet6_tcp" | "inet6_tls";
 
 /** The whole configuration, after flags, environment, YAML file and defaults were merged. */
 export interface Config {

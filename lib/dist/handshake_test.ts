@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ByteWriter, ExactReader, frame16, memoryPipe, type MemoryTransport } from "../bytes/mod.ts";
+import { ByteWriter, ExactReader, frame16, frame32, memoryPipe, type MemoryTransport } from "../bytes/mod.ts";
 import { Cookie } from "./cookie.ts";
 import { HandshakeError } from "./errors.ts";
 import { CLIENT_FLAGS, DFLAG, MANDATORY_25, MANDATORY_26 } from "./flags.ts";
@@ -25,15 +25,15 @@ Deno.test("encodeSendName() produces the exact v6 bytes OTP 25 accepted", () => 
 /** A scripted peer B: reads from `b`, writes scripted replies, optionally split into 1-byte writes. */
 class FakeB {
   reader: ExactReader;
-  constructor(readonly b: MemoryTransport, readonly drip = false) {
+  constructor(readonly b: MemoryTransport, readonly drip = false, readonly wide = false) {
     this.reader = new ExactReader(b);
   }
   async recv(): Promise<Uint8Array> {
-    const len = new DataView((await this.reader.readExact(2)).buffer).getUint16(0);
-    return await this.reader.readExact(len);
+    const head = new DataView((await this.reader.readExact(this.wide ? 4 : 2)).buffer);
+    return await this.reader.readExact(this.wide ? head.getUint32(0) : head.getUint16(0));
   }
   send(body: Uint8Array): void {
-    const f = frame16(body);
+    const f = this.wide ? frame32(body) : frame16(body);
     if (this.drip) { for (const x of f) this.b.peer.push(new Uint8Array([x])); }
     else this.b.peer.push(f);
   }
@@ -226,4 +226,47 @@ Deno.test("clientHandshake() ends with TIMEOUT against a silent peer", async () 
     /waiting for status/,
     200,
   );
+});
+
+Deno.test("clientHandshake() with 4-byte lengths (inet_tls_dist's {packet, 4}) frames every message so", async () => {
+  const [a, b] = memoryPipe();
+  const peer = new FakeB(b, false, true);
+  const done = clientHandshake(a, new ExactReader(a), {
+    localName: "erlmesh-1@127.0.0.1",
+    targetName: TARGET,
+    cookie,
+    creation: 0x12345678,
+    signal: AbortSignal.timeout(2000),
+    lengthBytes: 4,
+  });
+  const name = await peer.recv();
+  assert.equal(name[0], 0x4e);
+  peer.status("ok");
+  peer.challenge();
+  const reply = await peer.recv();
+  assert.equal(reply.length, 21);
+  const theirs = new DataView(reply.buffer).getUint32(1);
+  peer.send(new ByteWriter().u8(0x61).bytes(genDigest(theirs, cookie)).finish());
+  assert.equal((await done).peerCreation, 7);
+  a.close();
+});
+
+Deno.test("clientHandshake() answered with a TLS alert record (a TLS node) is TLS_REQUIRED", async () => {
+  const [a, b] = memoryPipe();
+  const peer = new FakeB(b);
+  const done = run(a);
+  await peer.recv();
+  // What OTP's ssl answered a plain send_name with [LIVE, OTP 25.2.3]: alert, fatal, unexpected_message.
+  b.peer.push(new Uint8Array([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x0a]));
+  b.close();
+  await assert.rejects(done, (err: unknown) => {
+    assert.ok(err instanceof HandshakeError);
+    assert.equal(err.code, "TLS_REQUIRED");
+    assert.match(
+      err.message,
+      /the node answered with TLS: it runs TLS distribution \(-proto_dist inet_tls\)/,
+    );
+    return true;
+  });
+  a.close();
 });

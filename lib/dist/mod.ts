@@ -62,7 +62,6 @@ export {
   distribution,
   type DistributionOptions,
   type ProtoDist,
-  protoDistOf,
   setDistribution,
   type TlsClientOptions,
 } from "./transport.ts";

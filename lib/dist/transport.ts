@@ -1,7 +1,8 @@
 /**
- * How the distribution port is dialled: plain TCP (`-proto_dist inet_tcp`), TLS (`inet_tls`: TLS
- * first, then the usual handshake inside it, as OTP's `inet_tls_dist` does), over IPv4 or IPv6
- * (`inet6_tcp`, `inet6_tls`), with or without EPMD. EPMD itself is always plain TCP.
+ * How the distribution port is dialled: plain TCP (`-proto_dist inet_tcp`, `inet6_tcp`) or TLS
+ * (`inet_tls`, `inet6_tls`: TLS first, then the usual handshake inside it with 4-byte lengths, as OTP's
+ * `inet_tls_dist` does), with or without EPMD. EPMD itself is always plain TCP. IPv6 needs nothing
+ * here: an IPv6 address is dialled as it is, and a name is dialled on whichever family answers.
  * @module
  */
 import { BytesError, connectTcp, ExactReader, frame16, type Transport, writeAll } from "../bytes/mod.ts";
@@ -19,8 +20,6 @@ export type ProtoDist = "inet_tcp" | "inet_tls" | "inet6_tcp" | "inet6_tls";
 export interface DistributionOptions {
   /** TLS certificates: TLS distribution when set. */
   tls?: TlsClientOptions;
-  /** Reach nodes over IPv6 (`inet6_tcp`, `inet6_tls`): names resolve to AAAA addresses only. */
-  ipv6?: boolean;
   /** Every node listens on this distribution port and EPMD is not asked (EPMD-less nodes). */
   distPort?: number;
 }
@@ -38,11 +37,6 @@ export function setDistribution(options: DistributionOptions): void {
 /** How this process reaches nodes (see {@link setDistribution}). */
 export function distribution(): DistributionOptions {
   return current;
-}
-
-/** The `-proto_dist` value of `options`. */
-export function protoDistOf(options: DistributionOptions): ProtoDist {
-  return `${options.ipv6 ? "inet6" : "inet"}_${options.tls ? "tls" : "tcp"}`;
 }
 
 /** A failed dial of the distribution port, classified. */
