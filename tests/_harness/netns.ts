@@ -139,10 +139,18 @@ export class Network implements AsyncDisposable {
     await runOk(["ip", "netns", "add", n]);
     await ipBatch(n, [
       "link set lo up",
-      "link add br0 type bridge",
+      // An address of its own: a bridge without one takes the lowest MAC of its ports, so a pod that
+      // joins could change it, and pods that cached the old one (ARP, ~30 s) lose DNS meanwhile.
+      `link add br0 address ${this.#bridgeMac()} type bridge`,
       `addr add ${this.gateway}/24 dev br0`,
       "link set br0 up",
     ]);
+  }
+
+  /** A locally administered unicast MAC for the bridge, from the network's subnet byte. */
+  #bridgeMac(): string {
+    const x = Number(this.#base.split(".")[2]);
+    return `02:00:0a:f4:${x.toString(16).padStart(2, "0")}:01`;
   }
 
   /** Creates a pod namespace attached to the bridge, with its resolv.conf and hosts files. */
