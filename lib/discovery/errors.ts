@@ -6,9 +6,22 @@
  * - `TIMEOUT`: no DNS answer within the deadline (server down, packets dropped).
  * - `DNS`: any other DNS failure (for example a TCP connection error).
  * - `EPMD`: EPMD could not be asked about a host.
- * - `CONFIG`: a source or the enumerator was set up wrongly (bad name, missing basename).
+ * - `CONFIG`: a source or the enumerator was set up wrongly (bad name, missing basename), or the
+ *   Kubernetes service-account files cannot be read.
+ * - `FORBIDDEN`: the Kubernetes API refused (403): the service account lacks a permission, which the
+ *   error names (`KubernetesForbiddenError`).
+ * - `UNAUTHORIZED`: the Kubernetes API did not accept the service-account token (401).
+ * - `API`: any other failure of a Kubernetes API request (connection, HTTP error, broken watch).
  */
-export type DiscoveryErrorCode = "NXDOMAIN_OR_NODATA" | "TIMEOUT" | "DNS" | "EPMD" | "CONFIG";
+export type DiscoveryErrorCode =
+  | "NXDOMAIN_OR_NODATA"
+  | "TIMEOUT"
+  | "DNS"
+  | "EPMD"
+  | "CONFIG"
+  | "FORBIDDEN"
+  | "UNAUTHORIZED"
+  | "API";
 
 /** Structured fields of a {@link DiscoveryError}. */
 export interface DiscoveryErrorOptions extends ErrorOptions {

@@ -48,6 +48,17 @@ export { aSource, type ASourceOptions } from "./dns_a.ts";
 export { staticSource } from "./static.ts";
 export { localEpmdSource, type LocalEpmdSourceOptions } from "./local_epmd.ts";
 export {
+  endpointCounts,
+  type EndpointSliceObject,
+  hostsOfSlices,
+  KubernetesForbiddenError,
+  kubernetesSource,
+  type KubernetesSourceOptions,
+  type MissingPermission,
+  SERVICE_ACCOUNT_DIR,
+  SERVICE_NAME_LABEL,
+} from "./kubernetes.ts";
+export {
   type Enumeration,
   type EnumerationFailure,
   isHelperName,

@@ -1,8 +1,8 @@
 import { canonicalIp } from "../bytes/address.ts";
 import { DiscoveryError } from "./errors.ts";
 
-/** Where a host came from: a DNS record type, a static list, or the local EPMD. */
-export type RecordType = "SRV" | "A" | "AAAA" | "static" | "epmd";
+/** Where a host came from: a DNS record type, a static list, the local EPMD, or the Kubernetes API. */
+export type RecordType = "SRV" | "A" | "AAAA" | "static" | "epmd" | "EndpointSlice";
 
 /** One host found by a {@link DiscoverySource}. */
 export interface DiscoveredHost {
@@ -31,10 +31,10 @@ export interface Discovery {
   queries: number;
 }
 
-/** A way to find peer hosts: DNS SRV, DNS A/AAAA, a static list, or the local EPMD. */
+/** A way to find peer hosts: DNS SRV, DNS A/AAAA, a static list, the local EPMD, or the Kubernetes API. */
 export interface DiscoverySource {
   /** Which kind of source this is. */
-  readonly kind: "srv" | "a" | "static" | "epmd";
+  readonly kind: "srv" | "a" | "static" | "epmd" | "kubernetes";
   /** A one-line human description, such as `DNS SRV _epmd._tcp.app.default.svc.cluster.local.`. */
   readonly description: string;
   /**
@@ -43,6 +43,14 @@ export interface DiscoverySource {
    * `signal` aborts, with its reason.
    */
   discover(signal?: AbortSignal): Promise<Discovery>;
+  /**
+   * For sources that learn about changes by themselves (the `kubernetes` source's watch): starts
+   * watching, and calls `onChange` (asynchronously, never during this call) whenever the answer of
+   * {@link DiscoverySource.discover} may have changed, so the caller asks again at once instead of at
+   * its next poll. `discover()` stays the only way to read the answer. Returns the function that
+   * unsubscribes; the watch stops when the last subscriber has left. Sources without it are polled.
+   */
+  subscribe?(onChange: () => void): () => void;
 }
 
 /** The canonical form of an IP address, or `undefined`: the one parser, in `bytes/address.ts`. */
