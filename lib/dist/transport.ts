@@ -50,13 +50,11 @@ export interface DialFailure {
  * for this name, or expired; or the node refused ours (its alert). Undefined when it is none of these.
  */
 export function classifyTlsError(err: unknown, host: string, port: number): DialFailure | undefined {
-  let e: unknown = err;
-  let text = "";
-  while (e instanceof Error) {
-    text += ` ${e.message}`;
-    e = e.cause;
-  }
-  const cert = /invalid peer certificate: ([^|]*)/.exec(text)?.[1]?.trim();
+  // The innermost error is the TLS library's own; outer ones repeat it with context.
+  const messages: string[] = [];
+  for (let e: unknown = err; e instanceof Error; e = e.cause) messages.unshift(e.message);
+  const find = (re: RegExp) => messages.map((m) => re.exec(m)?.[1]).find((x) => x !== undefined);
+  const cert = find(/invalid peer certificate: (.*)$/)?.trim();
   if (cert !== undefined) {
     if (/Expired/i.test(cert)) {
       return {
@@ -82,7 +80,7 @@ export function classifyTlsError(err: unknown, host: string, port: number): Dial
       message: `the node's TLS certificate on port ${port} is invalid (${cert})`,
     };
   }
-  const alert = /received fatal alert: (\w+)/.exec(text)?.[1];
+  const alert = find(/received fatal alert: (\w+)/);
   if (alert !== undefined) {
     const why = alert === "HandshakeFailure" || alert === "CertificateRequired"
       ? "it requires a client certificate: set tlsCertFile and tlsKeyFile"

@@ -32,6 +32,11 @@ Deno.test("classifyTlsError() names each certificate problem by a stable code", 
     assert.match(got!.message, message);
     assert.match(got!.message, /port 4370/);
   }
+  // The TLS library's words once, not again from the wrapping error.
+  assert.equal(
+    classifyTlsError(tlsFailure("invalid peer certificate: UnknownIssuer"), "127.0.0.1", 4370)?.message,
+    "the node's TLS certificate on port 4370 is not signed by a CA in tlsCaFile (UnknownIssuer)",
+  );
   assert.equal(
     classifyTlsError(tlsFailure("Connection refused (os error 111)"), "127.0.0.1", 4370),
     undefined,
