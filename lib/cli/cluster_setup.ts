@@ -21,12 +21,13 @@ import {
   aSource,
   type Discovery,
   type DiscoverySource,
+  kubernetesSource,
   localEpmdSource,
   NodeEnumerator,
   srvSource,
   staticSource,
 } from "../discovery/mod.ts";
-import type { Config } from "../config/mod.ts";
+import { type Config, serviceNames } from "../config/mod.ts";
 
 /** The discovery source the configuration names. Several Services are asked together. */
 export function sourceFrom(cfg: Config): DiscoverySource {
@@ -54,15 +55,65 @@ export function sourceFrom(cfg: Config): DiscoverySource {
     case "epmd":
       sources = [localEpmdSource({ nodeHost: cfg.node ? parseNodeName(cfg.node).host : undefined })];
       break;
+    case "kubernetes":
+      sources = kubernetesSources(cfg);
+      break;
   }
   return sources.length === 1 ? sources[0] : mergeSources(sources);
 }
 
+/**
+ * One `kubernetes` source per Service (a short name is in `namespace`; `app.ns.svc.zone` names its
+ * own), each with the same Service's DNS as its fallback when `kubernetesFallback` asks for one.
+ */
+function kubernetesSources(cfg: Config): DiscoverySource[] {
+  const inet6 = cfg.protoDist?.startsWith("inet6") ?? false;
+  return cfg.service.map((svc) => {
+    const [service, namespace = cfg.namespace] = svc.replace(/\.$/, "").split(".");
+    const fallback = cfg.kubernetesFallback === "none" ? undefined : serviceNames({
+      ...cfg,
+      service: [svc],
+      discovery: cfg.kubernetesFallback,
+    }).map((name) =>
+      cfg.kubernetesFallback === "srv"
+        ? srvSource({ name, timeoutMs: cfg.dnsTimeout, nameServer: cfg.nameServer })
+        : aSource({
+          name,
+          family: inet6 ? "AAAA" : "A",
+          hostForm: cfg.hostForm === "fqdn" ? "dashed" : "ip",
+          timeoutMs: cfg.dnsTimeout,
+          nameServer: cfg.nameServer,
+        })
+    )[0];
+    return kubernetesSource({
+      service,
+      namespace,
+      clusterDomain: cfg.clusterDomain,
+      // Checked by loadConfig: discovery 'kubernetes' has an API server.
+      apiUrl: cfg.kubernetesApi ?? "",
+      serviceAccountDir: cfg.serviceAccountDir,
+      hostForm: cfg.hostForm,
+      addressType: inet6 ? "IPv6" : "IPv4",
+      requestTimeoutMs: Math.max(cfg.dnsTimeout, 5000),
+      fallback,
+    });
+  });
+}
+
 /** One source that asks several and joins their answers. */
 function mergeSources(sources: DiscoverySource[]): DiscoverySource {
+  const watched = sources.filter((s) => s.subscribe);
   return {
     kind: sources[0].kind,
     description: sources.map((s) => s.description).join(" + "),
+    ...(watched.length > 0
+      ? {
+        subscribe(onChange: () => void): () => void {
+          const stops = watched.map((s) => s.subscribe!(onChange));
+          return () => stops.forEach((stop) => stop());
+        },
+      }
+      : {}),
     async discover(signal?: AbortSignal): Promise<Discovery> {
       const all = await Promise.all(sources.map((s) => s.discover(signal)));
       const hosts = new Map(all.flatMap((d) => d.hosts).map((h) => [h.host, h]));

@@ -129,6 +129,9 @@ export const KEY_GROUPS = {
     "hostForm",
     "dnsServer",
     "dnsTimeout",
+    "kubernetesApi",
+    "serviceAccountDir",
+    "kubernetesFallback",
   ],
   /** Talking to nodes. */
   connect: ["cookieFile", "epmdPort", "connectTimeout", "rpcTimeout", "concurrency"],

@@ -356,6 +356,10 @@ export class Reconciler {
   #stopped = false;
   #wake: (() => void) | undefined;
   #cycle: Promise<CycleReport> | undefined;
+  /** The source's unsubscribe, while {@link Reconciler.run} runs with a source that sees changes itself. */
+  #unsubscribe: (() => void) | undefined;
+  /** A change the source announced while a lookup was in flight: asked again when it ends. */
+  #sourceChanged = false;
   /** Counters since start. */
   readonly counters: ReconcilerCounters = {
     cycles: 0,
@@ -884,6 +888,18 @@ export class Reconciler {
   async run(): Promise<void> {
     if (this.#running) throw new ClusterError("STOPPED", "The reconcile loop is already running");
     this.#running = true;
+    // A source that sees changes itself (a watch) is asked again at once, not at the next poll; the
+    // lookup's end wakes the loop when the answer changed anything.
+    this.#unsubscribe = this.#o.source.subscribe?.(() => {
+      if (this.#stopped || this.#sourceChanged) return;
+      this.#sourceChanged = true;
+      const again = () => {
+        this.#sourceChanged = false;
+        if (!this.#stopped) this.#startDiscovery();
+      };
+      if (this.#discovering) this.#discovering.then(again);
+      else again();
+    });
     while (!this.#stopped) {
       const report = await this.runCycle();
       if (this.#stopped) break;
@@ -905,6 +921,8 @@ export class Reconciler {
   /** Stops the loop and closes the local link. */
   stop(): void {
     this.#stopped = true;
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
     this.#timer?.cancel();
     this.#wake?.();
     this.#link.close();

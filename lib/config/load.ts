@@ -325,6 +325,12 @@ export async function loadConfig(input: LoadConfigInput = {}): Promise<Config> {
         else set(key, key === "namespace" ? "default" : "cluster.local", "default");
         return;
       }
+      if (key === "kubernetesApi") {
+        // In a pod, Kubernetes sets KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT.
+        const found = explicit(key) ?? inClusterApi(env);
+        if (found !== undefined) set(key, found.value, found.source);
+        return;
+      }
       withDefault(key);
     });
   }
@@ -342,6 +348,19 @@ export async function loadConfig(input: LoadConfigInput = {}): Promise<Config> {
     if (discovery !== undefined) {
       set("discovery", discovery.value, discovery.source);
       checkDiscovery(discovery.value, discovery.source, service, hosts);
+      if (
+        discovery.value === "kubernetes" && wanted.has("kubernetesApi") &&
+        values.kubernetesApi === undefined &&
+        !problems.some((p) => p.key === "kubernetesApi") // a bad value is reported already
+      ) {
+        throw ConfigError.invalid({
+          key: "kubernetesApi",
+          source: discovery.source,
+          expected:
+            "the API server with discovery 'kubernetes': --kubernetes-api, or KUBERNETES_SERVICE_HOST and " +
+            "KUBERNETES_SERVICE_PORT, which Kubernetes sets in every pod",
+        });
+      }
       checkUnused(discovery.value, discovery.source, sources, flags);
     } else if (flags.service !== undefined && flags.hosts !== undefined) {
       throw new ConfigError(
@@ -522,8 +541,20 @@ function checkUnused(
   }
 }
 
+/** The API server a pod is given: `https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT`. */
+function inClusterApi(
+  env: (name: string) => string | undefined,
+): { value: string; source: string } | undefined {
+  const host = envValue(env, "KUBERNETES_SERVICE_HOST");
+  if (host === undefined) return undefined;
+  const port = envValue(env, "KUBERNETES_SERVICE_PORT") ?? "443";
+  const source = "env KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT";
+  const raw = `https://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  return { value: parseFound(CONFIG_KEYS.kubernetesApi, { raw, source }), source };
+}
+
 function checkDiscovery(discovery: DiscoveryKind, source: string, service: string[], hosts: string[]): void {
-  if ((discovery === "srv" || discovery === "a") && service.length === 0) {
+  if ((discovery === "srv" || discovery === "a" || discovery === "kubernetes") && service.length === 0) {
     throw ConfigError.invalid({
       key: "discovery",
       source,

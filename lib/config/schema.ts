@@ -19,6 +19,7 @@ import {
   type Readiness,
   readiness,
   serviceList,
+  ValueProblem,
   type ValueType,
   zoneName,
 } from "./values.ts";
@@ -29,8 +30,13 @@ import type { ProtoDist } from "../dist/transport.ts";
 export type { Readiness, ValueType } from "./values.ts";
 export type { ProtoDist } from "../dist/transport.ts";
 
-/** How peers are found: SRV records, A/AAAA records, a static host list, or the local EPMD only. */
-export type DiscoveryKind = "srv" | "a" | "static" | "epmd";
+/**
+ * How peers are found: SRV records, A/AAAA records, a static host list, the local EPMD only, or the
+ * Service's EndpointSlices through the Kubernetes API.
+ */
+export type DiscoveryKind = "srv" | "a" | "static" | "epmd" | "kubernetes";
+/** What discovery `kubernetes` asks when the API refuses it (403): nothing, or the Service's DNS. */
+export type KubernetesFallback = "none" | "srv" | "a";
 /** How a discovered host becomes the host part of a node name. */
 export type HostForm = "fqdn" | "ip" | "auto";
 /** Log output format; `auto` picks text on a terminal and JSON otherwise. */
@@ -60,6 +66,12 @@ export interface Config {
   hostForm: HostForm;
   /** The DNS server, `ip` or `ip:port`; undefined for the system resolver. */
   dnsServer?: string;
+  /** The Kubernetes API server for discovery `kubernetes`, `https://host:port`; undefined outside a pod. */
+  kubernetesApi?: string;
+  /** The directory of the pod's service-account `token` and `ca.crt`, for discovery `kubernetes`. */
+  serviceAccountDir: string;
+  /** What discovery `kubernetes` asks instead when the API refuses it (403). */
+  kubernetesFallback: KubernetesFallback;
   /** Steady-state reconcile interval, in milliseconds. */
   interval: number;
   /** Reconcile interval while any peer is missing, in milliseconds. */
@@ -203,6 +215,27 @@ function defineKeys<T extends { [K in ConfigKey]: KeyInput<K> }>(input: T): { [K
 
 const MAX_DURATION = 3_600_000;
 
+const HTTPS_URL_EXPECTED = "an https URL with a host and an optional port, such as 'https://10.96.0.1:443'";
+/** An `https://host[:port]` URL without path, query or credentials; kept without a trailing slash. */
+const httpsUrl: ValueType<string> = {
+  expected: HTTPS_URL_EXPECTED,
+  list: false,
+  parse(raw) {
+    if (typeof raw !== "string") throw new ValueProblem(HTTPS_URL_EXPECTED);
+    let url: URL;
+    try {
+      url = new URL(raw.trim());
+    } catch (err) {
+      throw new ValueProblem(HTTPS_URL_EXPECTED, { cause: err });
+    }
+    const bare = url.pathname === "/" && url.search === "" && url.hash === "" && url.username === "" &&
+      url.password === "";
+    if (url.protocol !== "https:" || url.hostname === "" || !bare) throw new ValueProblem(HTTPS_URL_EXPECTED);
+    return url.origin;
+  },
+  format: String,
+};
+
 /** Every configuration key, by name. The order here is the order of the docs and of `--help`. */
 export const CONFIG_KEYS: { readonly [K in ConfigKey]: KeySpec<K> } = defineKeys({
   node: {
@@ -241,9 +274,11 @@ export const CONFIG_KEYS: { readonly [K in ConfigKey]: KeySpec<K> } = defineKeys
   },
   discovery: {
     arg: "method",
-    type: oneOf<DiscoveryKind>(["srv", "a", "static", "epmd"]),
+    type: oneOf<DiscoveryKind>(["srv", "a", "static", "epmd", "kubernetes"]),
     defaultDoc: "`srv` when a service is set, `static` when hosts are set, else `epmd`",
-    doc: "How peers are found: SRV records, A/AAAA records, the static host list, or the local EPMD only",
+    doc:
+      "How peers are found: SRV records, A/AAAA records, the static host list, the local EPMD only, or the " +
+      "Service's EndpointSlices watched through the Kubernetes API",
   },
   service: {
     arg: "names",
@@ -306,6 +341,27 @@ export const CONFIG_KEYS: { readonly [K in ConfigKey]: KeySpec<K> } = defineKeys
     type: dnsServer,
     defaultDoc: "none (the system resolver)",
     doc: "DNS server to query, `ip` or `ip:port`",
+  },
+  kubernetesApi: {
+    arg: "url",
+    type: httpsUrl,
+    defaultDoc: "`https://<KUBERNETES_SERVICE_HOST>:<KUBERNETES_SERVICE_PORT>` (set in every pod), else none",
+    doc: "The Kubernetes API server that discovery `kubernetes` watches the Service's EndpointSlices at",
+  },
+  serviceAccountDir: {
+    arg: "path",
+    type: path,
+    default: "/var/run/secrets/kubernetes.io/serviceaccount",
+    doc: "Directory of the pod's service-account `token` (read again before each request) and `ca.crt`, " +
+      "for discovery `kubernetes`",
+  },
+  kubernetesFallback: {
+    arg: "method",
+    type: oneOf<KubernetesFallback>(["none", "srv", "a"]),
+    default: "none",
+    doc:
+      "What discovery `kubernetes` asks while the API refuses it (403, a missing Role): nothing (an error " +
+      "naming the permission), or the Service's SRV or A/AAAA records",
   },
   interval: {
     arg: "duration",
