@@ -25,6 +25,12 @@ import { Backoff, type RetryPolicy } from "./backoff.ts";
 import { type Clock, realClock, type Timer } from "./clock.ts";
 import { type NodeChange, watchNodes } from "./watch.ts";
 
+/**
+ * EPMD checks at one peer at once: a patient one and the short ones started every retry interval
+ * beside it (a short check's deadline, 300 ms, outlives one 200 ms interval).
+ */
+const MAX_CHECKS_PER_PEER = 3;
+
 /** Something worth logging once: a join, a departure, a failure or a recovery. */
 export type ClusterEvent =
   | { type: "local_up"; node: string; generation: number }
@@ -280,14 +286,15 @@ function answerKey(disc: Discovery, en: Enumeration): string {
  * once the first cycle's connect attempts are out, so nothing on the way from the local link coming
  * up to the first `connect_node/1` waits for it, for metrics or for DNS when peers are known.
  *
- * Connect attempts run beside the cycles, at most `concurrency` at once and at most two per peer. A
+ * Connect attempts run beside the cycles, at most `concurrency` at once and at most three per peer. A
  * missing peer is retried every `fastIntervalMs` for `patienceMs` (30 s), then every `maxBackoffMs`
  * (2 s) (see {@link Backoff}). A first attempt goes straight to `net_kernel:connect_node/1`; later
  * ones first ask the peer's EPMD (deadline `probeTimeoutMs`, 300 ms; every fourth one
  * `connectTimeoutMs`, for slow networks) whether it is registered, so an unreachable or partitioned
- * peer never makes the local node wait in net_kernel. Beside a patient check still in flight, a short
- * one starts at the retry interval, and the first to find the peer registered goes on to
- * `connect_node/1`: a healed peer is found within a few hundred ms. A peer that left the local node's
+ * peer never makes the local node wait in net_kernel. Checks do not wait for each other: beside checks
+ * still waiting for their deadline (a SYN lost in a partition), the next starts at the retry interval,
+ * and the first to find the peer registered goes on to `connect_node/1`: a healed peer is found within
+ * one retry interval and a round trip. A peer that left the local node's
  * `nodes()` counts as failed once (its first attempt, at once, asks EPMD first), unless the local node
  * itself restarted. Steady state costs one DNS query and one local rpc per cycle (12 a minute at the
  * default interval), and no EPMD query.
@@ -572,9 +579,10 @@ export class Reconciler {
       for (const p of missing) {
         if (this.#tasks.size >= this.#o.concurrency) break;
         if (this.#peers.get(p.node)?.backoff.ready(now) === false) continue;
-        // A second attempt only beside a patient EPMD check, and then a short one (see #attempt).
+        // Beside EPMD checks still waiting for their deadline, another starts at the retry interval
+        // (see #attempt); never beside a connect_node in flight.
         const a = this.#attempts.get(p.node);
-        if (a && (a.count >= 2 || a.connecting || !a.patient)) continue;
+        if (a && (a.count >= MAX_CHECKS_PER_PEER || a.connecting)) continue;
         report.attempted.push(p.node);
         this.#startAttempt(conn, p);
       }
@@ -767,8 +775,8 @@ export class Reconciler {
   }
 
   /**
-   * Starts an attempt at `p`: the first one, or a short EPMD check beside a patient one still in
-   * flight (the caller checked that at most one is, and that it is patient).
+   * Starts an attempt at `p`: the first one, or an EPMD check beside others still waiting for their
+   * deadline (the caller checked that fewer than {@link MAX_CHECKS_PER_PEER} are, and no connect_node).
    */
   #startAttempt(conn: LinkConnection, p: Peer): void {
     const st = this.#peers.get(p.node) ?? { backoff: new Backoff(this.#retry) };
@@ -776,12 +784,12 @@ export class Reconciler {
     const a = this.#attempts.get(p.node) ?? { count: 0, patient: false, connecting: false };
     this.#attempts.set(p.node, a);
     const b = st.backoff;
-    // A patient check is never doubled: beside one, the check is short.
+    // A patient check is never doubled: beside one, the check is short. Any check may outlive the
+    // retry interval (a SYN lost in a partition waits for its deadline): the next starts one interval
+    // after this one, beside it, not after it fails.
     const patient = b.probeFirst && b.patientProbe && !a.patient;
-    if (patient) {
-      a.patient = true;
-      b.pace(this.#clock.now());
-    }
+    if (patient) a.patient = true;
+    if (b.probeFirst) b.pace(this.#clock.now());
     a.count++;
     const task = this.#attempt(conn, p, st, a, patient).finally(() => {
       if (patient) a.patient = false;
@@ -852,7 +860,11 @@ export class Reconciler {
     }
     // A node gone from its host may come back under another name: ask that host's EPMD again.
     if (diagnosis.code === "NOT_REGISTERED") this.#o.enumerator.invalidate(p.host);
-    b.fail(this.#clock.now(), isRefusalCode(diagnosis.code));
+    // A failure never postpones the next check already paced beside this one (see #startAttempt).
+    const paced = b.nextAttemptAt;
+    const refused = isRefusalCode(diagnosis.code);
+    b.fail(this.#clock.now(), refused);
+    if (!refused && a.count > 1) b.nextAttemptAt = Math.min(b.nextAttemptAt, paced);
     st.lastReason = diagnosis.message;
     this.counters.connectFailures[diagnosis.code] = (this.counters.connectFailures[diagnosis.code] ?? 0) + 1;
     if (st.lastCode !== diagnosis.code) {

@@ -674,16 +674,42 @@ Deno.test("a short EPMD check starts beside a patient one still in flight, and t
   assert.ok(h.node.connected.has("app@10.0.0.2"));
 });
 
-Deno.test("overlapping EPMD checks stay bounded: at most 2 per peer, and `concurrency` in all", async () => {
+Deno.test("during a partition an EPMD check starts every 200 ms beside the ones waiting for their deadline, so a heal is found within 200 ms", async () => {
   const { state, probe } = partitionedProbe(() => h);
-  const h: Harness = setup({ probe, concurrency: 3 });
+  const h: Harness = setup({ probe });
+  h.link.bringUp();
+  h.source.setHosts("10.0.0.2");
+  let healed = false;
+  h.node.connect = () => Promise.resolve(healed);
+  const loop = await running(h);
+  await h.clock.advance(5_073);
+  // A SYN lost in the partition is re-sent only after 1 s: each check waits for its deadline, and the
+  // next one does not wait for it.
+  const starts = state.started.map((p) => p.at).filter((t) => t >= 1000);
+  assert.ok(starts.length >= 15, `${starts.length} checks in 4 s`);
+  assert.deepEqual(new Set(gaps(starts)), new Set([200]));
+  const healAt = h.clock.now() - T0;
+  state.healed = healed = true;
+  await h.clock.advance(1000);
+  await loop.stop();
+  const joinedAt = connectTimes(h, "app@10.0.0.2").find((t) => t >= healAt)!;
+  assert.ok(joinedAt - healAt <= 200, `re-meshed ${joinedAt - healAt} ms after the heal`);
+  assert.ok(h.node.connected.has("app@10.0.0.2"));
+});
+
+Deno.test("overlapping EPMD checks stay bounded: at most 3 per peer, and `concurrency` in all", async () => {
+  const { state, probe } = partitionedProbe(() => h);
+  const h: Harness = setup({ probe, concurrency: 5 });
   h.link.bringUp();
   h.source.setHosts("10.0.0.2", "10.0.0.3");
   const loop = await running(h);
   await h.clock.advance(60_000);
+  h.rec.stop();
+  await h.clock.advance(2000); // the checks in flight reach their deadline
   await loop.stop();
-  assert.equal(state.maxPerPeer, 2);
-  assert.equal(state.maxAll, 3);
+  // A patient check (2 s) and the short ones (300 ms) started every 200 ms beside it.
+  assert.equal(state.maxPerPeer, 3);
+  assert.equal(state.maxAll, 5);
   // Never two patient checks at one peer at once.
   for (const node of ["app@10.0.0.2", "app@10.0.0.3"]) {
     const patient = state.started.filter((p) => p.node === node && p.timeoutMs === 2000);
