@@ -97,6 +97,17 @@ export function classifyTlsError(err: unknown, host: string, port: number): Dial
   return undefined;
 }
 
+/** True when the TLS handshake failed because the peer closed or reset the connection. */
+function closedMidHandshake(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (
+      e instanceof Deno.errors.BrokenPipe || e instanceof Deno.errors.ConnectionReset ||
+      e instanceof Deno.errors.UnexpectedEof
+    ) return true;
+  }
+  return false;
+}
+
 /**
  * After a TLS handshake got no answer: asks the same port for a plain send_name and reports whether a
  * distribution status frame came back (the node speaks plain TCP distribution). One short connect,
@@ -136,6 +147,16 @@ export async function dialTls(
   } catch (err) {
     const known = classifyTlsError(err, host, port);
     if (known) return known;
+    if (closedMidHandshake(err)) {
+      // The node dropped the connection instead of (or before we read) its alert: it refused us.
+      return {
+        code: "CERT_REJECTED",
+        message: `the node on port ${port} closed the connection during the TLS handshake: ` +
+          (tls.cert === undefined
+            ? "it requires a client certificate: set tlsCertFile and tlsKeyFile"
+            : "it refused our certificate (the node's log says why)"),
+      };
+    }
     if (err instanceof BytesError && err.code === "TIMEOUT") {
       if (await speaksPlainDistribution(host, port)) {
         return {

@@ -33,6 +33,22 @@ export interface Pki extends AsyncDisposable {
   remove(): Promise<void>;
 }
 
+/**
+ * Why TLS nodes of `version` cannot run here, or undefined when they can: `openssl` makes the
+ * certificates, and the release needs OTP's `ssl` application (Debian's `erlang-ssl`, in the chroot for
+ * OTP 27 and 29).
+ */
+export function tlsUnavailableReason(version: OtpVersion): string | undefined {
+  if (!hasOpenssl()) return "'openssl' is not on PATH";
+  const lib = `${version === "25" ? "" : otpRoot(version)}/usr/lib/erlang/lib`;
+  try {
+    for (const e of Deno.readDirSync(lib)) if (e.name.startsWith("ssl-")) return undefined;
+  } catch { /* no such directory: said below */ }
+  return `OTP ${version} has no ssl application in ${lib} (install erlang-ssl${
+    version === "25" ? "" : " in that root"
+  })`;
+}
+
 /** True when `openssl` can be run. */
 export function hasOpenssl(): boolean {
   try {
