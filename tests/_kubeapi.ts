@@ -503,7 +503,8 @@ export async function startKubeApiIn(
     Deno.execPath(),
     "run",
     "-A",
-    "--no-lock",
+    "--config",
+    new URL("../deno.json", import.meta.url).pathname,
     new URL(import.meta.url).pathname,
     JSON.stringify(options),
   ], { stdin: "piped", stdout: "piped", stderr: "piped" });
@@ -553,7 +554,7 @@ export async function startKubeApiIn(
   return {
     url: hello.url,
     caFile: hello.caFile,
-    setPods: (service, pods, o) => call("setPods", service, pods, o),
+    setPods: (service, pods, o) => call("setPods", service, pods, o ?? {}),
     setTokens: (tokens) => call("setTokens", tokens),
     setForbidden: (on) => call("setForbidden", on),
     cutWatches: () => call("cutWatches"),
