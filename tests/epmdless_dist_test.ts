@@ -156,6 +156,16 @@ for (const version of OTP_VERSIONS) {
           },
         );
 
+        await t.step(
+          "status without a discovery source: the local node's host, no local EPMD asked",
+          async () => {
+            const r = await erlmesh(["status", "--node", b.name, ...common], env);
+            const out = r.stdout + r.stderr;
+            assert.equal(r.code, 0, out);
+            assert.ok(!/epmd/i.test(out), out);
+          },
+        );
+
         await t.step("a glob basename cannot name nodes without EPMD: exit 2", async () => {
           const r = await erlmesh([
             "status",

@@ -53,7 +53,10 @@ export function sourceFrom(cfg: Config): DiscoverySource {
       sources = [staticSource(cfg.hosts)];
       break;
     case "epmd":
-      sources = [localEpmdSource({ nodeHost: cfg.node ? parseNodeName(cfg.node).host : undefined })];
+      // Nodes run without EPMD have no local EPMD to list them: the local node's host is the one host.
+      sources = epmdLess(cfg) && cfg.node
+        ? [staticSource([parseNodeName(cfg.node).host])]
+        : [localEpmdSource({ nodeHost: cfg.node ? parseNodeName(cfg.node).host : undefined })];
       break;
     case "kubernetes":
       sources = kubernetesSources(cfg);
