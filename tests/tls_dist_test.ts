@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { erlmesh } from "./_cli.ts";
 import { connectNode, Cookie, HandshakeError, type TlsClientOptions } from "../lib/dist/mod.ts";
+import { portPlease } from "../lib/epmd/mod.ts";
 import { isAtom } from "../lib/etf/term.ts";
 import { formatTerm } from "../lib/etf/format.ts";
 import {
@@ -139,6 +140,28 @@ for (const version of OTP_VERSIONS) {
           }
         });
 
+        await t.step(
+          "the plain suite's refusals over TLS: wrong cookie, another name, not registered",
+          async () => {
+            const tls = tlsOf(pki);
+            let err = await handshakeError(
+              connectNode(node.name, { ...opts, tls, cookie: new Cookie("WRONG", "test") }),
+            );
+            assert.equal(err.code, "COOKIE_REJECTED", err.message);
+            const { port } = await portPlease("127.0.0.1", node.name.split("@")[0], { port: epmdPort });
+            err = await handshakeError(connectNode(`other${id}@127.0.0.1`, { ...opts, tls, distPort: port }));
+            assert.equal(err.code, "NAME_MISMATCH", err.message);
+            assert.equal(err.peerName, node.name);
+            err = await handshakeError(connectNode(`gone${id}@127.0.0.1`, { ...opts, tls }));
+            assert.equal(err.code, "NOT_REGISTERED", err.message);
+            const wrong = `${pki.dir}/wrong-cookie`;
+            await Deno.writeTextFile(wrong, "WRONGCOOKIE", { mode: 0o400 });
+            const r = await erlmesh(["ping", node.name, "--cookie-file", wrong], tlsEnv);
+            assert.equal(r.code, 1, r.stdout + r.stderr);
+            assert.match(r.stdout, /the node refused our cookie/);
+            assertNoSecrets(r.stdout + r.stderr, cookie, pki);
+          },
+        );
         await t.step(
           "plain erlmesh to a TLS node: TLS_REQUIRED, and the CLI says to set protoDist",
           async () => {

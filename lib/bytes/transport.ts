@@ -104,7 +104,12 @@ class ConnTransport implements Transport {
       return await this.#conn.read(p);
     } catch (err) {
       if (this.#closed) return null;
-      if (err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.BadResource) return null;
+      // A TLS peer that closes without close_notify (OTP nodes after refusing a cookie) ends the
+      // stream as a TCP peer's FIN does.
+      if (
+        err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.BadResource ||
+        err instanceof Deno.errors.UnexpectedEof
+      ) return null;
       throw err;
     }
   }
