@@ -121,6 +121,8 @@ for (const version of OTP_VERSIONS) {
             assert.equal(status.code, 0, status.stdout + status.stderr);
             assert.ok(status.stdout.includes(a.name), status.stdout);
             assert.ok(!/epmd/i.test(status.stdout + status.stderr), status.stdout + status.stderr);
+            const probe = await erlmesh(["probe", "readiness", "--node", a.name, ...hosts, ...common], env);
+            assert.equal(probe.code, 0, probe.stdout + probe.stderr);
           },
         );
 

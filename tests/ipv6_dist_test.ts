@@ -42,7 +42,7 @@ for (const version of OTP_VERSIONS) {
 
   Deno.test({
     name: `IPv6 OTP ${version} with OTP ${other}: inet6_tcp nodes on ::1: EPMD over IPv6, names, ping, ` +
-      "nodes, discover, status, mesh and agent --once",
+      "nodes, discover, status, mesh, probe, wait and agent --once",
     ignore: !ipv6 || !avail.available || !otherAvail.available,
     async fn(t) {
       const cookie = randomCookie();
@@ -93,26 +93,47 @@ for (const version of OTP_VERSIONS) {
           assert.ok(r.stdout.includes(a.name) && r.stdout.includes(b.name), r.stdout);
         });
 
-        await t.step("agent --once meshes the two IPv6 nodes; mesh and status agree", async () => {
-          const r = await erlmesh([
-            "agent",
-            "--once",
-            "--node",
-            a.name,
-            ...common,
-            "--proto-dist",
-            "inet6_tcp",
-          ], {
-            ERL_EPMD_PORT: String(epmdPort),
-          });
-          assert.equal(r.code, 0, r.stdout + r.stderr);
-          assert.ok((await a.eval("nodes().")).includes(b.name), await a.eval("nodes()."));
-          const mesh = await erlmesh(["mesh", "--node", a.name, ...common], env);
-          assert.equal(mesh.code, 0, mesh.stdout + mesh.stderr);
-          const status = await erlmesh(["status", "--node", b.name, ...common], env);
-          assert.equal(status.code, 0, status.stdout + status.stderr);
-          assert.ok(status.stdout.includes(a.name), status.stdout);
-        });
+        await t.step(
+          "agent --once meshes the two IPv6 nodes; mesh, status, probe and wait agree",
+          async () => {
+            const r = await erlmesh([
+              "agent",
+              "--once",
+              "--node",
+              a.name,
+              ...common,
+              "--proto-dist",
+              "inet6_tcp",
+            ], {
+              ERL_EPMD_PORT: String(epmdPort),
+            });
+            assert.equal(r.code, 0, r.stdout + r.stderr);
+            assert.ok((await a.eval("nodes().")).includes(b.name), await a.eval("nodes()."));
+            const mesh = await erlmesh(["mesh", "--node", a.name, ...common], env);
+            assert.equal(mesh.code, 0, mesh.stdout + mesh.stderr);
+            const status = await erlmesh(["status", "--node", b.name, ...common], env);
+            assert.equal(status.code, 0, status.stdout + status.stderr);
+            assert.ok(status.stdout.includes(a.name), status.stdout);
+            const probe = await erlmesh(["probe", "readiness", "--node", a.name, ...common], env);
+            assert.equal(probe.code, 0, probe.stdout + probe.stderr);
+            const wait = await erlmesh(
+              [
+                "wait",
+                "--epmd",
+                "--peers",
+                "1",
+                "--node",
+                a.name,
+                "--hosts",
+                "::1",
+                "--basename",
+                `v6${id}*`,
+              ],
+              env,
+            );
+            assert.equal(wait.code, 0, wait.stdout + wait.stderr);
+          },
+        );
       } finally {
         await Deno.remove(dir, { recursive: true }).catch(() => {});
       }
