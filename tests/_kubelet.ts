@@ -6,8 +6,8 @@
  * - a pod gets an IP (a network namespace of the harness), the kubelet hosts line and resolv.conf;
  * - its volumes: `emptyDir` (a 0777 directory), `secret` (the files of the Secret the test supplies, with
  *   `defaultMode`/`mode`, owned by root and the pod's `fsGroup`), in a per-run temporary folder;
- * - environment from `value` (with `$(VAR)` of earlier entries) and the downward API (`metadata.name`,
- *   `metadata.namespace`, `status.podIP`);
+ * - environment from ConfigMaps (`envFrom`), `value` (with `$(VAR)` of earlier entries) and the downward
+ *   API (`metadata.name`, `metadata.namespace`, `status.podIP`);
  * - the init containers' `command`+`args` one after the other, then the containers' — exactly as written,
  *   run as `runAsUser`/`runAsGroup` with `fsGroup` as a supplementary group (setpriv, no new privileges, no
  *   capabilities). Paths of the image are mapped onto the test machine: `/usr/local/bin/erlmesh` runs
@@ -336,10 +336,26 @@ export class SimPod {
     })).sort((a: { path: string }, b: { path: string }) => b.path.length - a.path.length);
   }
 
-  /** @internal environment of a container: image ENV, then `env` in order with $(VAR) and the downward API. */
-  environment(c: K8sObject, image: ImageSpec, namespace: string): Record<string, string> {
+  /**
+   * @internal environment of a container: image ENV, then `envFrom` ConfigMaps, then `env` in order with
+   * $(VAR) of what is defined before it, and the downward API.
+   */
+  environment(
+    c: K8sObject,
+    image: ImageSpec,
+    namespace: string,
+    configMaps: Map<string, Record<string, string>>,
+  ): Record<string, string> {
     const env: Record<string, string> = { PATH: IMAGE_PATH, HOSTNAME: this.hostname, ...(image.env ?? {}) };
     const defined: Record<string, string> = {};
+    for (const from of c.envFrom ?? []) {
+      const name = from.configMapRef?.name;
+      const data = name === undefined ? undefined : configMaps.get(name);
+      if (!data) throw new Error(`Cannot simulate envFrom of '${c.name}': ${JSON.stringify(from)} not found`);
+      for (const [k, v] of Object.entries(data)) {
+        defined[(from.prefix ?? "") + k] = env[(from.prefix ?? "") + k] = v;
+      }
+    }
     for (const e of c.env ?? []) {
       let value: string;
       if (e.valueFrom) {
@@ -412,6 +428,7 @@ export class Kubelet implements AsyncDisposable {
   readonly images: Record<string, ImageSpec>;
   readonly releaseRoot: string;
   readonly services: K8sObject[];
+  readonly configMaps: Map<string, Record<string, string>>;
   readonly workloads: Workload[];
   readonly events: SimEvent[] = [];
   readonly denoDir: string;
@@ -432,6 +449,9 @@ export class Kubelet implements AsyncDisposable {
     this.images = o.images;
     this.releaseRoot = o.releaseRoot;
     this.services = o.objects.filter((x) => x.kind === "Service");
+    this.configMaps = new Map(
+      o.objects.filter((x) => x.kind === "ConfigMap").map((x) => [x.metadata.name, x.data ?? {}]),
+    );
     this.workloads = o.objects.filter((x) => x.kind === "StatefulSet" || x.kind === "Deployment")
       .map((x) => new Workload(x));
   }
@@ -750,7 +770,7 @@ export class Kubelet implements AsyncDisposable {
   #spawn(pod: SimPod, c: K8sObject): Proc {
     const image = this.images[imageName(c.image)];
     if (!image) throw new Error(`Cannot run '${c.name}': unknown image '${c.image}'`);
-    const env = pod.environment(c, image, this.namespace);
+    const env = pod.environment(c, image, this.namespace, this.configMaps);
     const mounts = pod.mounts(c);
     const map = (s: string): string => {
       for (const m of mounts) {
