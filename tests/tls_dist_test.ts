@@ -213,21 +213,42 @@ for (const version of OTP_VERSIONS) {
           assert.match(err.message, /is not signed by a CA in tlsCaFile/);
         });
 
-        await t.step("an unreadable or non-PEM TLS file is a configuration error (exit 2)", async () => {
-          let r = await erlmesh(["ping", node.name, "--cookie-file", cookieFile], {
-            ...tlsEnv,
-            ERLMESH_TLS_CA_FILE: `${pki.dir}/missing.pem`,
-          });
-          assert.equal(r.code, 2, r.stdout + r.stderr);
-          assert.match(r.stderr, /Cannot read tlsCaFile '.*missing\.pem' \(from env ERLMESH_TLS_CA_FILE\)/);
-          r = await erlmesh(["ping", node.name, "--cookie-file", cookieFile], {
-            ...tlsEnv,
-            ERLMESH_TLS_KEY_FILE: cookieFile,
-          });
-          assert.equal(r.code, 2, r.stdout + r.stderr);
-          assert.match(r.stderr, /Cannot use tlsKeyFile .*expected a PEM file of a private key/);
-          assertNoSecrets(r.stdout + r.stderr, cookie, pki);
-        });
+        await t.step(
+          "an unreadable, non-PEM or mismatched TLS file is a configuration error (exit 2)",
+          async () => {
+            let r = await erlmesh(["ping", node.name, "--cookie-file", cookieFile], {
+              ...tlsEnv,
+              ERLMESH_TLS_CA_FILE: `${pki.dir}/missing.pem`,
+            });
+            assert.equal(r.code, 2, r.stdout + r.stderr);
+            assert.match(r.stderr, /Cannot read tlsCaFile '.*missing\.pem' \(from env ERLMESH_TLS_CA_FILE\)/);
+            r = await erlmesh(["ping", node.name, "--cookie-file", cookieFile], {
+              ...tlsEnv,
+              ERLMESH_TLS_KEY_FILE: cookieFile,
+            });
+            assert.equal(r.code, 2, r.stdout + r.stderr);
+            assert.match(r.stderr, /Cannot use tlsKeyFile .*expected a PEM file of a private key/);
+            // Deno aborts the process on a key of another certificate: erlmesh checks the pair first.
+            r = await erlmesh(["ping", node.name, "--cookie-file", cookieFile], {
+              ...tlsEnv,
+              ERLMESH_TLS_KEY_FILE: pki.rogueClient.key,
+            });
+            assert.equal(r.code, 2, r.stdout + r.stderr);
+            assert.match(
+              r.stderr,
+              /Cannot use tlsKeyFile '.*' with tlsCertFile '.*': the key does not belong to the certificate/,
+            );
+            const badCa = `${pki.dir}/bad-ca.pem`;
+            await Deno.writeTextFile(badCa, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+            r = await erlmesh(["ping", node.name, "--cookie-file", cookieFile], {
+              ...tlsEnv,
+              ERLMESH_TLS_CA_FILE: badCa,
+            });
+            assert.equal(r.code, 2, r.stdout + r.stderr);
+            assert.match(r.stderr, /Cannot use tlsCaFile '.*bad-ca\.pem'.*expected PEM CERTIFICATE blocks/);
+            assertNoSecrets(r.stdout + r.stderr, cookie, pki);
+          },
+        );
       }
 
       await t.step("a node certificate for another name: CERT_NAME", async () => {

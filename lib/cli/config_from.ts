@@ -65,8 +65,54 @@ export async function distributionFrom(cfg: Config, withTls = true): Promise<Dis
   const ca = await read("tlsCaFile", "CA certificates");
   const cert = await read("tlsCertFile", "a certificate");
   const key = await read("tlsKeyFile", "a private key");
+  if (ca !== undefined && !holdsCertificates(ca)) {
+    const source = cfg.sources.tlsCaFile ?? "default";
+    throw new ConfigError(
+      "FILE",
+      { key: "tlsCaFile", source, expected: "PEM CERTIFICATE blocks" },
+      `Cannot use tlsCaFile '${cfg.tlsCaFile}' (from ${source}): expected PEM CERTIFICATE blocks, and one does not decode`,
+    );
+  }
+  if (cert !== undefined && key !== undefined) checkKeyPair(cfg, cert, key);
   out.tls = { caCerts: ca === undefined ? [] : [ca], cert, key };
   return out;
+}
+
+/** True when `pem` has CERTIFICATE blocks and each is base64 of a DER SEQUENCE. */
+function holdsCertificates(pem: string): boolean {
+  const blocks = [...pem.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)];
+  return blocks.length > 0 && blocks.every((b) => {
+    try {
+      const der = atob(b[1].replace(/\s+/g, ""));
+      return der.length > 2 && der.charCodeAt(0) === 0x30;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * Checks that the key belongs to the certificate before any connection uses them: a TLS server
+ * configuration is built with them and dropped (Deno's client side aborts the process on a mismatch).
+ */
+function checkKeyPair(cfg: Config, cert: string, key: string): void {
+  try {
+    Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key }).close();
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    const source = cfg.sources.tlsKeyFile ?? "default";
+    const state = /mismatch|not be consistent/i.test(why)
+      ? "the key does not belong to the certificate"
+      : /key/i.test(why)
+      ? "the private key cannot be read (expected an RSA, ECDSA or Ed25519 key in PEM)"
+      : "the certificate cannot be read (expected a PEM CERTIFICATE chain)";
+    throw new ConfigError(
+      "FILE",
+      { key: "tlsKeyFile", source, expected: "the private key of tlsCertFile" },
+      `Cannot use tlsKeyFile '${cfg.tlsKeyFile}' with tlsCertFile '${cfg.tlsCertFile}': ${state}`,
+      { cause: err },
+    );
+  }
 }
 
 /** The cookie from `cookieFile` or the usual places (the environment read through the config layer). */
