@@ -62,6 +62,11 @@ export interface KubeApiControl extends AsyncDisposable {
   setForbidden(on: boolean): Promise<void>;
   /** Breaks every open watch in the middle of its chunked stream; the count broken. */
   cutWatches(): Promise<number>;
+  /**
+   * Makes every open watch go silent, as a connection dropped without a reset would: no event, no
+   * bookmark, and no end at its `timeoutSeconds`; the count frozen.
+   */
+  freezeWatches(): Promise<number>;
   /** Forgets the event history: a watch from an older resource version gets `410 Gone`. */
   compact(): Promise<void>;
   /** Request counters. */
@@ -84,9 +89,14 @@ export interface KubeApiOptions {
   goneAs?: "event" | "status";
   /** Items per list page when the client gives no `limit`, as `limit`/`continue` pages. @default unlimited */
   pageSize?: number;
+  /** Ends every watch after at most this long, whatever its `timeoutSeconds` (0: at once, as a bad proxy would). */
+  watchCapSeconds?: number;
 }
 
-type Resolved = Required<Omit<KubeApiOptions, "pageSize">> & { pageSize?: number };
+type Resolved = Required<Omit<KubeApiOptions, "pageSize" | "watchCapSeconds">> & {
+  pageSize?: number;
+  watchCapSeconds?: number;
+};
 
 const GROUP = "discovery.k8s.io";
 const API_VERSION = `${GROUP}/v1`;
@@ -173,6 +183,7 @@ interface Watcher {
   service: string;
   send(line: unknown): void;
   cut(): void;
+  freeze(): void;
 }
 
 function status(code: number, reason: string, message: string, details?: Record<string, unknown>): Response {
@@ -289,6 +300,12 @@ class KubeApi implements KubeApiControl {
     return Promise.resolve();
   }
 
+  freezeWatches(): Promise<number> {
+    const all = [...this.#watchers];
+    for (const w of all) w.freeze();
+    return Promise.resolve(all.length);
+  }
+
   cutWatches(): Promise<number> {
     const all = [...this.#watchers];
     for (const w of all) w.cut();
@@ -390,9 +407,13 @@ class KubeApi implements KubeApiControl {
       return status(410, "Expired", `too old resource version: ${rvText} (${this.#compactedBelow})`);
     }
     const bookmarks = url.searchParams.get("allowWatchBookmarks") === "true";
-    const timeoutS = Number(url.searchParams.get("timeoutSeconds") ?? 1800);
+    const timeoutS = Math.min(
+      Number(url.searchParams.get("timeoutSeconds") ?? 1800),
+      this.#o.watchCapSeconds ?? Infinity,
+    );
     const enc = new TextEncoder();
     let watcher: Watcher | undefined;
+    let frozen = false;
     let timers: ReturnType<typeof setTimeout>[] = [];
     const stop = () => {
       for (const t of timers) clearTimeout(t), clearInterval(t);
@@ -402,6 +423,7 @@ class KubeApi implements KubeApiControl {
     const body = new ReadableStream<Uint8Array>({
       start: (controller) => {
         const send = (line: unknown) => {
+          if (frozen) return;
           try {
             controller.enqueue(enc.encode(JSON.stringify(line) + "\n"));
           } catch { /* closed */ }
@@ -438,6 +460,11 @@ class KubeApi implements KubeApiControl {
             try {
               controller.error(new Error("the test cut this watch connection"));
             } catch { /* closed */ }
+          },
+          freeze: () => {
+            frozen = true;
+            for (const t of timers) clearTimeout(t), clearInterval(t);
+            timers = [];
           },
         };
         this.#watchers.add(watcher);
@@ -558,6 +585,7 @@ export async function startKubeApiIn(
     setTokens: (tokens) => call("setTokens", tokens),
     setForbidden: (on) => call("setForbidden", on),
     cutWatches: () => call("cutWatches"),
+    freezeWatches: () => call("freezeWatches"),
     compact: () => call("compact"),
     stats: () => call("stats"),
     close,

@@ -201,6 +201,45 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "kubernetes source: a watch gone silent past its timeoutSeconds is dropped and started again",
+  ignore,
+  async fn() {
+    await using t = await setUp({ bookmarkMs: 60_000 });
+    await t.api.setPods("app", sts(2));
+    const source = t.source({ watchTimeoutSeconds: 1, idleGraceMs: 300 });
+    t.watch(source);
+    await waitUntil(async () => (await t.api.stats()).open === 1, { what: "the watch open" });
+    // The connection dies without a reset: the server neither sends nor ends it.
+    assert.equal(await t.api.freezeWatches(), 1);
+    await t.api.setPods("app", sts(3));
+    await waitUntil(async () => (await hostsOf(source)).length === 3, {
+      what: "the change seen through a new watch",
+      timeoutMs: 10_000,
+    });
+    const stats = await t.api.stats();
+    assert.deepEqual([stats.lists, stats.watches >= 2], [1, true], JSON.stringify(stats));
+  },
+});
+
+Deno.test({
+  name: "kubernetes source: a server that ends every watch at once is not asked in a loop (backoff)",
+  ignore,
+  async fn() {
+    await using t = await setUp({ watchCapSeconds: 0 });
+    await t.api.setPods("app", sts(2));
+    const source = t.source({ backoffMs: 100, maxBackoffMs: 400 });
+    t.watch(source);
+    await waitUntil(async () => (await t.api.stats()).watches >= 3, { what: "a few watches" });
+    const from = (await t.api.stats()).watches;
+    await new Promise((r) => setTimeout(r, 2000)); // an observation window: requests must be spread out
+    const during = (await t.api.stats()).watches - from;
+    // At most one watch per 200 ms (half the 400 ms ceiling) once backed off; an unguarded loop sends hundreds.
+    assert.ok(during <= 12, `${during} watches in 2 s`);
+    assert.deepEqual(await hostsOf(source), [`app-0.${DOMAIN}`, `app-1.${DOMAIN}`]);
+  },
+});
+
 for (const goneAs of ["event", "status"] as const) {
   Deno.test({
     name: `kubernetes source: 410 Gone (as ${

@@ -293,8 +293,8 @@ class KubernetesSource implements DiscoverySource {
   #requests = 0;
   /** Resolved when the watch loop has a first answer (a list, or a failure). */
   #firstAnswer: { promise: Promise<void>; resolve: () => void } | undefined;
-  /** Set when the server accepted the current watch: a break after that starts the backoff afresh. */
-  #watchAccepted = false;
+  /** When the server accepted the current watch: a break a while after that starts the backoff afresh. */
+  #watchAcceptedAt: number | undefined;
 
   constructor(options: KubernetesSourceOptions) {
     this.#o = {
@@ -464,16 +464,23 @@ class KubernetesSource implements DiscoverySource {
   async #run(signal: AbortSignal): Promise<void> {
     let attempt = 0;
     while (!signal.aborted) {
-      this.#watchAccepted = false;
+      this.#watchAcceptedAt = undefined;
       try {
         if (this.#resourceVersion === undefined) await this.#list(signal);
         this.#recovered();
-        const got = await this.#watch(signal);
-        if (got) attempt = 0;
-        continue; // the watch ended as planned: the next one starts from the last resource version
+        const startedAt = Date.now();
+        await this.#watch(signal);
+        // The watch ended as planned: the next one starts from the last resource version, at once; but a
+        // server (or proxy) that ends every watch at once is not asked in a loop.
+        if (Date.now() - startedAt >= 1000) {
+          attempt = 0;
+          continue;
+        }
+        attempt++;
       } catch (err) {
         if (signal.aborted) break;
-        if (this.#watchAccepted) attempt = 0;
+        // A watch that ran a while before it broke was a success: the backoff starts afresh.
+        if (this.#watchAcceptedAt !== undefined && Date.now() - this.#watchAcceptedAt >= 1000) attempt = 0;
         if (err instanceof Gone) {
           // The resource version is too old: list again, at once the first time.
           this.#resourceVersion = undefined;
@@ -619,8 +626,8 @@ class KubernetesSource implements DiscoverySource {
     this.#setSlices(slices);
   }
 
-  /** One watch, until the server ends it; true when it was accepted. Throws {@link Gone} on 410. */
-  async #watch(signal: AbortSignal): Promise<boolean> {
+  /** One watch, until the server ends it. Throws {@link Gone} on 410. */
+  async #watch(signal: AbortSignal): Promise<void> {
     const timeoutSeconds = Math.round(this.#o.watchTimeoutSeconds * (1 + Math.random() / 4));
     const { res, controller, release } = await this.#request(
       this.#url({
@@ -634,7 +641,7 @@ class KubernetesSource implements DiscoverySource {
       this.#o.requestTimeoutMs,
     );
     release();
-    this.#watchAccepted = true;
+    this.#watchAcceptedAt = Date.now();
     this.#recovered();
     // Silence past the watch's own end means a dead connection.
     const idleMs = timeoutSeconds * 1000 + this.#o.idleGraceMs;
@@ -682,7 +689,6 @@ class KubernetesSource implements DiscoverySource {
       signal.removeEventListener("abort", onAbort);
       res.body?.cancel().catch(() => {});
     }
-    return true;
   }
 
   /** Applies one watch event; true when the slices changed. */
