@@ -251,6 +251,30 @@ for (const version of OTP_VERSIONS) {
         );
       }
 
+      await t.step("a node named by a DNS name (x@localhost) is checked against the DNS SANs", async () => {
+        for (const [cert, ok] of [[pki.server, true], [pki.wrongName, false]] as const) {
+          await using tls = await nodeTlsArgs(pki, version, { node: cert });
+          await using node = await startNode({
+            version,
+            name: `tls${id}${ok ? "h" : "w"}@localhost`,
+            nameKind: "long",
+            cookie,
+            epmdPort,
+            args: tls.args,
+          });
+          const attempt = connectNode(node.name, { ...opts, tls: tlsOf(pki) });
+          if (ok) {
+            const conn = await attempt;
+            assert.ok(isAtom(await conn.rpc("erlang", "node", []), node.name));
+            conn.close();
+          } else {
+            const err = await handshakeError(attempt);
+            assert.equal(err.code, "CERT_NAME", err.message);
+            assert.match(err.message, /is not valid for 'localhost'/);
+          }
+        }
+      });
+
       await t.step("a node certificate for another name: CERT_NAME", async () => {
         await using tls = await nodeTlsArgs(pki, version, { node: pki.wrongName });
         await using node = await startNode({
