@@ -16,6 +16,7 @@ import { type KubeApiControl, type PodEndpoint, startKubeApi } from "./_kubeapi.
 import { hasOpenssl } from "./_harness/tls.ts";
 import { tempPrefix } from "./_harness/prefix.ts";
 import { waitUntil } from "./_harness/wait.ts";
+import { erlmesh } from "./_cli.ts";
 
 const ignore = !hasOpenssl();
 if (ignore) console.warn("SKIP kubernetes source tests: openssl is not installed");
@@ -380,3 +381,94 @@ Deno.test({
 
 /** Keeps the type import used when every test is ignored. */
 export type { KubeApiControl };
+
+/** A minimal EPMD on 127.0.0.1 and 127.0.0.2 (one port) answering NAMES with one node 'app'. */
+function namesOnlyEpmd(): AsyncDisposable & { port: number } {
+  const first = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const second = Deno.listen({ hostname: "127.0.0.2", port: first.addr.port });
+  const serve = async (l: Deno.Listener) => {
+    for await (const conn of l) {
+      (async () => {
+        try {
+          await conn.read(new Uint8Array(16)); // the NAMES request
+          const reply = new Uint8Array([
+            0,
+            0,
+            0x11,
+            0x11,
+            ...new TextEncoder().encode("name app at port 9100\n"),
+          ]);
+          await conn.write(reply);
+        } finally {
+          conn.close();
+        }
+      })().catch(() => {});
+    }
+  };
+  const loops = [serve(first).catch(() => {}), serve(second).catch(() => {})];
+  return {
+    port: first.addr.port,
+    async [Symbol.asyncDispose]() {
+      first.close();
+      second.close();
+      await Promise.all(loops);
+    },
+  };
+}
+
+Deno.test({
+  name:
+    "erlmesh discover --discovery kubernetes, as a process: the in-cluster variables, a 403, no API server",
+  ignore,
+  async fn() {
+    await using t = await setUp();
+    await using epmd = namesOnlyEpmd();
+    await t.api.setPods("app", [
+      { name: "app-a", ip: "127.0.0.1", ready: true },
+      { name: "app-b", ip: "127.0.0.2", ready: true },
+      { name: "app-c", ip: "127.0.0.3", ready: true, terminating: true },
+    ]);
+    const api = new URL(t.api.url);
+    const env = {
+      KUBERNETES_SERVICE_HOST: api.hostname,
+      KUBERNETES_SERVICE_PORT: api.port,
+      POD_NAMESPACE: "default",
+    };
+    const args = [
+      "discover",
+      "-o",
+      "json",
+      "--discovery",
+      "kubernetes",
+      "--service",
+      "app",
+      "--basename",
+      "app",
+      "--service-account-dir",
+      t.dir,
+      "--epmd-port",
+      String(epmd.port),
+    ];
+    const ok = await erlmesh(args, env);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    const json = JSON.parse(ok.stdout);
+    assert.equal(
+      json.source,
+      `Kubernetes EndpointSlices of Service 'app' in namespace 'default' at ${t.api.url}`,
+    );
+    assert.deepEqual(json.hosts.map((h: { host: string }) => h.host), ["127.0.0.1", "127.0.0.2"]);
+    assert.deepEqual(json.nodes.map((n: { node: string }) => n.node), ["app@127.0.0.1", "app@127.0.0.2"]);
+    assert.deepEqual([json.recordTypes, json.error], [["EndpointSlice"], null]);
+
+    await t.api.setForbidden(true);
+    const refused = await erlmesh(args, env);
+    assert.equal(refused.code, 1);
+    const err = JSON.parse(refused.stdout).error;
+    assert.equal(err.code, "FORBIDDEN");
+    assert.match(err.message, /^Cannot list endpointslices\.discovery\.k8s\.io in namespace 'default'/);
+
+    const noApi = await erlmesh(args, { POD_NAMESPACE: "default" });
+    assert.equal(noApi.code, 2, noApi.stdout + noApi.stderr);
+    assert.match(noApi.stdout + noApi.stderr, /KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT/);
+  },
+});
