@@ -358,6 +358,11 @@ Deno.test({
       const d = await source.discover();
       assert.equal(d.error?.code, "TIMEOUT", d.error?.message);
       assert.match(d.error!.message, /no answer within 300 ms/);
+      // Watching: the first discover() waits for the first list no longer than a request's deadline.
+      const watched = t.source({ apiUrl: `https://127.0.0.1:${listener.addr.port}`, requestTimeoutMs: 300 });
+      t.watch(watched);
+      const first = await watched.discover();
+      assert.deepEqual([first.error?.code, first.hosts, first.stale], ["TIMEOUT", [], false]);
     } finally {
       listener.close();
       await accepting.catch(() => {});

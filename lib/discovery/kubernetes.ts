@@ -333,6 +333,14 @@ class KubernetesSource implements DiscoverySource {
     if (this.#loop) {
       if (this.#view === undefined && this.#error === undefined) {
         await this.#awaitFirst(signal);
+        if (this.#view === undefined && this.#error === undefined) {
+          // Not "no peers": nothing is known yet.
+          const error = new DiscoveryError(
+            "TIMEOUT",
+            `Cannot list EndpointSlices at ${this.#o.apiUrl}: no answer within ${this.#o.requestTimeoutMs} ms`,
+          );
+          return { hosts: [], recordTypes: [], stale: false, error, queries: this.#takeRequests() };
+        }
       }
     } else {
       // No watch: one list now.
@@ -358,7 +366,8 @@ class KubernetesSource implements DiscoverySource {
     this.#listeners.add(listener);
     if (!this.#loop) {
       const controller = new AbortController();
-      this.#loop = { controller, done: this.#run(controller.signal) };
+      // #run handles its own failures; anything else still ends up as this source's error.
+      this.#loop = { controller, done: this.#run(controller.signal).catch((err) => this.#failed(err)) };
     }
     return () => {
       this.#listeners.delete(listener);
@@ -373,9 +382,14 @@ class KubernetesSource implements DiscoverySource {
 
   // -- the answer -----------------------------------------------------------------------------
 
-  async #answer(signal?: AbortSignal): Promise<Discovery> {
-    const queries = this.#requests;
+  #takeRequests(): number {
+    const n = this.#requests;
     this.#requests = 0;
+    return n;
+  }
+
+  async #answer(signal?: AbortSignal): Promise<Discovery> {
+    const queries = this.#takeRequests();
     if (this.#forbidden && this.#o.fallback) {
       const fb = await this.#o.fallback.discover(signal);
       return { ...fb, error: this.#forbidden, queries: queries + fb.queries };
