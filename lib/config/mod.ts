@@ -33,6 +33,7 @@ export {
   type DiscoveryKind,
   type HostForm,
   type KeySpec,
+  type KubernetesFallback,
   type LegacyVariable,
   type LogFormat,
   type LogLevel,

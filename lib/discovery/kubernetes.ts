@@ -80,7 +80,10 @@ export interface KubernetesSourceOptions {
    * @default {500}
    */
   backoffMs?: number;
-  /** @default {30000} */
+  /**
+   * The longest reconnect delay, in ms.
+   * @default {30000}
+   */
   maxBackoffMs?: number;
   /**
    * Asked instead when the API refuses this source (403): typically the DNS source of the same
@@ -127,16 +130,13 @@ export class KubernetesForbiddenError extends DiscoveryError {
 // ---------------------------------------------------------------------------------------------
 // The API objects this source reads (only the fields it uses).
 
-interface ObjectMeta {
-  name?: string;
-  resourceVersion?: string;
-  labels?: Record<string, string>;
-}
-
 /** An EndpointSlice as the API serves it (`discovery.k8s.io/v1`), the fields this source reads. */
 export interface EndpointSliceObject {
-  metadata?: ObjectMeta;
+  /** Its name (unique in the namespace), resource version and labels. */
+  metadata?: { name?: string; resourceVersion?: string; labels?: Record<string, string> };
+  /** `IPv4`, `IPv6` or `FQDN` (deprecated, never read). */
   addressType?: string;
+  /** The endpoints: one address each, an optional `hostname`, and the conditions. */
   endpoints?: {
     addresses?: string[];
     hostname?: string;
