@@ -268,16 +268,20 @@ export class NodeConnection {
       case DOP.REG_SEND_TT:
         if (message !== undefined) this.#onReply(message);
         return;
+      // A LINK, MONITOR_P or UNLINK_ID with too few elements is ignored, as other malformed ones are.
       case DOP.LINK:
         // Nobody here can be linked to: answer as a dead process would.
+        if (c.arity < 3) return;
         this.#channel.send(exit(c.elements[2] as Pid, c.elements[1] as Pid, atom("noproc"))).catch(() => {});
         return;
       case DOP.MONITOR_P:
+        if (c.arity < 4) return;
         this.#channel.send(monitorExit(c.elements[2], c.elements[1], c.elements[3], atom("noproc"))).catch(
           () => {},
         );
         return;
       case DOP.UNLINK_ID:
+        if (c.arity < 4) return;
         this.#channel.send(unlinkIdAck(c.elements[1], c.elements[3], c.elements[2])).catch(() => {});
         return;
       default:
