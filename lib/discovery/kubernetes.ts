@@ -194,16 +194,19 @@ export function hostsOfSlices(
   const family = options.addressType ?? "IPv4";
   const hosts: DiscoveredHost[] = [];
   for (const slice of slices) {
-    // addressType FQDN (deprecated) names no pod; only IPv4 and IPv6 slices are read.
-    if (slice.addressType !== "IPv4" && slice.addressType !== "IPv6") continue;
+    // addressType FQDN (deprecated) names no pod; only IPv4 and IPv6 slices are read. The JSON is not
+    // validated before: a slice or endpoint that is not an object, endpoints that are not a list, an
+    // address or hostname that is not a string (none of which the API sends) are skipped.
+    if (slice?.addressType !== "IPv4" && slice?.addressType !== "IPv6") continue;
     const ours = slice.addressType === family;
-    for (const ep of slice.endpoints ?? []) {
-      if (!endpointCounts(ep.conditions)) continue;
+    for (const ep of Array.isArray(slice.endpoints) ? slice.endpoints : []) {
+      if (typeof ep !== "object" || ep === null || !endpointCounts(ep.conditions)) continue;
       // The controller puts one address per endpoint; the API says all are fungible.
-      const ip = canonicalIp(ep.addresses?.[0] ?? "");
+      const first: unknown = Array.isArray(ep.addresses) ? ep.addresses[0] : undefined;
+      const ip = typeof first === "string" ? canonicalIp(first) : undefined;
       if (ip === undefined) continue;
       const address = ours ? { address: ip } : {};
-      if (ep.hostname && form !== "ip") {
+      if (typeof ep.hostname === "string" && ep.hostname && form !== "ip") {
         const host = normalizeHost(`${ep.hostname}.${domain}`);
         if (host !== undefined) hosts.push({ host, ...address, via: "EndpointSlice" });
       } else if (ours) {
@@ -225,6 +228,13 @@ class ApiFailure extends Error {
 }
 
 class Gone extends Error {}
+
+/** What a JSON value is, for messages: `null`, `an array`, `a number`, ... */
+function jsonKind(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
+}
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -632,7 +642,17 @@ class KubernetesSource implements DiscoverySource {
       } finally {
         release();
       }
-      for (const item of body.items ?? []) slices.set(item.metadata?.name ?? "", item);
+      if (typeof body !== "object" || body === null || Array.isArray(body)) {
+        throw new ApiFailure(
+          "API",
+          `Cannot read the EndpointSlice list: the API server answered ${jsonKind(body)}, not a list object`,
+          200,
+        );
+      }
+      for (const item of Array.isArray(body.items) ? body.items : []) {
+        // Skipped like every malformed slice (hostsOfSlices); the API never sends one.
+        if (typeof item === "object" && item !== null) slices.set(item.metadata?.name ?? "", item);
+      }
       rv = body.metadata?.resourceVersion;
       cont = body.metadata?.continue || undefined;
     } while (cont);
@@ -712,6 +732,9 @@ class KubernetesSource implements DiscoverySource {
       ev = JSON.parse(line);
     } catch (err) {
       throw new ApiFailure("API", `Cannot parse a watch event: ${(err as Error).message}`, 200, err);
+    }
+    if (typeof ev !== "object" || ev === null || Array.isArray(ev)) {
+      throw new ApiFailure("API", `Cannot parse a watch event: it is ${jsonKind(ev)}, not an object`, 200);
     }
     const obj = ev.object ?? {};
     if (ev.type === "ERROR") {
