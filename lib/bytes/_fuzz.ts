@@ -5,9 +5,9 @@
  * decoder and returns what came of it: `"ok"` for a valid result, or the code of the layer's typed error.
  * Anything else the decoder throws fails the run, with the input that caused it (shrunk).
  *
- * Inside `deno task test` each target runs its short count; `FUZZ_RUNS=<n>` (set by `deno task fuzz`)
- * runs every target `n` times and prints, per target, the count, the time, the outcomes and the peak
- * resident memory, which must stay under `FUZZ_MAX_RSS_MIB` (default 1024).
+ * Inside `deno task test` each target runs its short count; `deno task fuzz` runs every target 1,000,000
+ * times (`FUZZ_RUNS=<n>` for another count) and prints, per target, the count, the time, the outcomes
+ * and the peak resident memory, which must stay under `FUZZ_MAX_RSS_MIB` (default 1024).
  * @module
  */
 import fc from "fast-check";
@@ -21,17 +21,29 @@ export interface FuzzOptions {
   runs: number;
   /** Run the check as an async property (decoders over a transport). @default false */
   async?: boolean;
+  /**
+   * A long run gives this target `FUZZ_RUNS / longDivisor` inputs: for targets whose every input is a
+   * whole session over a real socket (the Kubernetes source over HTTP), while the decoder inside is
+   * fuzzed `FUZZ_RUNS` times alone. @default 1
+   */
+  longDivisor?: number;
 }
 
-/** The number of inputs of a long run, from `FUZZ_RUNS`, or undefined for a short run. */
+/**
+ * The number of inputs of a long run, from `FUZZ_RUNS` (or `FUZZ_LONG_RUNS`, which `deno task fuzz`
+ * sets to 1,000,000 and `FUZZ_RUNS` overrides), or undefined for a short run.
+ */
 export function longRuns(): number | undefined {
-  const text = Deno.env.get("FUZZ_RUNS");
-  if (text === undefined || text === "") return undefined;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) {
-    throw new RangeError(`Cannot use FUZZ_RUNS '${text}': expected a positive integer`);
+  for (const name of ["FUZZ_RUNS", "FUZZ_LONG_RUNS"]) {
+    const text = Deno.env.get(name);
+    if (text === undefined || text === "") continue;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1) {
+      throw new RangeError(`Cannot use ${name} '${text}': expected a positive integer`);
+    }
+    return n;
   }
-  return n;
+  return undefined;
 }
 
 const MIB = 1024 * 1024;
@@ -54,7 +66,9 @@ export async function fuzz<T>(
   options: FuzzOptions,
 ): Promise<void> {
   const long = longRuns();
-  const numRuns = long ?? options.runs;
+  const numRuns = long === undefined
+    ? options.runs
+    : Math.max(1, Math.ceil(long / (options.longDivisor ?? 1)));
   const outcomes = new Map<string, number>();
   let peakRss = 0;
   let count = 0;

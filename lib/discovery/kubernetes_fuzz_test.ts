@@ -205,11 +205,10 @@ Deno.test({
         serviceAccountDir: dir,
         requestTimeoutMs: 5000,
       });
-      const runs = Math.ceil(1000);
       await fuzz("kubernetes: source on hostile lists", listBody, async (body) => {
         api.state.listBody = body;
         return outcome(await within(source.discover(), "discover()"));
-      }, { runs, async: true });
+      }, { runs: 1000, async: true, longDivisor: 10 });
     } finally {
       await api.server.shutdown();
       await Deno.remove(dir, { recursive: true });
@@ -270,7 +269,7 @@ Deno.test("kubernetesSource() watching hostile event streams answers or gives a 
       } finally {
         stop();
       }
-    }, { runs: 300, async: true });
+    }, { runs: 300, async: true, longDivisor: 100 });
   } finally {
     await api.server.shutdown();
     await Deno.remove(dir, { recursive: true });
