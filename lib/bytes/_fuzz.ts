@@ -6,8 +6,8 @@
  * Anything else the decoder throws fails the run, with the input that caused it (shrunk).
  *
  * Inside `deno task test` each target runs its short count; `deno task fuzz` runs every target 1,000,000
- * times (`FUZZ_RUNS=<n>` for another count) and prints, per target, the count, the time, the outcomes
- * and the peak resident memory, which must stay under `FUZZ_MAX_RSS_MIB` (default 1024).
+ * times (`FUZZ_RUNS=<n>` for another count) and prints, per target, the count, the time, the outcomes,
+ * the live heap and the peak resident memory; the live heap must not grow from input to input.
  * @module
  */
 import fc from "fast-check";
@@ -48,16 +48,12 @@ export function longRuns(): number | undefined {
 
 const MIB = 1024 * 1024;
 
-/** The resident memory bound of a long run, MiB. */
-function maxRssMib(): number {
-  const text = Deno.env.get("FUZZ_MAX_RSS_MIB");
-  return text ? Number(text) : 1024;
-}
-
 /**
  * Runs `check` on inputs drawn from `arbitrary`: `options.runs` of them, or `FUZZ_RUNS` in a long run.
  * Fails on the first input whose check throws (an error that is not the layer's typed one, or a failed
- * assertion), and in a long run when resident memory passed the bound.
+ * assertion). In a long run it also fails when the live heap (after a collection: `deno task fuzz`
+ * passes `--expose-gc`) grew by more than `FUZZ_MAX_GROWTH_MIB` (default 64) between the first and the
+ * last tenth of the inputs: what the decoder keeps from one input to the next.
  */
 export async function fuzz<T>(
   name: string,
@@ -70,11 +66,20 @@ export async function fuzz<T>(
     ? options.runs
     : Math.max(1, Math.ceil(long / (options.longDivisor ?? 1)));
   const outcomes = new Map<string, number>();
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const every = Math.max(1, Math.floor(numRuns / 10));
+  const heap: number[] = [];
   let peakRss = 0;
   let count = 0;
+  const sample = () => {
+    gc?.();
+    const m = Deno.memoryUsage();
+    heap.push(m.heapUsed);
+    peakRss = Math.max(peakRss, m.rss);
+  };
   const tally = (o: Outcome) => {
     outcomes.set(o, (outcomes.get(o) ?? 0) + 1);
-    if (long !== undefined && ++count % 10000 === 0) peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
+    if (long !== undefined && ++count % every === 0) sample();
   };
   const started = performance.now();
   if (options.async) {
@@ -87,18 +92,21 @@ export async function fuzz<T>(
   }
   if (long === undefined) return;
   const seconds = (performance.now() - started) / 1000;
-  peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
+  sample();
   const total = [...outcomes.values()].reduce((a, b) => a + b, 0);
   const shown = [...outcomes].sort((a, b) => b[1] - a[1])
     .map(([o, n]) => `${o} ${(100 * n / total).toFixed(1)}%`).join(", ");
+  const mib = (n: number) => `${Math.round(n / MIB)} MiB`;
+  const growth = heap[heap.length - 1] - heap[0];
   console.log(
     `fuzz ${name}: ${total} inputs in ${seconds.toFixed(1)} s, no untyped error, no hang; ` +
-      `peak RSS ${Math.round(peakRss / MIB)} MiB; outcomes: ${shown}`,
+      `live heap ${mib(heap[0])} after the first tenth, ${mib(heap[heap.length - 1])} at the end` +
+      `${gc ? "" : " (no --expose-gc: not collected)"}, peak RSS ${mib(peakRss)}; outcomes: ${shown}`,
   );
-  const bound = maxRssMib();
-  if (peakRss > bound * MIB) {
+  const bound = Number(Deno.env.get("FUZZ_MAX_GROWTH_MIB") || 64);
+  if (gc && growth > bound * MIB) {
     throw new Error(
-      `Cannot bound memory in fuzz ${name}: peak RSS ${Math.round(peakRss / MIB)} MiB > ${bound} MiB`,
+      `Cannot bound memory in fuzz ${name}: the live heap grew by ${mib(growth)} (> ${bound} MiB)`,
     );
   }
 }
