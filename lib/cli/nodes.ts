@@ -1,6 +1,6 @@
 import { atomList, connectNode } from "../dist/mod.ts";
 import { atom } from "../etf/term.ts";
-import { configFrom, cookieFrom } from "./config_from.ts";
+import { configFrom, cookieFrom, DIST_KEYS } from "./config_from.ts";
 import { COMMANDS } from "./commands.ts";
 import { printJson, println } from "./common.ts";
 import { nodeArgument, TIMEOUT_OPTION } from "./node_options.ts";
@@ -15,7 +15,7 @@ export const command: CommandDef = {
     help: "a node name, name@host (a name without @host means this host)",
     required: true,
   }],
-  options: [TIMEOUT_OPTION, ...configOptions(["cookieFile", "epmdPort"])],
+  options: [TIMEOUT_OPTION, ...configOptions(["cookieFile", "epmdPort", "distPort", ...DIST_KEYS])],
 };
 
 /** Runs `erlmesh nodes`. */

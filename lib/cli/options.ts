@@ -134,7 +134,18 @@ export const KEY_GROUPS = {
     "kubernetesFallback",
   ],
   /** Talking to nodes. */
-  connect: ["cookieFile", "epmdPort", "connectTimeout", "rpcTimeout", "concurrency"],
+  connect: [
+    "cookieFile",
+    "epmdPort",
+    "distPort",
+    "protoDist",
+    "tlsCaFile",
+    "tlsCertFile",
+    "tlsKeyFile",
+    "connectTimeout",
+    "rpcTimeout",
+    "concurrency",
+  ],
   /** The reconcile loop. */
   loop: ["interval", "fastInterval"],
   /** Logs. */

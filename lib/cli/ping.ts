@@ -1,5 +1,5 @@
 import { connectNode } from "../dist/mod.ts";
-import { configFrom, cookieFrom } from "./config_from.ts";
+import { configFrom, cookieFrom, DIST_KEYS } from "./config_from.ts";
 import { COMMANDS } from "./commands.ts";
 import { errorSummary, ms, printJson, println, table } from "./common.ts";
 import { nodeArgument, TIMEOUT_OPTION } from "./node_options.ts";
@@ -26,7 +26,7 @@ export const command: CommandDef = {
     required: true,
     variadic: true,
   }],
-  options: [TIMEOUT_OPTION, ...configOptions(["cookieFile", "epmdPort"])],
+  options: [TIMEOUT_OPTION, ...configOptions(["cookieFile", "epmdPort", "distPort", ...DIST_KEYS])],
 };
 
 /** Runs `erlmesh ping`. */

@@ -1,4 +1,6 @@
 import { type Config, CONFIG_KEY_NAMES, ConfigError, loadConfig } from "../config/mod.ts";
+import { setDistribution } from "../dist/transport.ts";
+import { distributionFrom } from "./config_from.ts";
 import { type Cookie, parseNodeName, readCookieFile } from "../dist/mod.ts";
 import { detectRelease, type ReleaseInfo, releaseNodeCookie } from "../runtime/release.ts";
 import { type RunEvent, runRelease } from "../runtime/run.ts";
@@ -72,6 +74,8 @@ export async function execute(cli: ParsedCommandLine): Promise<number> {
   // the configuration, and cfg.node is already the node it will run as.
   const elixirRelease = identity === "auto" && release.kind === "elixir" ? release.name : undefined;
   const cfg = await loadConfig({ flags, env: (n) => env[n], elixirRelease });
+  // TLS distribution and a fixed distribution port, for every connection of the process.
+  setDistribution(await distributionFrom(cfg));
   const added = cfg.releaseEnv ?? {};
   const childEnv = { ...env, ...added };
 

@@ -23,12 +23,19 @@ const REFUSAL_CODES: ReadonlySet<DiagnosisCode> = new Set<DiagnosisCode>([
   "BAD_DIGEST",
   "NAME_MISMATCH",
   "NOT_ALLOWED",
+  "CERT_REJECTED",
+  "CERT_UNTRUSTED",
+  "CERT_NAME",
+  "CERT_EXPIRED",
+  "TLS_REQUIRED",
+  "NO_TLS",
 ]);
 
 /**
  * True for the codes that mean the peer (or the local node) refused erlmesh's handshake: a wrong
- * cookie (`COOKIE_REJECTED`, `BAD_DIGEST`), another name (`NAME_MISMATCH`) or `NOT_ALLOWED`. Each
- * refused handshake is a line in that node's log, so these are retried slowly.
+ * cookie (`COOKIE_REJECTED`, `BAD_DIGEST`), another name (`NAME_MISMATCH`), `NOT_ALLOWED`, or a TLS
+ * failure (a certificate refused, untrusted, misnamed or expired; TLS on one side only). Each refused
+ * handshake is a line in that node's log (a TLS alert is a notice there), so these are retried slowly.
  *
  * @example
  * ```ts

@@ -82,8 +82,20 @@ Deno.test("diagnosisOf() keeps other handshake codes and messages, and any other
   });
 });
 
-Deno.test("isRefusalCode() is true for a refused cookie, a wrong digest, another name and not_allowed only", () => {
-  const refusals: DiagnosisCode[] = ["COOKIE_REJECTED", "BAD_DIGEST", "NAME_MISMATCH", "NOT_ALLOWED"];
+Deno.test("isRefusalCode() is true for a refused cookie, a wrong digest, another name, not_allowed and TLS failures only", () => {
+  const refusals: DiagnosisCode[] = [
+    "COOKIE_REJECTED",
+    "BAD_DIGEST",
+    "NAME_MISMATCH",
+    "NOT_ALLOWED",
+    // Each refused TLS handshake is a notice in the node's log: retried as slowly as a wrong cookie.
+    "CERT_REJECTED",
+    "CERT_UNTRUSTED",
+    "CERT_NAME",
+    "CERT_EXPIRED",
+    "TLS_REQUIRED",
+    "NO_TLS",
+  ];
   const others: DiagnosisCode[] = [
     "NOT_REGISTERED",
     "TIMEOUT",

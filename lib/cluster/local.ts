@@ -129,7 +129,8 @@ export interface LocalLinkOptions<C extends LinkConnection = NodeConnection> {
 
 /**
  * True for a failure that trying again at once cannot fix and that the node logs: it refused the
- * cookie, answered under another name, or refused erlmesh's name. Also a glob basename that matches
+ * cookie, answered under another name, refused erlmesh's name, or a TLS handshake failed (see
+ * {@link isRefusalCode}). Also a glob basename that matches
  * several local nodes (a configuration error).
  */
 export function isRefusal(err: unknown): boolean {
