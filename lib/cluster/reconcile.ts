@@ -103,6 +103,12 @@ export interface ReconcilerOptions {
   settleIntervalMs?: number;
   /** Deadline of the EPMD check before a connect attempt, ms; every fourth attempt uses `connectTimeoutMs`. @default 300 */
   probeTimeoutMs?: number;
+  /**
+   * How long "no records" right after an answer with hosts is held as a failure, keeping that answer,
+   * ms: Deno reads SERVFAIL and REFUSED as "no records", so a failing DNS server must not make the
+   * peers look gone. After it, "no records" is an answer (no peers). @default 30000
+   */
+  noRecordsGraceMs?: number;
   /** Deadline of one connect_node call, ms. @default 2000 */
   connectTimeoutMs?: number;
   /** Deadline of the local rpc, ms. @default 3000 */
@@ -319,6 +325,7 @@ export class Reconciler {
         | "settleMs"
         | "settleIntervalMs"
         | "probeTimeoutMs"
+        | "noRecordsGraceMs"
         | "connectTimeoutMs"
         | "rpcTimeoutMs"
         | "concurrency"
@@ -358,6 +365,8 @@ export class Reconciler {
   #watchedGeneration = 0;
   #settleUntil = 0;
   #discoveryFailing = false;
+  /** The last answer with hosts and no error, and when it came. */
+  #lastGood: { disc: Discovery; at: number } | undefined;
   #timer: Timer | undefined;
   #running = false;
   #stopped = false;
@@ -394,6 +403,7 @@ export class Reconciler {
       settleMs: options.settleMs ?? 5000,
       settleIntervalMs: options.settleIntervalMs ?? 500,
       probeTimeoutMs: options.probeTimeoutMs ?? 300,
+      noRecordsGraceMs: options.noRecordsGraceMs ?? 30000,
       connectTimeoutMs: options.connectTimeoutMs ?? 2000,
       rpcTimeoutMs: options.rpcTimeoutMs ?? 3000,
       concurrency: options.concurrency ?? 16,
@@ -652,21 +662,38 @@ export class Reconciler {
     if (this.#discovering) return;
     this.#lastDiscoveryAt = this.#clock.now();
     const lookup = async () => {
-      const disc = await this.#o.source.discover();
+      let disc = await this.#o.source.discover();
       this.counters.dnsQueries += disc.queries;
       this.#unreportedDns += disc.queries;
-      if (disc.error && disc.error.code !== "NXDOMAIN_OR_NODATA") {
+      const now = this.#clock.now();
+      // "No records" right after hosts may be a failing server (Deno reads SERVFAIL as "no records"):
+      // for a while it is a failure, and the hosts stay.
+      let held = false;
+      if (disc.hosts.length > 0 && !disc.stale && !disc.error) {
+        this.#lastGood = { disc, at: now };
+      } else if (
+        disc.error?.code === "NXDOMAIN_OR_NODATA" && disc.hosts.length === 0 && this.#lastGood &&
+        now - this.#lastGood.at < this.#o.noRecordsGraceMs
+      ) {
+        held = true;
+        disc = { ...this.#lastGood.disc, stale: true, error: disc.error, queries: disc.queries };
+      }
+      if (disc.error && (disc.error.code !== "NXDOMAIN_OR_NODATA" || held)) {
         this.counters.dnsErrors++;
         if (!this.#discoveryFailing) {
           this.#discoveryFailing = true;
           this.#emit({
             type: "discovery_failed",
             code: disc.error.code,
-            reason: disc.error.message,
+            reason: held
+              ? `${disc.error.message}; a failing DNS server (SERVFAIL) reads the same, so the last answer ` +
+                `with peers is kept for up to ${this.#o.noRecordsGraceMs / 1000} s`
+              : disc.error.message,
             stale: disc.stale,
           });
         }
-      } else if (this.#discoveryFailing) {
+      } else if (this.#discoveryFailing && disc.error?.code !== "NXDOMAIN_OR_NODATA") {
+        // (Still "no records" after the grace: an answer now, but no recovery to report.)
         this.#discoveryFailing = false;
         this.#emit({ type: "discovery_recovered" });
       }

@@ -455,19 +455,62 @@ Deno.test("discovery failing: discovery_failed once, the stale answer kept, then
   }
   assert.equal(h.of("discovery_recovered").length, 1);
   assert.equal(h.of("discovery_failed").length, 1);
-  // "No such name" is an answer (no peers), not a failure.
+  // "No records" right after peers: Deno reads SERVFAIL the same, so it is a failure for 30 s and the
+  // peers stay; after that it is an answer (no peers).
   h.source.answer = {
     hosts: [],
     recordTypes: [],
     stale: false,
     queries: 1,
-    error: new DiscoveryError("NXDOMAIN_OR_NODATA", "Cannot resolve 'app.default.svc': no such name"),
+    error: new DiscoveryError("NXDOMAIN_OR_NODATA", "Cannot resolve 'app.default.svc': no records found"),
   };
+  const lastGoodAt = h.clock.now();
   await h.clock.advance(500);
-  const r = await h.rec.runCycle();
+  let r = await h.rec.runCycle();
+  assert.deepEqual(r.discovered, ["app@10.0.0.2"]);
+  assert.equal(r.stale, true);
+  assert.deepEqual(h.of("discovery_failed")[1], {
+    type: "discovery_failed",
+    code: "NXDOMAIN_OR_NODATA",
+    reason: "Cannot resolve 'app.default.svc': no records found; a failing DNS server (SERVFAIL) reads the " +
+      "same, so the last answer with peers is kept for up to 30 s",
+    stale: true,
+  });
+  while (h.clock.now() < lastGoodAt + 29_000) {
+    await h.clock.advance(1000);
+    r = await h.rec.runCycle();
+    assert.deepEqual(r.discovered, ["app@10.0.0.2"]);
+  }
+  await h.clock.advance(2000);
+  await h.rec.runCycle(); // starts the lookup beside it
+  await h.clock.advance(500);
+  r = await h.rec.runCycle();
   assert.deepEqual(r.discovered, []);
-  assert.equal(h.of("discovery_failed").length, 1);
+  assert.equal(h.of("discovery_failed").length, 2);
+  assert.equal(h.of("discovery_recovered").length, 1, "no answer with peers came back");
   assert.deepEqual(h.of("peer_gone").map((e) => e.node), ["app@10.0.0.2"]);
+  // Peers again: recovered.
+  h.source.answer = good;
+  await h.clock.advance(500);
+  await h.rec.runCycle();
+  assert.equal(h.of("discovery_recovered").length, 2);
+});
+
+Deno.test('"no records" with no earlier answer with peers (a first pod) is an answer at once, not a failure', async () => {
+  const h = setup();
+  h.link.bringUp();
+  h.source.answer = {
+    hosts: [],
+    recordTypes: [],
+    stale: false,
+    queries: 1,
+    error: new DiscoveryError("NXDOMAIN_OR_NODATA", "Cannot resolve 'app.default.svc': no records found"),
+  };
+  const r = await h.rec.runCycle();
+  assert.equal(r.ok, true);
+  assert.deepEqual(r.discovered, []);
+  assert.equal(r.stale, false);
+  assert.equal(h.of("discovery_failed").length, 0);
 });
 
 Deno.test("join and leave come from nodes() and from the watcher; a nodedown starts a reconnect at once", async () => {
