@@ -40,7 +40,8 @@ export interface SrvSourceOptions {
  * Failures: "no records found" means zero ready peers (a first pod): empty hosts, `stale: false`,
  * `error.code === "NXDOMAIN_OR_NODATA"`, and the last good answer is forgotten. A timeout or another
  * failure returns the last good answer with `stale: true` and the error. Deno cannot tell SERVFAIL or
- * REFUSED from NXDOMAIN, so those count as "no records found" too (see {@link denoResolver}).
+ * REFUSED from NXDOMAIN, so those count as "no records found" too (see {@link denoResolver}); the
+ * reconciler therefore holds "no records" right after an answer with hosts as a failure for a while.
  *
  * @example
  * ```ts
