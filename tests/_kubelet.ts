@@ -138,9 +138,10 @@ export interface SimEvent {
   detail?: string;
 }
 
-const IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/** PATH of the Debian-based images. */
+export const IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-function imageName(ref: string): string {
+export function imageName(ref: string): string {
   const at = ref.indexOf("@");
   const noDigest = at >= 0 ? ref.slice(0, at) : ref;
   const slash = noDigest.lastIndexOf("/");
@@ -170,7 +171,7 @@ function aborted(signal: AbortSignal): Promise<void> {
  * A running container: its own process group (setsid), so that when its main process exits every process it
  * started is killed too, as the kernel does when a container's PID 1 exits.
  */
-class Proc {
+export class Proc {
   readonly child: Deno.ChildProcess;
   readonly lines: string[] = [];
   /** The main process's exit status, once the rest of the container is killed and the output read. */
@@ -782,68 +783,29 @@ export class Kubelet implements AsyncDisposable {
       return s;
     };
     const argv: string[] = [...(c.command ?? []), ...(c.args ?? [])];
-    if (argv.length === 0) throw new Error(`Cannot run '${c.name}': no command (the image's entrypoint)`);
-    let cmd: string[];
-    if (argv[0] === "/usr/local/bin/erlmesh") {
-      if (!image.erlmesh) {
-        throw new Error(`Cannot run '${c.name}': image '${c.image}' has no /usr/local/bin/erlmesh`);
-      }
-      cmd = erlmeshArgv(argv.slice(1).map(map));
-    } else if (image.releasePath && argv[0].startsWith(image.releasePath + "/")) {
-      cmd = argv.map(map);
-    } else if (["install", "sh", "cat", "true"].includes(argv[0])) {
-      cmd = argv.map(map);
-    } else {
-      throw new Error(`Cannot run '${c.name}': '${argv[0]}' is not in image '${c.image}'`);
-    }
+    const cmd = imageCommand(c.name, c.image, image, argv, map);
     const sc = { ...(pod.spec.securityContext ?? {}), ...(c.securityContext ?? {}) };
     const uid: number = sc.runAsUser ?? image.user ?? 65532;
     const gid: number = sc.runAsGroup ?? uid;
-    const groups = sc.fsGroup !== undefined ? [`--groups=${sc.fsGroup}`] : ["--clear-groups"];
     if (sc.runAsNonRoot && uid === 0) throw new Error(`Cannot run '${c.name}': runAsNonRoot with uid 0`);
-    const envArgs = Object.entries({
-      ...env,
-      ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, map(v)])),
-      // Only because erlmesh runs from source here (the image has the compiled binary): Deno's cache.
-      DENO_DIR: this.denoDir,
-      NO_COLOR: "1",
-    }).map(([k, v]) => `${k}=${v}`);
-    const full = this.network.command(pod.name, [
-      "setsid",
-      "setpriv",
-      `--reuid=${uid}`,
-      `--regid=${gid}`,
-      ...groups,
-      "--no-new-privs",
-      "--inh-caps=-all",
-      "--bounding-set=-all",
-      "env",
-      "-i",
-      ...envArgs,
-      ...cmd,
-    ], pod.hostname);
-    const child = new Deno.Command(full[0], {
-      args: full.slice(1),
-      clearEnv: true,
-      env: { PATH: IMAGE_PATH },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    return new Proc(child);
+    const mapped = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, map(v)]));
+    const dropAll = (sc.capabilities?.drop ?? []).includes("ALL");
+    return spawnContainer({
+      network: this.network,
+      pod: pod.name,
+      hostname: pod.hostname,
+      uid,
+      gid,
+      groups: sc.fsGroup !== undefined ? [sc.fsGroup] : [],
+      dropCapabilities: dropAll || uid !== 0,
+      env: mapped,
+      denoDir: this.denoDir,
+      cmd,
+    });
   }
 
   async #stopProc(proc: Proc, graceSeconds: number): Promise<void> {
-    if (proc.exited) return;
-    proc.kill("SIGTERM");
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const t = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), graceSeconds * 1000));
-    const s = await Promise.race([proc.status, t]);
-    clearTimeout(timer);
-    if (s === "timeout") {
-      proc.killGroup("SIGKILL");
-      await proc.status;
-    }
+    await stopProc(proc, graceSeconds);
   }
 
   /**
@@ -891,6 +853,95 @@ export class Kubelet implements AsyncDisposable {
   }
 }
 
+/** SIGTERM to the container's main process, SIGKILL to all of it after `graceSeconds`; its exit status. */
+export async function stopProc(proc: Proc, graceSeconds: number): Promise<Deno.CommandStatus> {
+  if (!proc.exited) {
+    proc.kill("SIGTERM");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const t = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), graceSeconds * 1000));
+    const s = await Promise.race([proc.status, t]);
+    clearTimeout(timer);
+    if (s === "timeout") proc.killGroup("SIGKILL");
+  }
+  return await proc.status;
+}
+
+/**
+ * The command that runs `argv` of a container of `image` on the test machine: `/usr/local/bin/erlmesh` is
+ * erlmesh from source, a program of the release is the test release's, `install` is the system's; every
+ * argument goes through `map` (mount paths and the release folder).
+ */
+export function imageCommand(
+  name: string,
+  ref: string,
+  image: ImageSpec,
+  argv: string[],
+  map: (s: string) => string,
+): string[] {
+  if (argv.length === 0) throw new Error(`Cannot run '${name}': no command (the image's entrypoint)`);
+  if (argv[0] === "/usr/local/bin/erlmesh") {
+    if (!image.erlmesh) throw new Error(`Cannot run '${name}': image '${ref}' has no /usr/local/bin/erlmesh`);
+    return erlmeshArgv(argv.slice(1).map(map));
+  }
+  if (image.releasePath && argv[0].startsWith(image.releasePath + "/")) return argv.map(map);
+  if (["install", "sh", "cat", "true"].includes(argv[0])) return argv.map(map);
+  throw new Error(`Cannot run '${name}': '${argv[0]}' is not in image '${ref}'`);
+}
+
+/** Options of {@link spawnContainer}. */
+export interface SpawnOptions {
+  /** The network and pod to run in; none: no network namespace (Compose's `network_mode: none`). */
+  network?: Network;
+  pod?: string;
+  hostname?: string;
+  uid: number;
+  gid: number;
+  /** Supplementary groups (the pod's fsGroup). */
+  groups: number[];
+  /** Drop every capability (a non-root user has none anyway). */
+  dropCapabilities: boolean;
+  /** The whole environment (paths already mapped). */
+  env: Record<string, string>;
+  /** Deno's cache for erlmesh run from source. */
+  denoDir: string;
+  /** The command on the test machine ({@link imageCommand}). */
+  cmd: string[];
+}
+
+/**
+ * Starts a container's process: own process group (setsid), the user and groups (setpriv, no new
+ * privileges), exactly `env` (plus DENO_DIR, because erlmesh runs from source), in the pod's network
+ * namespace with the pod's hostname.
+ */
+export function spawnContainer(o: SpawnOptions): Proc {
+  const envArgs = Object.entries({ ...o.env, DENO_DIR: o.denoDir, NO_COLOR: "1" }).map(([k, v]) =>
+    `${k}=${v}`
+  );
+  const inner = [
+    "setsid",
+    "setpriv",
+    `--reuid=${o.uid}`,
+    `--regid=${o.gid}`,
+    o.groups.length ? `--groups=${o.groups.join(",")}` : "--clear-groups",
+    "--no-new-privs",
+    ...(o.dropCapabilities ? ["--inh-caps=-all", "--bounding-set=-all"] : []),
+    "env",
+    "-i",
+    ...envArgs,
+    ...o.cmd,
+  ];
+  const full = o.network && o.pod ? o.network.command(o.pod, inner, o.hostname) : inner;
+  const child = new Deno.Command(full[0], {
+    args: full.slice(1),
+    clearEnv: true,
+    env: { PATH: IMAGE_PATH },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  return new Proc(child);
+}
+
 /** The node name a pod's release runs as: NODE_NAME, ERLANG_NODENAME, or basename@host of a container. */
 export function nodeOf(pod: SimPod): string | undefined {
   for (const c of pod.containers) {
@@ -909,7 +960,7 @@ export function nodeOf(pod: SimPod): string | undefined {
  * A copy of Deno's npm cache that any uid may use (erlmesh runs from source as the pods' user; the image
  * would hold the compiled binary instead).
  */
-async function sharedDenoDir(dir: string): Promise<string> {
+export async function sharedDenoDir(dir: string): Promise<string> {
   const src = childEnv().DENO_DIR;
   const dst = `${dir}/deno`;
   await Deno.mkdir(dst);
