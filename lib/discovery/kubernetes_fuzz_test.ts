@@ -275,3 +275,78 @@ Deno.test("kubernetesSource() watching hostile event streams answers or gives a 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+// Found by the fuzzers above: JSON the API never sends made hostsOfSlices() throw a TypeError, and the
+// source fail a whole list for one bad item, or report JavaScript's own message as its error.
+Deno.test("hostsOfSlices() skips slices and endpoints of the wrong JSON type and keeps the rest", () => {
+  const hostile = [
+    null,
+    { addressType: "IPv4", endpoints: 5 },
+    {
+      addressType: "IPv4",
+      endpoints: [null, 7, { addresses: [5] }, { addresses: ["10.0.0.8"], hostname: 9 }],
+    },
+    slices[0],
+  ] as unknown as EndpointSliceObject[];
+  assert.deepEqual(hostsOfSlices(hostile, SVC).map((h) => h.host), [
+    "10.0.0.3",
+    "10.0.0.8",
+    "app-0.app.ns.svc.cluster.local",
+  ]);
+});
+
+Deno.test({
+  name:
+    "kubernetesSource() reads a list with a null item, and names a list or watch event that is not an object",
+  sanitizeResources: false, // the one-shot source keeps its HTTP client, as above
+  fn: async () => {
+    const api = fakeApi();
+    const dir = await accountDir();
+    try {
+      const source = kubernetesSource({ ...SVC, apiUrl: api.url, serviceAccountDir: dir });
+      api.state.listBody = JSON.stringify({ ...list, items: [null, slices[0]] });
+      const ok = await source.discover();
+      assert.equal(ok.error, undefined);
+      assert.deepEqual(ok.hosts.map((h) => h.host), [
+        "10.0.0.3",
+        "app-0.app.ns.svc.cluster.local",
+      ]);
+      api.state.listBody = "null";
+      const bad = await source.discover();
+      assert.ok(bad.error instanceof DiscoveryError);
+      assert.match(
+        bad.error.message,
+        /Cannot read the EndpointSlice list: the API server answered null, not a list object/,
+      );
+
+      api.state.listBody = JSON.stringify(list);
+      api.state.watchBody = "null\n";
+      api.state.watches = 0;
+      const handled = new Promise<void>((resolve) => (api.state.secondWatch = resolve));
+      const watching = kubernetesSource({
+        ...SVC,
+        apiUrl: api.url,
+        serviceAccountDir: dir,
+        backoffMs: 1,
+        maxBackoffMs: 1,
+      });
+      const errors: string[] = [];
+      const stop = watching.subscribe!(() => {
+        watching.discover().then((d) => d.error && errors.push(d.error.message));
+      });
+      try {
+        await within(handled, "the watch");
+        await watching.discover();
+      } finally {
+        stop();
+      }
+      assert.ok(
+        errors.some((m) => /Cannot parse a watch event: it is null, not an object/.test(m)),
+        errors.join("\n"),
+      );
+    } finally {
+      await api.server.shutdown();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
