@@ -113,6 +113,8 @@ export class ComposeContainer {
   health: "none" | "starting" | "healthy" | "unhealthy" = "none";
   readonly output: string[] = [];
   stopHealth = new AbortController();
+  /** How its last start mapped paths, and its environment and image. */
+  context?: { map: (s: string) => string; env: Record<string, string>; image: ImageSpec };
   constructor(name: string, spec: K8sObject) {
     this.name = name;
     this.spec = spec;
@@ -267,6 +269,7 @@ export class ComposeProject implements AsyncDisposable {
       )
       : spec.environment ?? {};
     for (const [k, v] of Object.entries(given)) env[k] = String(v);
+    c.context = { map, env, image };
     const entrypoint: string[] = spec.entrypoint ?? image.entrypoint ?? [];
     const argv = [...entrypoint, ...(spec.command ?? (spec.entrypoint ? [] : image.cmd ?? []))];
     const cmd = imageCommand(name, spec.image, image, argv, map);
@@ -338,6 +341,38 @@ export class ComposeProject implements AsyncDisposable {
         c.health = "unhealthy";
       }
     }
+  }
+
+  /** `docker compose exec NAME ARGV…`: the service's image, user and environment; exit code and output. */
+  async exec(name: string, argv: string[], timeoutMs = 30_000): Promise<{ code: number; output: string }> {
+    const c = this.containers.get(name)!;
+    if (!c.context) throw new Error(`Cannot exec in '${name}': it was never started`);
+    const { map, env, image } = c.context;
+    const [u, g] = String(c.spec.user ?? image.user ?? 0).split(":");
+    const proc = spawnContainer({
+      network: this.network,
+      pod: name,
+      hostname: c.spec.hostname ?? name,
+      uid: Number(u),
+      gid: Number(g ?? u),
+      groups: [],
+      dropCapabilities: true,
+      env: Object.fromEntries(Object.entries(env).map(([k, v]) => [k, map(v)])),
+      denoDir: this.denoDir,
+      cmd: imageCommand(name, c.spec.image, image, argv, map),
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const s = await Promise.race([
+      proc.status,
+      new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), timeoutMs)),
+    ]);
+    clearTimeout(timer);
+    if (s === "timeout") {
+      proc.killGroup("SIGKILL");
+      await proc.status;
+      throw new Error(`Cannot exec '${argv.join(" ")}' in '${name}': no exit within ${timeoutMs} ms`);
+    }
+    return { code: s.code, output: proc.lines.join("\n") };
   }
 
   /** `docker compose stop NAME`: SIGTERM, SIGKILL after `stop_grace_period` (10 s by default). */

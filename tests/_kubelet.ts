@@ -828,6 +828,33 @@ export class Kubelet implements AsyncDisposable {
     await this.publish();
   }
 
+  /**
+   * `kubectl exec POD -c CONTAINER -- ARGV…`: runs `argv` in the container (its image, user, environment and
+   * mounts) to completion; its exit code and output (stdout and stderr, in order of arrival).
+   */
+  async exec(
+    pod: SimPod,
+    container: string,
+    argv: string[],
+    timeoutMs = 30_000,
+  ): Promise<{ code: number; output: string }> {
+    const c = pod.containers.find((x) => x.name === container);
+    if (!c) throw new Error(`Cannot exec in '${pod.name}': no container '${container}'`);
+    const proc = this.#spawn(pod, { ...c.spec, command: argv, args: [] });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const s = await Promise.race([
+      proc.status,
+      new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), timeoutMs)),
+    ]);
+    clearTimeout(timer);
+    if (s === "timeout") {
+      proc.killGroup("SIGKILL");
+      await proc.status;
+      throw new Error(`Cannot exec '${argv.join(" ")}' in '${pod.name}': no exit within ${timeoutMs} ms`);
+    }
+    return { code: s.code, output: proc.lines.join("\n") };
+  }
+
   /** The exit status of a container's last run (after {@link deletePod}), if it ran. */
   static async exitOf(c: SimContainer): Promise<Deno.CommandStatus | undefined> {
     return await c.proc?.status;

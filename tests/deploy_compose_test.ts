@@ -124,6 +124,16 @@ Deno.test({
         },
       );
 
+      await t.step(
+        "the README's check: 'docker compose exec app1 erlmesh mesh' shows the full mesh",
+        async () => {
+          const r = await p.exec("app1", ["/usr/local/bin/erlmesh", "mesh"]);
+          assert.equal(r.code, 0, r.output);
+          assert.match(r.output, /Full mesh: all 3 nodes are connected to each other/);
+          assert.ok(!r.output.includes(cookie));
+        },
+      );
+
       await t.step("stop app3: SIGTERM stops it cleanly (exit 0); app1 and app2 stay meshed", async () => {
         const s = await p.stop("app3");
         assert.deepEqual([s?.code, s?.signal], [0, null], p.containers.get("app3")!.log());

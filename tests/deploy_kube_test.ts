@@ -14,6 +14,7 @@ import { run } from "./_harness/_process.ts";
 import { tempPrefix } from "./_harness/prefix.ts";
 import { type MeshJson, waitFullMesh } from "./_sim.ts";
 import { buildErlangRelease, releaseToolsReason } from "./_releases.ts";
+import { waitUntil } from "./_harness/wait.ts";
 import {
   type ImageSpec,
   type K8sObject,
@@ -151,10 +152,31 @@ Deno.test({
       },
     );
 
-    await t.step("scale to 4: app-3 joins the mesh", async () => {
+    await t.step("the README's checks from inside a pod, with the manifest's environment only", async () => {
+      const app0 = k.pods.find((p) => p.name === "app-0")!;
+      const discover = await k.exec(app0, "app", ["/usr/local/bin/erlmesh", "discover"]);
+      assert.equal(discover.code, 0, discover.output);
+      for (const i of [0, 1, 2]) {
+        assert.ok(discover.output.includes(`app-${i}.app.default.svc.cluster.local`));
+      }
+      const meshOut = await k.exec(app0, "app", ["/usr/local/bin/erlmesh", "mesh"]);
+      assert.equal(meshOut.code, 0, meshOut.output);
+      assert.match(meshOut.output, /Full mesh: all 3 nodes are connected to each other/);
+      assert.ok(!discover.output.includes(cookie) && !meshOut.output.includes(cookie));
+    });
+
+    await t.step("scale to 4: app-3 joins the mesh, app-0 logs the join", async () => {
       await k.scale(sts, 4);
       m = await fullMesh(k, cf.path, k.readyNodes());
       assert.ok(m?.fullMesh && m.nodes.length === 4, describe(k, m));
+      const app0 = k.pods.find((p) => p.name === "app-0")!;
+      await waitUntil(() => app0.log().includes("Peer app@app-3.app.default.svc.cluster.local joined"), {
+        what: "app-0's log of the join",
+      });
+      const app3 = k.pods.find((p) => p.name === "app-3")!;
+      const status = await k.exec(app3, "app", ["/usr/local/bin/erlmesh", "status"]);
+      assert.equal(status.code, 0, status.output);
+      assert.match(status.output, /Meshed: connected to all 3 discovered peers/);
     });
 
     await t.step("scale to 3: app-3 stops cleanly on SIGTERM (exit 0 within the grace period)", async () => {
@@ -166,6 +188,10 @@ Deno.test({
       m = await fullMesh(k, cf.path, k.readyNodes());
       assert.ok(m?.fullMesh && m.nodes.length === 3, describe(k, m));
       for (const n of m.nodes) assert.ok(!n.connected.includes("app@app-3.app.default.svc.cluster.local"));
+      const app0 = k.pods.find((p) => p.name === "app-0")!;
+      await waitUntil(() => app0.log().includes("Peer app@app-3.app.default.svc.cluster.local left"), {
+        what: "app-0's log of the departure",
+      });
     });
 
     await t.step(
@@ -244,5 +270,31 @@ Deno.test({
     assert.ok(lastCreated < firstReady, JSON.stringify(k.events));
     const m = await fullMesh(k, cf.path, nodes);
     assert.ok(m?.fullMesh && m.nodes.length === 3, describe(k, m));
+  },
+});
+
+Deno.test({
+  name:
+    `the simulation enforces file ownership: a root-owned Secret at 0400 cannot be read by the pod's user${skipName}`,
+  ignore: why !== undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // The mistake the base avoids (defaultMode 0400 without a copy): the init container cannot read it.
+    const { objects } = await kustomize(
+      `${new URL("../deploy/k8s/overlays/statefulset", import.meta.url).pathname}`,
+    );
+    const sts = objects.find((o: K8sObject) => o.kind === "StatefulSet")!;
+    sts.spec.template.spec.volumes.find((v: K8sObject) => v.secret).secret.defaultMode = 0o400;
+    await using k = await startKubelet({
+      objects,
+      secrets: { [SECRET]: { cookie: randomCookie() } },
+      images: IMAGES,
+      releaseRoot: await buildErlangRelease(),
+    });
+    await assert.rejects(() => k.scale(k.workload("StatefulSet"), 1), /init container 'cookie' failed/);
+    const pod = k.workload("StatefulSet").pods[0];
+    assert.match(pod.log(), /Permission denied/);
+    assert.equal(pod.containers[0].started, false, "the release never started");
   },
 });
