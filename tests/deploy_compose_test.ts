@@ -65,8 +65,6 @@ Deno.test({
     why ? ` (SKIPPED: ${why})` : ""
   }`,
   ignore: why !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn(t) {
     const example = stageConfig(
       parseDockerfile(await Deno.readTextFile(DOCKERFILE)).find((s) => s.name === "example")!,

@@ -98,8 +98,6 @@ async function podProcesses(
 Deno.test({
   name: `StatefulSet overlay as rendered: forms, scales 3→4→3, rolls, cookie only in files${skipName}`,
   ignore: why !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn(t) {
     const { objects } = await kustomize(
       `${new URL("../deploy/k8s/overlays/statefulset", import.meta.url).pathname}`,
@@ -221,8 +219,6 @@ Deno.test({
 Deno.test({
   name: `Deployment overlay as rendered: pods named by IP, A-record discovery, full mesh${skipName}`,
   ignore: why !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const { objects } = await kustomize(
       `${new URL("../deploy/k8s/overlays/deployment", import.meta.url).pathname}`,
@@ -245,12 +241,13 @@ Deno.test({
 
 Deno.test({
   name:
-    `sidecar component as rendered (Parallel): unchanged release image, 'erlmesh agent' beside it, full mesh${skipName}`,
+    `sidecar and metrics components as rendered (Parallel): unchanged release image, 'erlmesh agent' beside it, full mesh, scraped as annotated${skipName}`,
   ignore: why !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
-    const { objects } = await kustomizeWith(["overlays/statefulset"], ["components/sidecar"]);
+    const { objects } = await kustomizeWith(["overlays/statefulset"], [
+      "components/sidecar",
+      "components/metrics",
+    ]);
     const sts = objects.find((o: K8sObject) => o.kind === "StatefulSet")!;
     sts.spec.podManagementPolicy = "Parallel"; // the other policy, on the same manifests
     const cookie = randomCookie();
@@ -270,6 +267,33 @@ Deno.test({
     assert.ok(lastCreated < firstReady, JSON.stringify(k.events));
     const m = await fullMesh(k, cf.path, nodes);
     assert.ok(m?.fullMesh && m.nodes.length === 3, describe(k, m));
+    // Prometheus, from outside the pods, at the annotated port and path of each pod IP.
+    const ann = sts.spec.template.metadata.annotations;
+    const urls = k.pods.map((p) => `http://${p.ip}:${ann["prometheus.io/port"]}${ann["prometheus.io/path"]}`);
+    const script = `for (const u of ${JSON.stringify(urls)}) {
+  const r = await fetch(u, { signal: AbortSignal.timeout(5000) });
+  console.log(JSON.stringify(await r.text()));
+}`;
+    const r = await k.network.run("node", ["env", "-u", "NODE_OPTIONS", Deno.execPath(), "eval", script], {
+      timeoutMs: 20_000,
+    });
+    const texts = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as string);
+    assert.equal(texts.length, 3, r.stderr);
+    await waitUntil(async () => {
+      const again = await k.network.run("node", [
+        "env",
+        "-u",
+        "NODE_OPTIONS",
+        Deno.execPath(),
+        "eval",
+        script,
+      ], {
+        timeoutMs: 20_000,
+      });
+      const all = again.stdout.trim().split("\n").map((l) => JSON.parse(l) as string);
+      return all.length === 3 && all.every((t) => /^erlmesh_connected_peers 2$/m.test(t));
+    }, { timeoutMs: 15_000, what: "erlmesh_connected_peers 2 on every pod's /metrics" });
+    for (const t of texts) assert.ok(!t.includes(cookie), "no cookie in /metrics");
   },
 });
 
@@ -277,8 +301,6 @@ Deno.test({
   name:
     `the simulation enforces file ownership: a root-owned Secret at 0400 cannot be read by the pod's user${skipName}`,
   ignore: why !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     // The mistake the base avoids (defaultMode 0400 without a copy): the init container cannot read it.
     const { objects } = await kustomize(
