@@ -41,10 +41,30 @@ export type K8sObject = Record<string, any>;
 /** The repository's `deploy/k8s` folder. */
 export const DEPLOY_K8S: string = new URL("../deploy/k8s/", import.meta.url).pathname.replace(/\/$/, "");
 
-/** Why `kubectl kustomize` cannot run here, or undefined. */
+let kustomizeWhy: string | undefined | null = null;
+
+/**
+ * Why `kubectl kustomize` cannot render deploy/k8s here, or undefined: kubectl missing, or its kustomize
+ * older than v4 (`components` and `labels` need v4; Debian 12's kubernetes-client 1.20 has v2).
+ */
 export function kustomizeUnavailableReason(): string | undefined {
-  if (!hasProgram("kubectl")) return "'kubectl' is not on PATH (needed for 'kubectl kustomize')";
-  return undefined;
+  if (kustomizeWhy !== null) return kustomizeWhy;
+  kustomizeWhy = (() => {
+    if (!hasProgram("kubectl")) return "'kubectl' is not on PATH (needed for 'kubectl kustomize')";
+    try {
+      const out = new Deno.Command("kubectl", { args: ["version", "--client", "-o", "json"], stdin: "null" })
+        .outputSync();
+      const v = String(JSON.parse(new TextDecoder().decode(out.stdout)).kustomizeVersion ?? "");
+      const major = Number(/^v?(\d+)\./.exec(v)?.[1]);
+      if (!(major >= 4)) {
+        return `kubectl's kustomize is '${v || "unknown"}', older than v4 (components, labels)`;
+      }
+    } catch (e) {
+      return `Cannot ask kubectl for its kustomize version: ${(e as Error).message}`;
+    }
+    return undefined;
+  })();
+  return kustomizeWhy;
 }
 
 /** Renders a kustomization folder with `kubectl kustomize`; the objects in output order. */

@@ -320,3 +320,54 @@ Deno.test({
     assert.equal(pod.containers[0].started, false, "the release never started");
   },
 });
+
+Deno.test({
+  name:
+    `the simulation deletes as the kubelet does: SIGTERM, then SIGKILL after terminationGracePeriodSeconds${skipName}`,
+  ignore: why !== undefined,
+  async fn() {
+    // A container that notes SIGTERM and keeps running: only the SIGKILL after the grace period ends it.
+    const objects: K8sObject[] = [
+      {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "stubborn" },
+        spec: { clusterIP: "None", selector: { app: "stubborn" }, ports: [{ name: "epmd", port: 4369 }] },
+      },
+      {
+        apiVersion: "apps/v1",
+        kind: "StatefulSet",
+        metadata: { name: "stubborn" },
+        spec: {
+          serviceName: "stubborn",
+          replicas: 1,
+          selector: { matchLabels: { app: "stubborn" } },
+          template: {
+            metadata: { labels: { app: "stubborn" } },
+            spec: {
+              terminationGracePeriodSeconds: 2,
+              containers: [{
+                name: "main",
+                image: "erlmesh-example:0.1.0",
+                command: ["sh", "-c", "trap 'echo got-TERM' TERM; echo up; while :; do sleep 0.2; done"],
+              }],
+            },
+          },
+        },
+      },
+    ];
+    await using k = await startKubelet({ objects, secrets: {}, images: IMAGES, releaseRoot: "/nonexistent" });
+    const w = k.workload("StatefulSet");
+    await k.scale(w, 1);
+    const pod = w.pods[0];
+    await waitUntil(() => /^up$/m.test(pod.log()), { what: "the container started" });
+    await k.deletePod(pod);
+    const status = await Kubelet.exitOf(pod.containers[0]);
+    assert.equal(status?.signal, "SIGKILL", pod.log());
+    assert.match(pod.log(), /got-TERM/);
+    assert.deepEqual(k.events.filter((e) => e.pod === pod.name).map((e) => e.what).slice(-2), [
+      "terminating",
+      "gone",
+    ]);
+  },
+});
