@@ -1011,9 +1011,15 @@ export async function sharedDenoDir(dir: string): Promise<string> {
   const src = childEnv().DENO_DIR;
   const dst = `${dir}/deno`;
   await Deno.mkdir(dst);
-  const r = await run(["cp", "-a", `${src}/npm`, `${dst}/npm`], { timeoutMs: 60_000 });
-  if (!r.success) throw new Error(`Cannot copy Deno's npm cache from '${src}': ${r.stderr.trim()}`);
-  await run(["chmod", "-R", "a+rwX", dst]);
+  // Hard links where possible (same file system): no copy of the files, which every uid can read already.
+  let r = await run(["cp", "-al", `${src}/npm`, `${dst}/npm`], { timeoutMs: 60_000 });
+  if (!r.success) {
+    await Deno.remove(`${dst}/npm`, { recursive: true }).catch(() => {});
+    r = await run(["cp", "-a", `${src}/npm`, `${dst}/npm`], { timeoutMs: 60_000 });
+    if (!r.success) throw new Error(`Cannot copy Deno's npm cache from '${src}': ${r.stderr.trim()}`);
+    await run(["chmod", "-R", "a+rX", dst]);
+  }
+  await run(["find", dst, "-type", "d", "-exec", "chmod", "a+rwx", "{}", "+"]);
   return dst;
 }
 
