@@ -32,6 +32,7 @@ import { type CachingDns, startCachingDns, unboundQueryCount } from "../tests/_h
 import { type CpuLimit, cpuLimitUnavailableReason, createCpuLimit } from "../tests/_harness/cgroup.ts";
 import { type Agent, launchAgent } from "../tests/_sim.ts";
 import { type Observer, startObserver } from "./_observer.ts";
+import { type KubeApiControl, startKubeApiIn } from "../tests/_kubeapi.ts";
 import { median, printTable, round } from "./_stats.ts";
 
 const TICKTIME = 4;
@@ -48,7 +49,7 @@ const AGENT_MILLICORES = 100;
 /** Who meshes the nodes. */
 type Method = "loop" | "agent" | "agent100m";
 /** The DNS and node set-up. */
-type Variant = "base" | "cache" | "noconnectall";
+type Variant = "base" | "cache" | "noconnectall" | "kubernetes";
 
 const METHOD_LABEL: Record<Method, string> = {
   loop: "article's loop",
@@ -212,6 +213,37 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
   const throttled: [number, number] = [0, 0];
   let cache: CachingDns | undefined;
   let obs: Observer | undefined;
+  /** The Kubernetes API (variant `kubernetes`): EndpointSlices follow the DNS records. */
+  let api: KubeApiControl | undefined;
+  let saDir: string | undefined;
+  // The pods whose DNS records are published: the API never runs ahead of DNS here (publishing several
+  // pods at once, one pod's `ready` flag is set before its records are), since a name looked up too
+  // early would be cached as NXDOMAIN for 30 s.
+  const inDns = new Set<string>();
+  const syncApi = () =>
+    api?.setPods(
+      cluster.service,
+      cluster.pods.filter((p) => inDns.has(p.name)).map((p) => ({
+        name: p.name,
+        hostname: p.name,
+        ip: p.ip,
+        ready: true,
+      })),
+    );
+  /** Publishes the ready pods in DNS and then, with the API, as EndpointSlices. */
+  const publish = async () => {
+    const ready = cluster.pods.filter((p) => p.ready).map((p) => p.name);
+    await cluster.publish();
+    inDns.clear();
+    for (const n of ready) inDns.add(n);
+    await syncApi();
+  };
+  const setReady = async (p: ClusterPod, ready: boolean) => {
+    await cluster.setReady(p, ready);
+    if (ready) inDns.add(p.name);
+    else inDns.delete(p.name);
+    await syncApi();
+  };
   const out: Run = { figures: {}, rolling: [] };
   const fig = async (k: string, v: number | null, from?: number) => {
     out.figures[k] = v;
@@ -336,8 +368,25 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
       agents.set(
         p.name,
         launchAgent(cluster, p, {
-          args: ["--log-format", "json", ...(AGENT_LOG_LEVEL ? ["--log-level", AGENT_LOG_LEVEL] : [])],
-          env: { ERLANG_NODENAME: p.nodeName, K8S_HEADLESS_SVC: svc, CLUSTER_ERLANG_COOKIE: cluster.cookie },
+          args: [
+            "--log-format",
+            "json",
+            ...(AGENT_LOG_LEVEL ? ["--log-level", AGENT_LOG_LEVEL] : []),
+            ...(api
+              ? ["--discovery", "kubernetes", "--service", cluster.service, "--service-account-dir", saDir!]
+              : []),
+          ],
+          env: {
+            ERLANG_NODENAME: p.nodeName,
+            K8S_HEADLESS_SVC: svc,
+            CLUSTER_ERLANG_COOKIE: cluster.cookie,
+            ...(api
+              ? {
+                KUBERNETES_SERVICE_HOST: cluster.network.gateway,
+                KUBERNETES_SERVICE_PORT: new URL(api.url).port,
+              }
+              : {}),
+          },
           wrap: limit ? (cmd) => limit.wrap(cmd) : undefined,
           main: agentMain,
         }),
@@ -372,7 +421,21 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
   const dnsQueries = () => cache ? cache.queries() : unboundQueryCount(`${cluster.dns.dir}/unbound.conf`);
 
   try {
-    if (variant === "cache") cache = await startCachingDns(cluster.network, cluster.dns);
+    if (variant === "cache" || variant === "kubernetes") {
+      cache = await startCachingDns(cluster.network, cluster.dns);
+    }
+    if (variant === "kubernetes") {
+      api = await startKubeApiIn(cluster.network, "node", {
+        hostname: cluster.network.gateway,
+        namespace: cluster.namespace,
+        tokens: ["token-1"],
+        bookmarkMs: 2000,
+      });
+      saDir = await Deno.makeTempDir({ prefix: tempPrefix("bench-sa") });
+      await Deno.copyFile(api.caFile, `${saDir}/ca.crt`);
+      await Deno.writeTextFile(`${saDir}/token`, "token-1");
+      await publish();
+    }
     obs = await startObserver(cluster, nodeArgs);
     for (const p of cluster.pods) await prepare(p);
     const original = [...cluster.pods];
@@ -387,6 +450,17 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
     const formedAt = Date.now();
 
     // Load after formation, from 5 s to 35 s.
+    if (variant === "kubernetes") {
+      await sleep(Math.max(0, formedAt + WINDOW_FROM_MS - Date.now()));
+      const requests = async () => {
+        const st = await api!.stats();
+        return st.lists + st.watches;
+      };
+      const [r0, a] = [await requests(), Date.now()];
+      await sleep(WINDOW_MS);
+      const [r1, b] = [await requests(), Date.now()];
+      await fig("api", round((r1 - r0) / n / ((b - a) / 60_000), 1));
+    }
     if (variant === "base" && method !== "agent100m") {
       await sleep(Math.max(0, formedAt + WINDOW_FROM_MS - Date.now()));
       const [d0, e0, a] = [await dnsQueries(), await epmdSyns(cluster, original), Date.now()];
@@ -400,7 +474,7 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
     // New pod launched → meshed (its record appears with the pod).
     {
       const np = await cluster.addPod({ ready: true });
-      await cluster.publish();
+      await publish();
       await prepare(np);
       await limitFor(np);
       const at = Date.now();
@@ -439,13 +513,13 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
 
     // Rolling restart of the StatefulSet, highest ordinal first: pod deleted (record gone), recreated
     // (record back), next one once meshed. Each pod's "node registered → meshed".
-    if (variant === "cache" && method !== "agent100m") {
+    if ((variant === "cache" || variant === "kubernetes") && method !== "agent100m") {
       for (const p of [...cluster.pods].reverse()) {
         await kill(p);
-        await cluster.setReady(p, false);
+        await setReady(p, false);
         const others = cluster.pods.filter((o) => o !== p);
         await obs.waitDropped(p, others, DEADLINE_MS);
-        await cluster.setReady(p, true);
+        await setReady(p, true);
         await limitFor(p);
         const registered = await launch(p);
         const ms = await obs.waitFull(cluster.pods, registered, DEADLINE_MS);
@@ -461,16 +535,16 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
 
     // Readiness-gated start: every pod restarted, none published until its node registered and 0–2 s
     // passed (readiness probe period) → from the last record published to full mesh.
-    if ((variant === "base" || variant === "cache") && method !== "agent100m") {
+    if (variant !== "noconnectall" && method !== "agent100m") {
       for (const p of cluster.pods) await kill(p);
       for (const p of cluster.pods) p.ready = false;
-      await cluster.publish();
+      await publish();
       if (cache) await cache.flush(cluster.zone);
       const published: number[] = [];
       await Promise.all(cluster.pods.map(async (p) => {
         await launch(p);
         await sleep(Math.random() * PUBLISH_DELAY_MAX_MS);
-        await cluster.setReady(p, true);
+        await setReady(p, true);
         published.push(Date.now());
       }));
       const last = Math.max(...published);
@@ -482,6 +556,8 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
     for (const p of [...limits.keys()]) await retireLimit(cluster.pod(p)).catch((e) => log(String(e)));
     await obs?.stop().catch(() => {});
     await cache?.stop().catch(() => {});
+    await api?.close().catch(() => {});
+    if (saDir) await Deno.remove(saDir, { recursive: true }).catch(() => {});
   }
   if (method === "agent100m") out.throttled = throttled;
   log(`done in ${round((Date.now() - t0) / 1000, 1)} s`);
@@ -524,6 +600,7 @@ function printSize(n: number, r: SizeResults, runs: number): void {
   const base = r.base ?? {};
   const cache = r.cache ?? {};
   const nca = r.noconnectall ?? {};
+  const k8s = r.kubernetes ?? {};
   const rows: string[][] = [];
   const launchRow = (label: string, v: Partial<Record<Method, Run[]>>, key: string, withGoal: boolean) => {
     const loop = med(v.loop, key);
@@ -588,6 +665,24 @@ function printSize(n: number, r: SizeResults, runs: number): void {
     ]);
   }
   launchRow("30 s DNS cache: readiness-gated, last record → mesh", cache, "gated", false);
+  launchRow(
+    "Kubernetes API source (30 s DNS cache for the nodes): all pods → full mesh",
+    k8s,
+    "allPods",
+    false,
+  );
+  launchRow("Kubernetes API source: new pod launched → meshed", k8s, "join", false);
+  launchRow("Kubernetes API source: killed pod relaunched → re-meshed", k8s, "restart", false);
+  rows.push([
+    "Kubernetes API source: rolling restart, each pod registered → meshed (max)",
+    "",
+    cell(k8s.agent, "rollingMax"),
+    "",
+    "",
+    "",
+  ]);
+  launchRow("Kubernetes API source: readiness-gated, last Ready → mesh", k8s, "gated", false);
+  rows.push(["Kubernetes API requests / pod / min, 5–35 s after", "", cell(k8s.agent, "api"), "", "", ""]);
   launchRow("connect_all false: all pods launched → full mesh", nca, "allPods", false);
   launchRow("connect_all false: new pod launched → meshed", nca, "join", false);
   const thr = (base.agent100m ?? []).concat(cache.agent100m ?? [], nca.agent100m ?? []).map((x) =>
@@ -636,6 +731,7 @@ export async function benchCluster(args: string[] = []): Promise<Record<string, 
     ["base", cgWhy ? ["loop", "agent"] : ["loop", "agent", "agent100m"]],
     ["cache", ["loop", "agent"]],
     ["noconnectall", ["loop", "agent"]],
+    ["kubernetes", ["agent"]],
   ];
   agentMain = await snapshotSources();
   const commit = await new Deno.Command("git", {
@@ -696,6 +792,8 @@ Notes:
 - 30 s DNS cache: a second Unbound (cache-min-ttl 30, cache-max-negative-ttl 30) that every pod asks; cold at the
   start and before the readiness-gated start. Rolling restart: highest ordinal first, each pod killed and its
   record removed, then relaunched with its record back, the next once it meshed; same IP.
+- Kubernetes API source: agents with --discovery kubernetes against the test API server (tests/_kubeapi.ts),
+  whose EndpointSlices follow the DNS records; the nodes still resolve names through the 30 s cache.
 - 100 millicores: each agent in its own cgroup (cpu.cfs_quota_us 10000 per 100000); the nodes are not limited.
 - Goals (issue 10): on medians; at N = 20 every figure no worse than the loop's.
 Total run time: ${totalS} s`);

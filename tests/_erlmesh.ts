@@ -43,6 +43,8 @@ export function childEnv(extra: Record<string, string> = {}): Record<string, str
     PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
     HOME: "/nonexistent",
     NO_COLOR: "1",
+    // `deno run` asks dl.deno.land for a newer Deno at start (the compiled binary does not): not in tests.
+    DENO_NO_UPDATE_CHECK: "1",
   };
   for (const k of PASS_THROUGH) {
     const v = Deno.env.get(k);
