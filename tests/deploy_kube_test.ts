@@ -371,3 +371,44 @@ Deno.test({
     ]);
   },
 });
+
+Deno.test({
+  name:
+    `liveness as rendered restarts a hung release (probe period and erlmesh interval shortened for the test)${skipName}`,
+  ignore: why !== undefined,
+  async fn() {
+    const { objects } = await kustomize(
+      `${new URL("../deploy/k8s/overlays/statefulset", import.meta.url).pathname}`,
+    );
+    const sts = objects.find((o: K8sObject) => o.kind === "StatefulSet")!;
+    const spec = sts.spec.template.spec;
+    const app = spec.containers.find((c: K8sObject) => c.name === "app");
+    // The manifest's probe command and timeout; only its period and threshold are shortened here.
+    app.livenessProbe.periodSeconds = 1;
+    app.livenessProbe.failureThreshold = 2;
+    spec.terminationGracePeriodSeconds = 2;
+    // /livez fails when the node has not answered for max(3 × interval, 5 s): the 5 s floor.
+    objects.find((o: K8sObject) => o.kind === "ConfigMap")!.data.ERLMESH_INTERVAL = "1s";
+    await using k = await startKubelet({
+      objects,
+      secrets: { [SECRET]: { cookie: randomCookie() } },
+      images: IMAGES,
+      releaseRoot: await buildErlangRelease(),
+    });
+    const w = k.workload("StatefulSet");
+    await k.scale(w, 1);
+    const pod = w.pods[0];
+    const beam = (await podProcesses(pod)).find((p) => p.comm === "beam.smp");
+    assert.ok(beam, "the release's VM runs");
+    Deno.kill(beam.pid, "SIGSTOP"); // the VM hangs: it answers nothing, its process lives on
+    const c = appContainer(pod);
+    await waitUntil(() => c.restarts === 1, { timeoutMs: 60_000, what: "the container restarted" });
+    assert.ok(
+      c.probes.some((p) => p.kind === "liveness" && !p.ok),
+      JSON.stringify(c.probes.slice(-5)),
+    );
+    await waitUntil(() => pod.ready, { timeoutMs: 60_000, what: "the pod Ready again" });
+    const again = (await podProcesses(pod)).filter((p) => p.comm === "beam.smp");
+    assert.deepEqual(again.map((p) => p.pid === beam.pid), [false], "a new VM, the hung one is gone");
+  },
+});
