@@ -118,8 +118,9 @@ export async function mesh(
   cluster: Cluster,
   cookiePath: string,
   nodes?: string[],
+  extraArgs: string[] = [],
 ): Promise<{ code: number; json?: MeshJson; stderr: string }> {
-  const sel = nodes ? ["--nodes", nodes.join(",")] : ["--service", cluster.service];
+  const sel = [...(nodes ? ["--nodes", nodes.join(",")] : ["--service", cluster.service]), ...extraArgs];
   const r = await cluster.network.run(await observer(cluster), [
     "env",
     ...Object.entries(env({})).map(([k, v]) => `${k}=${v}`),
@@ -138,11 +139,12 @@ export async function waitFullMesh(
   cookiePath: string,
   nodes: string[],
   timeoutMs = 60000,
+  extraArgs: string[] = [],
 ): Promise<MeshJson | undefined> {
   const end = Date.now() + timeoutMs;
   let last: MeshJson | undefined;
   while (Date.now() < end) {
-    const r = await mesh(cluster, cookiePath, nodes);
+    const r = await mesh(cluster, cookiePath, nodes, extraArgs);
     last = r.json;
     if (r.code === 0 && last?.fullMesh && last.nodes.length === nodes.length) return last;
     await new Promise((res) => setTimeout(res, 250));

@@ -15,7 +15,7 @@ import {
   networkUnavailableReason,
 } from "./_harness/mod.ts";
 import { run } from "./_harness/_process.ts";
-import { randomCookie } from "./_harness/otp.ts";
+import { epmdNames, randomCookie } from "./_harness/otp.ts";
 import { runArgv } from "./_erlmesh.ts";
 import { tempPrefix } from "./_harness/prefix.ts";
 import { cookieFile, type MeshJson, waitFullMesh } from "./_sim.ts";
@@ -206,6 +206,8 @@ interface ReleaseKind {
   cookie(root: string, cluster: Cluster): Promise<string>;
   /** The cookie source erlmesh run must log (`cookieSource` of its start line), when checked. */
   cookieSource?(root: string): string;
+  /** Extra arguments of the observer's `erlmesh mesh` (how it reaches these nodes). */
+  meshArgs?: string[];
 }
 
 const RELX: ReleaseKind = {
@@ -228,6 +230,17 @@ const RELX: ReleaseKind = {
   },
   cookie: (_root, cluster) => cookieFile(cluster),
 };
+
+/** The relx release run without EPMD: its start script reads ERL_DIST_PORT, and so does erlmesh. */
+const RELX_EPMDLESS: ReleaseKind = {
+  ...RELX,
+  name: "rebar3/relx without EPMD (ERL_DIST_PORT)",
+  async env(root, cluster, pod, dir) {
+    return { ...await RELX.env(root, cluster, pod, dir), ERL_DIST_PORT: String(EPMDLESS_PORT) };
+  },
+  meshArgs: ["--dist-port", "4370"],
+};
+const EPMDLESS_PORT = 4370;
 
 function elixirKind(
   cookieSource: "RELEASE_COOKIE" | "releases/COOKIE" | "releases/COOKIE, another ~/.erlang.cookie",
@@ -314,11 +327,17 @@ async function releaseScenario(
     await t.step(
       `${options.pods} pods, each 'erlmesh run -- ${kind.command("…").join(" ")}': full mesh`,
       async () => {
-        const m = await waitFullMesh(cluster, cookie, nodes, 90000);
+        const m = await waitFullMesh(cluster, cookie, nodes, 90000, kind.meshArgs);
         assert.ok(m?.fullMesh && m.nodes.length === nodes.length, describe(runs.values(), m));
         assert.deepEqual(m.nodes.map((n) => n.node), nodes);
       },
     );
+
+    if (kind.meshArgs) {
+      await t.step("no EPMD runs in any pod: the nodes and erlmesh went without it", async () => {
+        for (const pod of cluster.pods) assert.equal(await epmdNames(4369, pod.netns), undefined, pod.name);
+      });
+    }
 
     if (kind.cookieSource) {
       await t.step(`erlmesh run logs the cookie source ${kind.cookieSource("…")}`, () => {
@@ -423,6 +442,16 @@ Deno.test({
   name: "rebar3/relx release under erlmesh run, StatefulSet of 3: full mesh, signals, exit codes 0, 3, 137",
   ignore: erlangWhy !== undefined,
   fn: (t) => releaseScenario(t, RELX, { pods: 3, workload: "statefulset", lifecycle: true }),
+});
+
+Deno.test({
+  name:
+    "rebar3/relx release without EPMD (ERL_DIST_PORT) under erlmesh run, StatefulSet of 3: erlmesh reads " +
+    "the port as the start script does, waits for the node on it and meshes it without EPMD",
+  ignore: erlangWhy !== undefined,
+  async fn(t) {
+    await releaseScenario(t, RELX_EPMDLESS, { pods: 3, workload: "statefulset", lifecycle: false });
+  },
 });
 
 Deno.test({

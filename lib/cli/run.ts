@@ -115,6 +115,7 @@ export async function execute(cli: ParsedCommandLine): Promise<number> {
       env: childEnv,
       alive,
       epmdPort: cfg.epmdPort,
+      distPort: cfg.distPort,
       startTimeoutMs,
       reconciler,
       onEvent: (e) => logRunEvent(e, startTimeoutMs),

@@ -417,6 +417,10 @@ export const CONFIG_KEYS: { readonly [K in ConfigKey]: KeySpec<K> } = defineKeys
     type: integer(1, 65535),
     defaultDoc: "none (ask EPMD)",
     doc: "The distribution port of nodes run without EPMD: erlmesh dials it and never asks EPMD",
+    aliases: [{
+      name: "ERL_DIST_PORT",
+      doc: "The distribution port, as a relx release's start script reads it (it then starts no EPMD)",
+    }],
   },
   protoDist: {
     arg: "proto",

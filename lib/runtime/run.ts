@@ -1,6 +1,7 @@
 import { aliveMatcher } from "../dist/mod.ts";
 import { isHelperName } from "../discovery/mod.ts";
 import { names } from "../epmd/mod.ts";
+import { connectTcp } from "../bytes/mod.ts";
 import type { Reconciler } from "../cluster/mod.ts";
 import { RuntimeError } from "./errors.ts";
 import { startReaper } from "./reaper.ts";
@@ -25,6 +26,11 @@ export interface RunReleaseOptions {
   alive: string;
   /** Where the local EPMD listens. */
   epmdPort?: number;
+  /**
+   * The node's fixed distribution port when it runs without EPMD: the node counts as started once
+   * 127.0.0.1 accepts connections there (EPMD is never asked).
+   */
+  distPort?: number;
   /** How long the node may take to register before `run` says so. @default 60000 */
   startTimeoutMs?: number;
   /** Builds the reconcile loop once the node has registered. */
@@ -101,15 +107,23 @@ export async function runRelease(options: RunReleaseOptions): Promise<number> {
     let delay = 10;
     while (!exited) {
       let known: string[] = [];
-      try {
-        const reply = await names("127.0.0.1", { port: options.epmdPort, timeoutMs: 1000 });
-        known = reply.nodes.map((n) => n.name);
-        const found = known.find(matches);
-        if (found !== undefined) {
-          emit({ type: "registered", alive: found, afterMs: Math.round(performance.now() - t0) });
+      if (options.distPort !== undefined) {
+        // Without EPMD: the node is up once its distribution port accepts a connection.
+        if (await listening(options.distPort)) {
+          emit({ type: "registered", alive: options.alive, afterMs: Math.round(performance.now() - t0) });
           break;
         }
-      } catch { /* EPMD not up yet: the release starts it */ }
+      } else {
+        try {
+          const reply = await names("127.0.0.1", { port: options.epmdPort, timeoutMs: 1000 });
+          known = reply.nodes.map((n) => n.name);
+          const found = known.find(matches);
+          if (found !== undefined) {
+            emit({ type: "registered", alive: found, afterMs: Math.round(performance.now() - t0) });
+            break;
+          }
+        } catch { /* EPMD not up yet: the release starts it */ }
+      }
       if (!reported && performance.now() > deadline) {
         reported = true;
         emit({
@@ -136,4 +150,15 @@ export async function runRelease(options: RunReleaseOptions): Promise<number> {
   const code = exitCodeOf(final);
   emit({ type: "exited", code, signal: final.signal ?? undefined });
   return code;
+}
+
+/** True when 127.0.0.1 accepts a TCP connection on `port` within a second (closed at once). */
+async function listening(port: number): Promise<boolean> {
+  try {
+    const conn = await connectTcp("127.0.0.1", port, { signal: AbortSignal.timeout(1000) });
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
 }
