@@ -139,6 +139,10 @@ Deno.test("CLI: bad arguments name what was wrong and what was expected, exit 2"
     [["mesh", "--nodes", "a@h", "--hosts", "h"], /Conflicting options --nodes and --hosts/],
     [["agent", "--once", "--http", ":9090"], /Conflicting options --once and --http/],
     [["run"], /Missing CMD for 'erlmesh run'/],
+    [
+      ["wait", "--epmd", "--hosts", "h", "--discovery", "static", "--dist-port", "4370"],
+      /Cannot wait for --epmd with distPort 4370 \(from flag --dist-port\): the nodes run without EPMD/,
+    ],
   ];
   for (const [args, re] of cases) {
     const r = await erlmesh(args);

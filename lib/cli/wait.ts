@@ -130,6 +130,7 @@ const KEYS = [
   ...KEY_GROUPS.node,
   ...KEY_GROUPS.discovery,
   "epmdPort",
+  "distPort",
   "connectTimeout",
   "concurrency",
 ] as const;
@@ -195,6 +196,12 @@ export async function execute(cli: ParsedCommandLine): Promise<number> {
       } with discovery '${cfg.discovery}' (from ${cfg.sources.discovery ?? "default"}): ` +
         "it needs DNS discovery ('srv' or 'a'); set the headless Service in --service, ERLMESH_SERVICE or " +
         "K8S_HEADLESS_SVC",
+    );
+  }
+  if (conditions.epmd && cfg.distPort !== undefined) {
+    throw new UsageError(
+      `Cannot wait for --epmd with distPort ${cfg.distPort} (from ${cfg.sources.distPort ?? "default"}): ` +
+        "the nodes run without EPMD; --peers counts the discovered hosts instead",
     );
   }
   // This pod as its Service lists it, by the one rule of the configuration.
