@@ -262,6 +262,17 @@ Deno.test({
 });
 
 Deno.test({
+  name: "Network addPod() and removePod() may run at the same time (the state file is written one at a time)",
+  ignore: netWhy !== undefined,
+  async fn() {
+    await using net = await createNetwork();
+    await Promise.all(["a", "b", "c", "d", "e", "f"].map((n) => net.addPod(n)));
+    await Promise.all(["a", "b", "c"].map((n) => net.removePod(n)));
+    assert.deepEqual(net.pods.map((p) => p.name).sort(), ["d", "e", "f"]);
+  },
+});
+
+Deno.test({
   name: "Network partition() cuts a pod off and heal() reconnects it",
   ignore: netWhy !== undefined,
   async fn() {

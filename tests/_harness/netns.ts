@@ -287,7 +287,16 @@ export class Network implements AsyncDisposable {
     throw new Error(`Cannot allocate an IP: '${this.subnet}' is full`);
   }
 
-  async #saveState(): Promise<void> {
+  #saving: Promise<void> = Promise.resolve();
+
+  /** Writes the state file, one write at a time (concurrent pod changes share one temp file). */
+  #saveState(): Promise<void> {
+    const next = this.#saving.then(() => this.#writeState());
+    this.#saving = next.catch(() => {});
+    return next;
+  }
+
+  async #writeState(): Promise<void> {
     await Deno.mkdir(STATE_DIR, { recursive: true });
     const state = {
       pid: Deno.pid,
