@@ -227,7 +227,12 @@ class ApiFailure extends Error {
   }
 }
 
-class Gone extends Error {}
+/** 410 Gone: the resource version (or a list's continue token) is too old; its message is the reason. */
+class Gone extends Error {
+  constructor() {
+    super("the API server answered 410 Gone: the resource version or continue token is too old");
+  }
+}
 
 /** What a JSON value is, for messages: `null`, `an array`, `a number`, ... */
 function jsonKind(value: unknown): string {
@@ -594,7 +599,10 @@ class KubernetesSource implements DiscoverySource {
     if (!res.ok) {
       let status: Status = {};
       try {
-        status = await res.json();
+        const body: unknown = await res.json();
+        // A Status is an object with a string message; anything else (null, a list) is not one.
+        if (typeof body === "object" && body !== null && !Array.isArray(body)) status = body as Status;
+        if (typeof status.message !== "string") status = { ...status, message: undefined };
       } catch { /* not a Status */ }
       release();
       if (res.status === 410) throw new Gone();

@@ -128,6 +128,7 @@ Deno.test("hostsOfSlices() on hostile EndpointSlice JSON returns valid hosts, ne
 function fakeApi() {
   const state = {
     listBody: JSON.stringify(list),
+    listStatus: 200,
     watchBody: "",
     watches: 0,
     secondWatch: undefined as (() => void) | undefined,
@@ -135,7 +136,10 @@ function fakeApi() {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
     const url = new URL(req.url);
     if (url.searchParams.get("watch") !== "1") {
-      return new Response(state.listBody, { headers: { "content-type": "application/json" } });
+      return new Response(state.listBody, {
+        status: state.listStatus,
+        headers: { "content-type": "application/json" },
+      });
     }
     if (++state.watches === 1) return new Response(state.watchBody);
     // Every later watch: the events before were handled; stay open until the source lets go.
@@ -177,6 +181,7 @@ function outcome(d: { hosts: { host: string }[]; error?: Error }): string {
     assert.ok(/^[A-Z]/.test(d.error.message) && !d.error.message.endsWith("."), d.error.message);
     // A JavaScript TypeError inside is a failure of the source's reading, not a reason the API gave.
     assert.ok(!JS_TYPE_ERROR.test(d.error.message), d.error.message);
+    assert.ok(!/:\s*$/.test(d.error.message), `no reason after the colon: '${d.error.message}'`);
     return `DiscoveryError ${d.error.code}`;
   }
   for (const h of d.hosts) assert.ok(typeof h.host === "string" && h.host.length > 0);
@@ -205,7 +210,13 @@ Deno.test({
         serviceAccountDir: dir,
         requestTimeoutMs: 5000,
       });
-      await fuzz("kubernetes: source on hostile lists", listBody, async (body) => {
+      // Mostly 200; the statuses the source reads a Status body for too (401, 403, 410, 500).
+      const status = fc.oneof(
+        { weight: 6, arbitrary: fc.constant(200) },
+        { weight: 1, arbitrary: fc.constantFrom(401, 403, 410, 500) },
+      );
+      await fuzz("kubernetes: source on hostile lists", fc.tuple(status, listBody), async ([code, body]) => {
+        api.state.listStatus = code;
         api.state.listBody = body;
         return outcome(await within(source.discover(), "discover()"));
       }, { runs: 1000, async: true, longDivisor: 10 });
@@ -344,6 +355,40 @@ Deno.test({
         errors.some((m) => /Cannot parse a watch event: it is null, not an object/.test(m)),
         errors.join("\n"),
       );
+    } finally {
+      await api.server.shutdown();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+// Found by the list fuzzer with error statuses: a refusal whose body is JSON but not an object (`null`)
+// was reported as JavaScript's "Cannot read properties of null" instead of the HTTP status.
+Deno.test({
+  name:
+    "kubernetesSource() reports a 401, 403 or 500 whose body is not a Status object by its HTTP status, and a 410 with a reason",
+  sanitizeResources: false, // the one-shot source keeps its HTTP client, as above
+  fn: async () => {
+    const api = fakeApi();
+    const dir = await accountDir();
+    try {
+      const source = kubernetesSource({ ...SVC, apiUrl: api.url, serviceAccountDir: dir });
+      for (
+        const [code, body, expected] of [
+          [401, "null", "UNAUTHORIZED"],
+          [403, "[]", "FORBIDDEN"],
+          [500, "7", "API"],
+          [410, "{}", "API"], // a list's continue token expired: said so, not an empty reason
+        ] as const
+      ) {
+        api.state.listStatus = code;
+        api.state.listBody = body;
+        const { error } = await source.discover();
+        assert.ok(error instanceof DiscoveryError, String(error));
+        assert.equal(error.code, expected, error.message);
+        assert.ok(!JS_TYPE_ERROR.test(error.message), error.message);
+        assert.ok(!/:\s*$/.test(error.message), `no reason after the colon: '${error.message}'`);
+      }
     } finally {
       await api.server.shutdown();
       await Deno.remove(dir, { recursive: true });
