@@ -25,7 +25,7 @@ const K8S = new URL("../deploy/k8s/", import.meta.url).pathname;
 type Obj = any;
 
 /** Renders `overlay` with the component from a temporary kustomization (paths must be relative). */
-async function render(overlay: string): Promise<Obj[]> {
+async function render(overlay: string, extra: string[] = []): Promise<Obj[]> {
   const dir = await Deno.makeTempDir({ prefix: tempPrefix("kustomize") });
   try {
     const rel = (p: string) => {
@@ -36,7 +36,7 @@ async function render(overlay: string): Promise<Obj[]> {
       `${dir}/kustomization.yaml`,
       `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ${
         rel(overlay)
-      }\ncomponents:\n  - ${rel("components/kubernetes-api")}\n`,
+      }\ncomponents:\n${[...extra, "components/kubernetes-api"].map((c) => `  - ${rel(c)}\n`).join("")}`,
     );
     const out = await new Deno.Command("kubectl", {
       args: ["kustomize", dir],
@@ -52,13 +52,19 @@ async function render(overlay: string): Promise<Obj[]> {
   }
 }
 
-for (const overlay of ["overlays/statefulset", "overlays/deployment"]) {
+for (
+  const [overlay, extra] of [
+    ["overlays/statefulset", []],
+    ["overlays/deployment", []],
+    ["overlays/statefulset", ["components/sidecar"]],
+  ] as [string, string[]][]
+) {
   Deno.test({
-    name:
-      `kubernetes-api component with ${overlay}: a Role with list and watch on endpointslices, bound, mounted`,
+    name: `kubernetes-api component with ${[overlay, ...extra].join(" + ")}: a Role with list and watch on ` +
+      "endpointslices, bound, mounted, and discovery 'kubernetes' for every erlmesh container",
     ignore,
     async fn() {
-      const objects = await render(overlay);
+      const objects = await render(overlay, extra);
       const of = (kind: string) => objects.filter((o) => o.kind === kind);
       assert.deepEqual(of("ClusterRole"), []);
       assert.deepEqual(of("ClusterRoleBinding"), []);
@@ -79,11 +85,27 @@ for (const overlay of ["overlays/statefulset", "overlays/deployment"]) {
       const pod = workload.spec.template.spec;
       assert.equal(pod.serviceAccountName, sa.metadata.name);
       assert.equal(pod.automountServiceAccountToken, true);
-      const erlmesh = pod.containers.find((c: Obj) => c.command?.[0] === "/usr/local/bin/erlmesh");
-      assert.ok(erlmesh, "the container that runs erlmesh");
-      assert.deepEqual(erlmesh.env.filter((e: Obj) => e.name === "ERLMESH_DISCOVERY"), [
-        { name: "ERLMESH_DISCOVERY", value: "kubernetes" },
-      ]);
+      // One setting in the ConfigMap every erlmesh container reads: the wait init container, run or the
+      // sidecar agent alike.
+      const [cm] = of("ConfigMap").filter((c: Obj) => c.metadata.name.startsWith("app-erlmesh"));
+      assert.equal(cm.data.ERLMESH_DISCOVERY, "kubernetes");
+      assert.equal(cm.data.ERLMESH_SERVICE, "app", "the base's settings are kept");
+      const all = [...(pod.initContainers ?? []), ...pod.containers];
+      const erlmesh = all.filter((c: Obj) =>
+        c.command?.[0] === "/usr/local/bin/erlmesh" || c.command?.includes("/usr/local/bin/erlmesh") ||
+        c.args?.[0] === "/usr/local/bin/erlmesh"
+      );
+      assert.ok(erlmesh.length >= 2, `the containers that run erlmesh: ${all.map((c: Obj) => c.name)}`);
+      for (const c of erlmesh) {
+        assert.ok(
+          c.envFrom?.some((e: Obj) => e.configMapRef?.name === cm.metadata.name),
+          `${c.name} reads ${cm.metadata.name}`,
+        );
+        assert.ok(
+          !c.env?.some((e: Obj) => e.name === "ERLMESH_DISCOVERY"),
+          `${c.name} sets no discovery of its own`,
+        );
+      }
     },
   });
 }
