@@ -130,6 +130,7 @@ function fakeApi() {
     listBody: JSON.stringify(list),
     listStatus: 200,
     watchBody: "",
+    watchStatus: 200,
     watches: 0,
     secondWatch: undefined as (() => void) | undefined,
   };
@@ -141,7 +142,7 @@ function fakeApi() {
         headers: { "content-type": "application/json" },
       });
     }
-    if (++state.watches === 1) return new Response(state.watchBody);
+    if (++state.watches === 1) return new Response(state.watchBody, { status: state.watchStatus });
     // Every later watch: the events before were handled; stay open until the source lets go.
     state.secondWatch?.();
     return new Response(
@@ -258,29 +259,40 @@ Deno.test("kubernetesSource() watching hostile event streams answers or gives a 
   const api = fakeApi();
   const dir = await accountDir();
   try {
-    await fuzz("kubernetes: source on hostile watch streams", watchBody, async (body) => {
-      api.state.watchBody = body;
-      api.state.watches = 0;
-      const handled = new Promise<void>((resolve) => (api.state.secondWatch = resolve));
-      const source = kubernetesSource({
-        ...SVC,
-        apiUrl: api.url,
-        serviceAccountDir: dir,
-        backoffMs: 1,
-        maxBackoffMs: 1,
-      });
-      // Each change (new hosts, an error, a recovery) is answered as discover() sees it at that moment.
-      const seen: Promise<Discovery>[] = [];
-      const stop = source.subscribe!(() => seen.push(source.discover()));
-      try {
-        await within(handled, "the watch");
-        seen.push(source.discover());
-        const outcomes = (await within(Promise.all(seen), "discover()")).map(outcome);
-        return outcomes.find((o) => o !== "ok") ?? "ok";
-      } finally {
-        stop();
-      }
-    }, { runs: 300, async: true, longDivisor: 100 });
+    // Mostly 200; 410 Gone (a fresh list follows), 401, 403 and 500 with the same bodies.
+    const status = fc.oneof(
+      { weight: 6, arbitrary: fc.constant(200) },
+      { weight: 1, arbitrary: fc.constantFrom(401, 403, 410, 500) },
+    );
+    await fuzz(
+      "kubernetes: source on hostile watch streams",
+      fc.tuple(status, watchBody),
+      async ([code, body]) => {
+        api.state.watchStatus = code;
+        api.state.watchBody = body;
+        api.state.watches = 0;
+        const handled = new Promise<void>((resolve) => (api.state.secondWatch = resolve));
+        const source = kubernetesSource({
+          ...SVC,
+          apiUrl: api.url,
+          serviceAccountDir: dir,
+          backoffMs: 1,
+          maxBackoffMs: 1,
+        });
+        // Each change (new hosts, an error, a recovery) is answered as discover() sees it at that moment.
+        const seen: Promise<Discovery>[] = [];
+        const stop = source.subscribe!(() => seen.push(source.discover()));
+        try {
+          await within(handled, "the watch");
+          seen.push(source.discover());
+          const outcomes = (await within(Promise.all(seen), "discover()")).map(outcome);
+          return outcomes.find((o) => o !== "ok") ?? "ok";
+        } finally {
+          stop();
+        }
+      },
+      { runs: 300, async: true, longDivisor: 100 },
+    );
   } finally {
     await api.server.shutdown();
     await Deno.remove(dir, { recursive: true });
@@ -331,6 +343,7 @@ Deno.test({
       );
 
       api.state.listBody = JSON.stringify(list);
+      api.state.watchStatus = 200;
       api.state.watchBody = "null\n";
       api.state.watches = 0;
       const handled = new Promise<void>((resolve) => (api.state.secondWatch = resolve));
