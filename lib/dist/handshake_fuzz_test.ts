@@ -20,6 +20,12 @@ const realName = new TextDecoder("latin1").decode(
 const cookie = new Cookie("fuzz-handshake-cookie", "test");
 
 /** The messages a hostile node sends, each mutated or not, framed, or the framed stream mutated. */
+/** A TLS alert (handshake_failure) and the head of a ServerHello, as a TLS node answers send_name. */
+const TLS_RECORDS = [
+  Uint8Array.of(0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28),
+  Uint8Array.of(0x16, 0x03, 0x03, 0x00, 0x5a, 0x02, 0x00, 0x00, 0x56, 0x03, 0x03, ...new Uint8Array(32)),
+];
+
 const stream = fc.tuple(
   fc.constantFrom<2 | 4>(2, 4),
   fc.oneof(
@@ -32,8 +38,10 @@ const stream = fc.tuple(
       ),
       fc.oneof(fc.constant(challenge), mutated([challenge])),
       fc.oneof(fc.constant(ack), mutated([ack])),
-    ).map((messages) => ({ messages, mutateFramed: false })),
-    fc.constant({ messages: [status, challenge, ack], mutateFramed: true }),
+    ).map((messages) => ({ messages, mutateFramed: false, raw: false })),
+    fc.constant({ messages: [status, challenge, ack], mutateFramed: true, raw: false }),
+    // A TLS server where a plain node belongs: its alert or the start of its handshake, unframed.
+    mutated(TLS_RECORDS).map((raw) => ({ messages: [raw], mutateFramed: false, raw: true })),
   ),
   fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }),
   fc.array(fc.nat(), { maxLength: 4 }),
@@ -42,10 +50,10 @@ const stream = fc.tuple(
 
 Deno.test("clientHandshake() on hostile status, challenge and ack messages throws HandshakeError, never hangs", async () => {
   await fuzz("dist: handshake messages (2- and 4-byte lengths)", stream, async (
-    [lengthBytes, { messages, mutateFramed }, edits, cuts, anyName],
+    [lengthBytes, { messages, mutateFramed, raw }, edits, cuts, anyName],
   ) => {
     const frame = lengthBytes === 4 ? frame32 : frame16;
-    const bytes = Uint8Array.from(messages.flatMap((m) => [...frame(m)]));
+    const bytes = raw ? messages[0] : Uint8Array.from(messages.flatMap((m) => [...frame(m)]));
     if (mutateFramed) {
       for (const [at, value] of edits) bytes[at % bytes.length] = value;
     }
