@@ -132,3 +132,23 @@ Deno.test("decodeTermAt() on two mutated OTP vectors in a row decodes or throws 
     { runs: 2000 },
   );
 });
+
+Deno.test("decodeTerm() on well-compressed mutated terms (a valid zlib stream of hostile bytes) decodes or throws EtfDecodeError", async () => {
+  // Mutating the zlib stream mostly fails its Adler-32 check: here the inflated bytes themselves are
+  // hostile (a mutated OTP vector without its version byte), and the declared size is right or off.
+  const { deflateSync } = await import("node:zlib");
+  const input = fc.tuple(
+    mutated(seeds.filter((b) => b[1] !== Tag.COMPRESSED), 1),
+    fc.integer({ min: -2, max: 2 }),
+  );
+  await fuzz("etf: compressed hostile terms", input, ([term, sizeError]) => {
+    const inner = term.subarray(1);
+    const z = new Uint8Array(deflateSync(inner));
+    const size = Math.max(0, inner.length + (sizeError === 0 || sizeError === 1 ? 0 : sizeError));
+    const bytes = new Uint8Array(6 + z.length);
+    bytes.set([131, Tag.COMPRESSED]);
+    new DataView(bytes.buffer).setUint32(2, size);
+    bytes.set(z, 6);
+    return decodeOrTypedError(bytes, { maxBytes: 1 << 16 });
+  }, { runs: 2000 });
+});
