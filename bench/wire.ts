@@ -6,6 +6,7 @@ import { connectNode, Cookie } from "../lib/dist/mod.ts";
 import { freePort, randomCookie, randomId, startNode } from "../tests/_harness/mod.ts";
 import { childEnv, erlmeshArgv } from "../tests/_erlmesh.ts";
 import { median, printTable, quantile, round } from "./_stats.ts";
+import { makePki, nodeTlsArgs, tlsUnavailableReason } from "../tests/_harness/tls.ts";
 
 /** The issue's goal: `erlmesh ping` as a process at least this many times faster than the `erl` one-liner. */
 const PING_GOAL = 4;
@@ -105,7 +106,9 @@ export async function benchWire(runs = 15, iterations = 1000): Promise<Record<st
       ["connect + rpc", round(median(times), 3), round(quantile(times, 0.99), 3)],
       ["rpc round trip alone", round(median(rpcOnly), 3), round(quantile(rpcOnly, 0.99), 3)],
     ]);
+    const tls = await benchTlsConnect(Math.min(iterations, 300));
     return {
+      ...tls,
       pingProcessMedianMs: round(median(ours)),
       erlPingProcessMedianMs: round(median(theirs)),
       pingRatio: round(ratio, 2),
@@ -117,6 +120,67 @@ export async function benchWire(runs = 15, iterations = 1000): Promise<Record<st
   } finally {
     await Deno.remove(home, { recursive: true });
   }
+}
+
+/**
+ * EPMD lookup + handshake + one rpc against a TLS node (`-proto_dist inet_tls`, verify_peer both ways)
+ * and a plain node of the same OTP 25, interleaved on one warm process.
+ */
+async function benchTlsConnect(iterations: number): Promise<Record<string, number>> {
+  const why = tlsUnavailableReason("25");
+  if (why) {
+    console.log(`(TLS connect + rpc: skipped, ${why})`);
+    return {};
+  }
+  const secret = randomCookie();
+  const epmdPort = freePort();
+  await using pki = await makePki();
+  await using nodeTls = await nodeTlsArgs(pki, "25");
+  const tlsName = `btls${randomId(4)}@127.0.0.1`;
+  const plainName = `bplain${randomId(4)}@127.0.0.1`;
+  await using _tlsNode = await startNode({ name: tlsName, cookie: secret, epmdPort, args: nodeTls.args });
+  await using _plainNode = await startNode({ name: plainName, cookie: secret, epmdPort });
+  const tls = {
+    caCerts: [await Deno.readTextFile(pki.ca)],
+    cert: await Deno.readTextFile(pki.client.cert),
+    key: await Deno.readTextFile(pki.client.key),
+  };
+  const cookie = new Cookie(secret, "bench");
+  const plain: number[] = [];
+  const overTls: number[] = [];
+  const once = async (name: string, withTls: boolean) => {
+    const t0 = performance.now();
+    const conn = await connectNode(name, { cookie, epmdPort, ...(withTls ? { tls } : {}) });
+    await conn.rpc("erlang", "node", []);
+    conn.close();
+    return performance.now() - t0;
+  };
+  for (let i = 0; i < iterations + 10; i++) {
+    const a = await once(plainName, false);
+    const b = await once(tlsName, true);
+    if (i >= 10) {
+      plain.push(a);
+      overTls.push(b);
+    }
+  }
+  printTable(
+    `EPMD lookup + handshake + one rpc, plain TCP vs TLS, OTP 25 (${iterations} each, interleaved, ms)`,
+    [
+      "distribution",
+      "median",
+      "p99",
+    ],
+    [
+      ["inet_tcp", round(median(plain), 3), round(quantile(plain, 0.99), 3)],
+      ["inet_tls (verify_peer both ways)", round(median(overTls), 3), round(quantile(overTls, 0.99), 3)],
+    ],
+  );
+  return {
+    plainConnectRpcMedianMs: round(median(plain), 3),
+    plainConnectRpcP99Ms: round(quantile(plain, 0.99), 3),
+    tlsConnectRpcMedianMs: round(median(overTls), 3),
+    tlsConnectRpcP99Ms: round(quantile(overTls, 0.99), 3),
+  };
 }
 
 if (import.meta.main) await benchWire();
