@@ -234,6 +234,38 @@ class Gone extends Error {
   }
 }
 
+/**
+ * The largest list page (bytes) and watch event (characters) read: an EndpointSlice holds at most 1000
+ * endpoints, a few hundred KiB, so this is never reached by a real API server, and bounds the memory one
+ * that misbehaves can take.
+ */
+const MAX_RESPONSE = 32 * 1024 * 1024;
+
+/** The body of `res` as text, failing beyond `max` bytes (the rest is not read). */
+async function boundedText(res: Response, max: number): Promise<string> {
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > max) {
+      await reader.cancel().catch(() => {});
+      throw new Error(`it is over ${max} bytes`);
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.length;
+  }
+  return new TextDecoder().decode(all);
+}
+
 /** What a JSON value is, for messages: `null`, `an array`, `a number`, ... */
 function jsonKind(value: unknown): string {
   if (value === null) return "null";
@@ -639,7 +671,7 @@ class KubernetesSource implements DiscoverySource {
       );
       let body: { metadata?: { resourceVersion?: string; continue?: string }; items?: EndpointSliceObject[] };
       try {
-        body = await res.json(); // still under the request's deadline
+        body = JSON.parse(await boundedText(res, MAX_RESPONSE)); // still under the request's deadline
       } catch (err) {
         throw new ApiFailure(
           "API",
@@ -691,7 +723,9 @@ class KubernetesSource implements DiscoverySource {
     const onAbort = () => controller.abort(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
     const slices = new Map(this.#view?.slices ?? []);
-    let buffer = "";
+    // The text of the line not ended yet, in the pieces it came in (joined once its newline comes).
+    const pending: string[] = [];
+    let pendingLength = 0;
     try {
       const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
       try {
@@ -700,16 +734,31 @@ class KubernetesSource implements DiscoverySource {
           if (done) break;
           clearTimeout(idle);
           idle = setTimeout(() => controller.abort(new Error("idle")), idleMs);
-          buffer += value;
+          // Only the new text is searched for newlines: a line that never ends is neither searched
+          // nor copied again and again.
+          let start = 0;
           let nl: number;
           let changed = false;
-          while ((nl = buffer.indexOf("\n")) >= 0) {
-            const line = buffer.slice(0, nl).trim();
-            buffer = buffer.slice(nl + 1);
+          while ((nl = value.indexOf("\n", start)) >= 0) {
+            const line = (pending.join("") + value.slice(start, nl)).trim();
+            pending.length = 0;
+            pendingLength = 0;
+            start = nl + 1;
             if (line === "") continue;
             changed = this.#event(line, slices) || changed;
           }
+          if (start < value.length) {
+            pending.push(value.slice(start));
+            pendingLength += value.length - start;
+          }
           if (changed) this.#setSlices(new Map(slices));
+          if (pendingLength > MAX_RESPONSE) {
+            throw new ApiFailure(
+              "API",
+              `Cannot watch EndpointSlices at ${this.#o.apiUrl}: a watch event is over ${MAX_RESPONSE} characters`,
+              200,
+            );
+          }
         }
       } finally {
         reader.releaseLock();

@@ -408,3 +408,50 @@ Deno.test({
     }
   },
 });
+
+// What the fuzzers' small inputs cannot show: the source's memory is bounded too. A list page or a
+// watch event over 32 MiB (EndpointSlices hold at most 1000 endpoints: a few hundred KiB) is an error,
+// read no further, instead of a body or a line without end held whole.
+Deno.test({
+  name: "kubernetesSource() refuses a list page or a watch event over 32 MiB",
+  sanitizeResources: false, // the one-shot source keeps its HTTP client, as above
+  fn: async () => {
+    const api = fakeApi();
+    const dir = await accountDir();
+    const huge = "x".repeat(33 * 1024 * 1024);
+    try {
+      const source = kubernetesSource({ ...SVC, apiUrl: api.url, serviceAccountDir: dir });
+      api.state.listBody = JSON.stringify({ ...list, padding: huge });
+      const { error } = await source.discover();
+      assert.ok(error instanceof DiscoveryError, String(error));
+      assert.match(error.message, /Cannot read the EndpointSlice list: it is over 33554432 bytes/);
+
+      api.state.listBody = JSON.stringify(list);
+      api.state.watchStatus = 200;
+      api.state.watchBody = `{"type":"MODIFIED","object":{"padding":"${huge}`; // no end of line
+      api.state.watches = 0;
+      const handled = new Promise<void>((resolve) => (api.state.secondWatch = resolve));
+      const watching = kubernetesSource({
+        ...SVC,
+        apiUrl: api.url,
+        serviceAccountDir: dir,
+        backoffMs: 1,
+        maxBackoffMs: 1,
+      });
+      const errors: string[] = [];
+      const stop = watching.subscribe!(() => {
+        watching.discover().then((d) => d.error && errors.push(d.error.message));
+      });
+      try {
+        await within(handled, "the watch");
+        await watching.discover();
+      } finally {
+        stop();
+      }
+      assert.ok(errors.some((m) => /a watch event is over 33554432 characters/.test(m)), errors.join("\n"));
+    } finally {
+      await api.server.shutdown();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
