@@ -361,18 +361,7 @@ export class ComposeProject implements AsyncDisposable {
       denoDir: this.denoDir,
       cmd: imageCommand(name, c.spec.image, image, argv, map),
     });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const s = await Promise.race([
-      proc.status,
-      new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), timeoutMs)),
-    ]);
-    clearTimeout(timer);
-    if (s === "timeout") {
-      proc.killGroup("SIGKILL");
-      await proc.status;
-      throw new Error(`Cannot exec '${argv.join(" ")}' in '${name}': no exit within ${timeoutMs} ms`);
-    }
-    return { code: s.code, output: proc.lines.join("\n") };
+    return await proc.completion(timeoutMs, `'${argv.join(" ")}' in '${name}'`);
   }
 
   /** `docker compose stop NAME`: SIGTERM, SIGKILL after `stop_grace_period` (10 s by default). */

@@ -229,6 +229,24 @@ export class Proc {
       Deno.kill(-this.child.pid, signal);
     } catch { /* gone */ }
   }
+  /**
+   * Waits for the exit of a command run to completion (an exec): its code and output, or, after
+   * `timeoutMs`, the whole group killed and an error naming `what`.
+   */
+  async completion(timeoutMs: number, what: string): Promise<{ code: number; output: string }> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const s = await Promise.race([
+      this.status,
+      new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), timeoutMs)),
+    ]);
+    clearTimeout(timer);
+    if (s === "timeout") {
+      this.killGroup("SIGKILL");
+      await this.status;
+      throw new Error(`Cannot exec ${what}: no exit within ${timeoutMs} ms`);
+    }
+    return { code: s.code, output: this.lines.join("\n") };
+  }
 }
 
 /** A container of a simulated pod. */
@@ -861,18 +879,7 @@ export class Kubelet implements AsyncDisposable {
     const c = pod.containers.find((x) => x.name === container);
     if (!c) throw new Error(`Cannot exec in '${pod.name}': no container '${container}'`);
     const proc = this.#spawn(pod, { ...c.spec, command: argv, args: [] });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const s = await Promise.race([
-      proc.status,
-      new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), timeoutMs)),
-    ]);
-    clearTimeout(timer);
-    if (s === "timeout") {
-      proc.killGroup("SIGKILL");
-      await proc.status;
-      throw new Error(`Cannot exec '${argv.join(" ")}' in '${pod.name}': no exit within ${timeoutMs} ms`);
-    }
-    return { code: s.code, output: proc.lines.join("\n") };
+    return await proc.completion(timeoutMs, `'${argv.join(" ")}' in '${pod.name}'`);
   }
 
   /** The exit status of a container's last run (after {@link deletePod}), if it ran. */
