@@ -35,7 +35,8 @@ import { type Observer, startObserver } from "./_observer.ts";
 import { type KubeApiControl, startKubeApiIn } from "../tests/_kubeapi.ts";
 import { median, printTable, round } from "./_stats.ts";
 
-const TICKTIME = 4;
+/** net_ticktime of the benchmark's nodes, s: a partition drops a link after about this long. */
+export const TICKTIME = 4;
 const DEBUG = Deno.env.get("BENCH_CLUSTER_DEBUG") === "1";
 /** Where each dump is written whole (BENCH_CLUSTER_DUMP_DIR), besides its first 80 lines on stderr. */
 const DUMP_DIR = Deno.env.get("BENCH_CLUSTER_DUMP_DIR");
@@ -60,7 +61,7 @@ const METHOD_LABEL: Record<Method, string> = {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The article's loop, passed to each node as `-eval` so it starts at boot, inside the node. */
-function articleSource(svc: string): string {
+export function articleSource(svc: string): string {
   return `
 begin
   Svc = "_epmd._tcp.${svc}",
@@ -139,7 +140,7 @@ async function iptablesRestore(cluster: Cluster, pod: ClusterPod, rules: string)
 }
 
 /** Drops every packet of the pod, DNS included, except the observer's (on the gateway, not port 53). */
-async function cut(cluster: Cluster, pod: ClusterPod): Promise<void> {
+export async function cut(cluster: Cluster, pod: ClusterPod): Promise<void> {
   const gw = cluster.network.gateway;
   await iptablesRestore(
     cluster,
@@ -163,7 +164,7 @@ COMMIT
 }
 
 /** Undoes {@link cut} in one transaction. */
-async function heal(cluster: Cluster, pod: ClusterPod): Promise<void> {
+export async function heal(cluster: Cluster, pod: ClusterPod): Promise<void> {
   await iptablesRestore(cluster, pod, `*filter\n-D INPUT -j EMCUT_IN\n-D OUTPUT -j EMCUT_OUT\nCOMMIT\n`);
 }
 

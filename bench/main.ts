@@ -1,7 +1,7 @@
 /**
  * `deno task bench`: prints every benchmark's figures, each measured side by side with what a user
  * would run instead, in the same run. Figures, not assertions. `deno task bench wire|etf|cluster|runtime`
- * runs one section.
+ * runs one section; `deno task bench churn` (churn and soak, issue 14) runs only when named.
  */
 import { benchWire } from "./wire.ts";
 
@@ -24,4 +24,9 @@ if (want("cluster")) {
 if (want("runtime")) {
   const { benchRuntime } = await import("./runtime.ts");
   await benchRuntime();
+}
+// Churn and soak take half an hour: only when asked for (`deno task bench churn [--events=100] …`).
+if (only === "churn") {
+  const { benchChurn } = await import("./churn.ts");
+  await benchChurn(Deno.args.slice(1));
 }
