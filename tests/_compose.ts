@@ -22,6 +22,7 @@ import {
   type K8sObject,
   type Proc,
   sharedDenoDir,
+  sleep,
   spawnContainer,
   stopProc,
 } from "./_kubelet.ts";
@@ -135,18 +136,6 @@ export interface ComposeOptions {
   /** The folder that holds the compose file's relative paths (secrets' `file:`). */
   projectDir: string;
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 
 /** A Compose project running in the simulated network; see {@link composeUp}. */
 export class ComposeProject implements AsyncDisposable {

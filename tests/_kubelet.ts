@@ -169,7 +169,8 @@ export function imageName(ref: string): string {
   return colon > slash ? noDigest.slice(0, colon) : noDigest;
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
+/** Waits `ms`, or less when `signal` aborts (never rejects). */
+export const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
     if (signal?.aborted) return resolve();
     const t = setTimeout(done, ms);
