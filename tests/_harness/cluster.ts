@@ -17,6 +17,7 @@ import { dashedIp, type Dns, dnsUnavailableReason, type ServiceSpec, startDns } 
 import { createNetwork, type Network, networkUnavailableReason, type Pod } from "./netns.ts";
 import { otpAvailability, type OtpNode, type OtpVersion, randomCookie, startNode } from "./otp.ts";
 import { randomId } from "./prefix.ts";
+import { type NodeTls, nodeTlsArgs, type Pki, podCert } from "./tls.ts";
 
 /** Why cluster tests cannot run here (optionally also requiring some OTP versions), or undefined. */
 export function clusterUnavailableReason(versions: OtpVersion[] = ["25"]): string | undefined {
@@ -53,6 +54,11 @@ export interface ClusterOptions {
   ready?: boolean;
   /** Extra `erl` arguments for every node, e.g. `["-kernel", "net_ticktime", "8"]`. @default [] */
   nodeArgs?: string[];
+  /**
+   * TLS distribution for every node (`-proto_dist inet_tls`, `verify_peer` and `fail_if_no_peer_cert`),
+   * each with a certificate of `pki`'s CA for its pod's FQDN and IP (see `podCert`). @default plain TCP
+   */
+  tls?: { pki: Pki };
 }
 
 /** One pod of a {@link Cluster}. */
@@ -89,6 +95,8 @@ export class Cluster implements AsyncDisposable {
   readonly alive: string;
   readonly pods: ClusterPod[] = [];
   #nodeArgs: string[];
+  readonly tls: { pki: Pki } | undefined;
+  #nodeTls = new Map<ClusterPod, NodeTls>();
   #nextOrdinal = 0;
   #destroyed: Promise<void> | undefined;
 
@@ -103,6 +111,7 @@ export class Cluster implements AsyncDisposable {
     this.zone = options.zone ?? "cluster.local";
     this.alive = options.alive ?? this.service;
     this.#nodeArgs = options.nodeArgs ?? [];
+    this.tls = options.tls;
   }
 
   /** `app.default.svc.cluster.local` */
@@ -150,31 +159,44 @@ export class Cluster implements AsyncDisposable {
   /** Stops the pod's node and deletes the pod (scale down / deletion). Does not republish DNS. */
   async removePod(ref: number | string | ClusterPod): Promise<void> {
     const pod = this.pod(ref);
-    await pod.node?.stop();
-    pod.node = undefined;
+    await this.stopNode(pod);
     await this.network.removePod(pod.name);
     this.pods.splice(this.pods.indexOf(pod), 1);
   }
 
   /**
    * Starts the pod's OTP node (`-name <nodeName>`, own UTS hostname = pod name, EPMD 4369 inside the pod).
-   * A previous node of the pod is stopped first.
+   * A previous node of the pod is stopped first. In a TLS cluster, `tlsSigner: "rogue"` gives the node a
+   * certificate of a CA nobody trusts.
    */
   async startNode(
     ref: number | string | ClusterPod,
-    options: { args?: string[]; env?: Record<string, string>; version?: OtpVersion } = {},
+    options: {
+      args?: string[];
+      env?: Record<string, string>;
+      version?: OtpVersion;
+      tlsSigner?: "ca" | "rogue";
+    } = {},
   ): Promise<OtpNode> {
     const pod = this.pod(ref);
     if (pod.node && !pod.node.exited) throw new Error(`Cannot start node in '${pod.name}': it is running`);
-    await pod.node?.stop();
+    await this.stopNode(pod);
+    const version = options.version ?? pod.version;
+    let tlsArgs: string[] = [];
+    if (this.tls) {
+      const cert = await podCert(this.tls.pki, pod, options.tlsSigner);
+      const files = await nodeTlsArgs(this.tls.pki, version, { node: cert });
+      this.#nodeTls.set(pod, files);
+      tlsArgs = files.args;
+    }
     pod.node = await startNode({
-      version: options.version ?? pod.version,
+      version,
       name: pod.nodeName,
       nameKind: "long",
       cookie: this.cookie,
       netns: pod.netns,
       hostname: pod.name,
-      args: [...this.#nodeArgs, ...(options.args ?? [])],
+      args: [...tlsArgs, ...this.#nodeArgs, ...(options.args ?? [])],
       env: options.env,
     });
     return pod.node;
@@ -185,6 +207,8 @@ export class Cluster implements AsyncDisposable {
     const pod = this.pod(ref);
     await pod.node?.stop();
     pod.node = undefined;
+    await this.#nodeTls.get(pod)?.remove();
+    this.#nodeTls.delete(pod);
   }
 
   /** The Service as published for the currently ready pods. */
@@ -212,7 +236,7 @@ export class Cluster implements AsyncDisposable {
   destroy(): Promise<void> {
     this.#destroyed ??= (async () => {
       const errors: unknown[] = [];
-      await Promise.all(this.pods.map((p) => p.node?.stop().catch((e) => errors.push(e))));
+      await Promise.all(this.pods.map((p) => this.stopNode(p).catch((e) => errors.push(e))));
       await this.dns.stop().catch((e) => errors.push(e));
       await this.network.destroy().catch((e) => errors.push(e));
       if (errors.length) throw new AggregateError(errors, `Cannot destroy cluster '${this.network.prefix}'`);

@@ -234,3 +234,33 @@ export async function nodeTlsArgs(
     [Symbol.asyncDispose]: remove,
   };
 }
+
+/** The host a node certificate is for: a pod's FQDN (StatefulSet node names) and its IP (Deployment ones). */
+export interface CertHost {
+  /** A name for the files, unique within the PKI (the pod's name). */
+  name: string;
+  fqdn: string;
+  ip: string;
+}
+
+/**
+ * A node certificate for one pod, signed by the PKI's CA (or, with `signer: "rogue"`, by the CA nobody
+ * trusts): DNS SANs for its FQDN and its IP (OTP 25 checks an IP-named peer against DNS names) and an IP
+ * SAN for its IP (erlmesh, OTP 27 and 29). Made once per name and signer.
+ */
+export async function podCert(pki: Pki, host: CertHost, signer: "ca" | "rogue" = "ca"): Promise<CertFiles> {
+  const name = `pod-${signer}-${host.name.replace(/[^A-Za-z0-9_.-]/g, "_")}`;
+  const files = { cert: `${pki.dir}/${name}.pem`, key: `${pki.dir}/${name}.key` };
+  // One at a time: openssl's -CAcreateserial reads and rewrites the CA's serial file.
+  const made = podCerts.then(async () => {
+    try {
+      await Deno.stat(files.cert);
+    } catch {
+      await makeLeaf(pki.dir, name, signer, [`DNS:${host.fqdn}`, `DNS:${host.ip}`, `IP:${host.ip}`]);
+    }
+  });
+  podCerts = made.catch(() => {});
+  await made;
+  return files;
+}
+let podCerts: Promise<void> = Promise.resolve();
