@@ -12,6 +12,28 @@ function env(extra: Record<string, string>): Record<string, string> {
   return childEnv({ HOME: Deno.env.get("HOME") ?? "/root", ...extra });
 }
 
+/**
+ * The environment that makes erlmesh speak TLS distribution to the nodes of a TLS cluster
+ * (`ClusterOptions.tls`) with the PKI's client certificate; none for a plain cluster.
+ */
+export function tlsEnv(cluster: Cluster): Record<string, string> {
+  if (!cluster.tls) return {};
+  const { pki } = cluster.tls;
+  return {
+    ERLMESH_TLS_CA_FILE: pki.ca,
+    ERLMESH_TLS_CERT_FILE: pki.client.cert,
+    ERLMESH_TLS_KEY_FILE: pki.client.key,
+  };
+}
+
+/** The same as {@link tlsEnv} as flags. */
+export function tlsFlags(cluster: Cluster): string[] {
+  return Object.entries(tlsEnv(cluster)).flatMap(([k, v]) => [
+    `--${k.slice("ERLMESH_".length).toLowerCase().replaceAll("_", "-")}`,
+    v,
+  ]);
+}
+
 /** A running agent in a pod. */
 export class Agent implements AsyncDisposable {
   readonly pod: ClusterPod;
@@ -77,14 +99,17 @@ export interface AgentOptions {
   env?: Record<string, string>;
 }
 
-/** Starts `erlmesh agent` inside the pod, with the cookie in RELEASE_COOKIE and JSON logs. */
+/**
+ * Starts `erlmesh agent` inside the pod, with the cookie in RELEASE_COOKIE and JSON logs (and, in a TLS
+ * cluster, the TLS files in the environment: {@link tlsEnv}).
+ */
 export function startAgent(cluster: Cluster, pod: ClusterPod, options: AgentOptions = {}): Agent {
   const args = options.args ?? ["--service", cluster.service];
   const child = cluster.network.exec(
     pod.name,
     erlmeshArgv(["agent", "--node", pod.nodeName, "--log-format", "json", "--log-level", "debug", ...args]),
     {
-      env: env({ RELEASE_COOKIE: cluster.cookie, ...options.env }),
+      env: env({ RELEASE_COOKIE: cluster.cookie, ...tlsEnv(cluster), ...options.env }),
       hostname: pod.name,
       stdout: "piped",
       stderr: "piped",
@@ -113,7 +138,7 @@ export function observer(cluster: Cluster): Promise<string> {
   return p;
 }
 
-/** Runs `erlmesh mesh` from an observer pod over the given nodes (or by SRV discovery). */
+/** Runs `erlmesh mesh` from an observer pod over the given nodes (or by SRV discovery); TLS flags in a TLS cluster. */
 export async function mesh(
   cluster: Cluster,
   cookiePath: string,
@@ -124,7 +149,17 @@ export async function mesh(
   const r = await cluster.network.run(await observer(cluster), [
     "env",
     ...Object.entries(env({})).map(([k, v]) => `${k}=${v}`),
-    ...erlmeshArgv(["mesh", "-o", "json", "--cookie-file", cookiePath, "--connect-timeout", "3000", ...sel]),
+    ...erlmeshArgv([
+      "mesh",
+      "-o",
+      "json",
+      "--cookie-file",
+      cookiePath,
+      "--connect-timeout",
+      "3000",
+      ...tlsFlags(cluster),
+      ...sel,
+    ]),
   ], { timeoutMs: 30000 });
   let json: MeshJson | undefined;
   try {
@@ -158,7 +193,7 @@ export function runningNodes(cluster: Cluster): string[] {
 }
 
 /**
- * Runs `erlmesh ARGS…` inside a pod (the cookie in RELEASE_COOKIE). With `url`, fetches that URL from
+ * Runs `erlmesh ARGS…` inside a pod (the cookie in RELEASE_COOKIE, {@link tlsEnv}). With `url`, fetches that URL from
  * inside the pod instead and prints the body (for scraping /metrics as Prometheus would).
  */
 export async function erlmeshIn(
@@ -176,7 +211,9 @@ export async function erlmeshIn(
     : erlmeshArgv(args);
   return await cluster.network.run(pod.name, [
     "env",
-    ...Object.entries(env({ RELEASE_COOKIE: cluster.cookie })).map(([k, v]) => `${k}=${v}`),
+    ...Object.entries(env({ RELEASE_COOKIE: cluster.cookie, ...tlsEnv(cluster) })).map(([k, v]) =>
+      `${k}=${v}`
+    ),
     ...cmd,
   ], { timeoutMs: 30000 });
 }
