@@ -59,6 +59,12 @@ export interface ClusterOptions {
    * each with a certificate of `pki`'s CA for its pod's FQDN and IP (see `podCert`). @default plain TCP
    */
   tls?: { pki: Pki };
+  /**
+   * 6: an IPv6-only cluster (see `NetworkOptions.ipFamily`): pods with IPv6 addresses only, AAAA records
+   * (Deployment targets in CoreDNS's dashed-IPv6 form), DNS on the gateway's IPv6 address, every node
+   * `-proto_dist inet6_tcp` (Deployment nodes named `app@fd00:X:Y::a`). @default 4
+   */
+  ipFamily?: 4 | 6;
 }
 
 /** One pod of a {@link Cluster}. */
@@ -73,7 +79,7 @@ export interface ClusterPod {
   readonly ip: string;
   /** StatefulSet: `app-0.app.default.svc.cluster.local`; Deployment: the dashed-IP name. */
   readonly fqdn: string;
-  /** Erlang node name: `app@app-0.app.default.svc.cluster.local` or `app@10.244.X.Y`. */
+  /** Erlang node name: `app@app-0.app.default.svc.cluster.local` or `app@10.244.X.Y` (`app@fd00:X:Y::a`). */
   readonly nodeName: string;
   /** OTP version of its node. */
   readonly version: OtpVersion;
@@ -112,6 +118,11 @@ export class Cluster implements AsyncDisposable {
     this.alive = options.alive ?? this.service;
     this.#nodeArgs = options.nodeArgs ?? [];
     this.tls = options.tls;
+  }
+
+  /** The pods' address family (`ClusterOptions.ipFamily`). */
+  get ipFamily(): 4 | 6 {
+    return this.network.family;
   }
 
   /** `app.default.svc.cluster.local` */
@@ -196,10 +207,15 @@ export class Cluster implements AsyncDisposable {
       cookie: this.cookie,
       netns: pod.netns,
       hostname: pod.name,
-      args: [...tlsArgs, ...this.#nodeArgs, ...(options.args ?? [])],
+      args: [...tlsArgs, ...this.#familyArgs(), ...this.#nodeArgs, ...(options.args ?? [])],
       env: options.env,
     });
     return pod.node;
+  }
+
+  /** `-proto_dist inet6_tcp` in an IPv6-only cluster without TLS (TLS sets its own `-proto_dist`). */
+  #familyArgs(): string[] {
+    return this.ipFamily === 6 && !this.tls ? ["-proto_dist", "inet6_tcp"] : [];
   }
 
   /** Stops the pod's node (if running). */
@@ -256,7 +272,7 @@ export class Cluster implements AsyncDisposable {
 export async function createCluster(options: ClusterOptions): Promise<Cluster> {
   const why = clusterUnavailableReason([...new Set<OtpVersion>(options.otpVersions ?? ["25"])]);
   if (why) throw new Error(`Cannot create cluster: ${why}`);
-  const network = await createNetwork();
+  const network = await createNetwork({ ipFamily: options.ipFamily });
   let cluster: Cluster | undefined;
   try {
     const dns = await startDns(network, { zone: options.zone, ttl: options.ttl });

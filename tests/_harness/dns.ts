@@ -124,9 +124,9 @@ export function renderService(spec: ServiceSpec, zone = "cluster.local"): ZoneRe
 export interface UnboundConfigOptions {
   /** The server's directory (pid file, zone file, control socket). */
   dir: string;
-  /** `interface:` value, e.g. `10.244.7.1` or `127.0.0.1@5353`. */
+  /** `interface:` value, e.g. `10.244.7.1`, `127.0.0.1@5353` or (IPv6, then `do-ip6: yes`) `fd00:7:1::1`. */
   iface: string;
-  /** The network allowed to ask, e.g. `10.244.7.0/24`. */
+  /** The network allowed to ask, e.g. `10.244.7.0/24` or `fd00:7:1::/64`. */
   allow: string;
   /** The zone served from `<dir>/<zone>.zone`. @default "cluster.local" */
   zone?: string;
@@ -146,7 +146,7 @@ export function unboundConfig(o: UnboundConfigOptions): string {
   return `server:
     interface: ${o.iface}
     access-control: ${o.allow} allow
-    do-ip6: no
+    do-ip6: ${o.iface.includes(":") ? "yes" : "no"}
     num-threads: 1
 ${extra}    chroot: ""
     username: ""

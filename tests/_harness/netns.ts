@@ -2,7 +2,8 @@
  * A simulated Kubernetes node network made of Linux network namespaces (needs root).
  *
  * One "node" namespace holds a bridge `br0` with the gateway address `10.244.X.1/24` (X random per
- * network); every pod is its own namespace with `eth0` on a veth pair whose other end sits on the bridge.
+ * network), or with `ipFamily: 6` an IPv6-only network: the gateway `fd00:X:Y::1/64` (a random ULA /64) and
+ * pods with IPv6 addresses only (added `nodad`, usable at once); every pod is its own namespace with `eth0` on a veth pair whose other end sits on the bridge.
  * All interfaces live inside the namespaces the harness creates, so the host's network is untouched and
  * test traffic never leaves them (pods have no default route). Each pod gets `/etc/netns/<ns>/resolv.conf`
  * (kubelet-style, nameserver = gateway) and `/etc/netns/<ns>/hosts` (the kubelet line), which
@@ -39,7 +40,7 @@ export interface Pod {
   readonly name: string;
   /** Its network namespace (`<prefix>-<name>`). */
   readonly netns: string;
-  /** Its IPv4 address on `eth0`. */
+  /** Its address on `eth0`: IPv4, or IPv6 (canonical form) in an IPv6-only network. */
   readonly ip: string;
   /** Its hostname (the pod name unless given). */
   readonly hostname: string;
@@ -53,7 +54,7 @@ export interface Pod {
 
 /** Options of {@link Network.addPod}. */
 export interface AddPodOptions {
-  /** IPv4 address in the network's /24. @default the next free `.10`, `.11`, ... */
+  /** Address in the network's subnet. @default the next free `.10`, `.11`, ... (IPv6: `::a`, `::b`, ...) */
   ip?: string;
   /** FQDN for the kubelet hosts line (`IP FQDN HOSTNAME`). @default none (`IP HOSTNAME`) */
   fqdn?: string;
@@ -83,8 +84,25 @@ export interface ExecOptions {
 export interface NetworkOptions {
   /** Name prefix of every namespace; at most 8 characters. @default a new `em` + 4 random characters */
   prefix?: string;
-  /** Third octet X of the pod subnet `10.244.X.0/24`. @default random */
+  /** Third octet X of the pod subnet `10.244.X.0/24` (IPv6: the bridge MAC's byte). @default random */
   subnet?: number;
+  /** 4: pods on `10.244.X.0/24`; 6: IPv6-only pods on a ULA `fd00:X:Y::/64`. @default 4 */
+  ipFamily?: 4 | 6;
+}
+
+/** Why an IPv6-only network cannot be made here, or undefined when it can. */
+export function ipv6UnavailableReason(): string | undefined {
+  const why = networkUnavailableReason();
+  if (why) return why;
+  if (!hasProgram("ip6tables")) return "'ip6tables' is not on PATH";
+  try {
+    if (Deno.readTextFileSync("/proc/sys/net/ipv6/conf/default/disable_ipv6").trim() !== "0") {
+      return "IPv6 is disabled (net.ipv6.conf.default.disable_ipv6 is not 0)";
+    }
+  } catch {
+    return "the kernel has no IPv6 (no /proc/sys/net/ipv6)";
+  }
+  return undefined;
 }
 
 interface PodState extends Pod {
@@ -97,23 +115,50 @@ export class Network implements AsyncDisposable {
   readonly prefix: string;
   /** The "node" namespace holding the bridge (and the DNS server). */
   readonly nodeNetns: string;
-  /** Gateway/DNS address on the bridge, `10.244.X.1`. */
+  /** Gateway/DNS address on the bridge, `10.244.X.1` (IPv6: `fd00:X:Y::1`). */
   readonly gateway: string;
-  /** The pod subnet, `10.244.X.0/24`. */
+  /** The pod subnet, `10.244.X.0/24` (IPv6: `fd00:X:Y::/64`). */
   readonly subnet: string;
+  /** The pods' address family. */
+  readonly family: 4 | 6;
   #base: string;
+  #x: number;
   #pods = new Map<string, PodState>();
   #nextHost = 10;
   #nextVeth = 0;
   #destroyed: Promise<void> | undefined;
 
   /** @internal use {@link createNetwork} */
-  constructor(prefix: string, x: number) {
+  constructor(prefix: string, x: number, family: 4 | 6 = 4) {
     this.prefix = prefix;
     this.nodeNetns = `${prefix}-node`;
-    this.#base = `10.244.${x}`;
-    this.gateway = `${this.#base}.1`;
-    this.subnet = `${this.#base}.0/24`;
+    this.family = family;
+    this.#x = x;
+    if (family === 6) {
+      // Two random non-zero groups: the addresses are then already in canonical (RFC 5952) form.
+      const [g1, g2] = crypto.getRandomValues(new Uint16Array(2)).map((g) => g || 1);
+      this.#base = `fd00:${g1.toString(16)}:${g2.toString(16)}:`;
+      this.subnet = `${this.#base}:/64`;
+    } else {
+      this.#base = `10.244.${x}`;
+      this.subnet = `${this.#base}.0/24`;
+    }
+    this.gateway = this.#host(1);
+  }
+
+  /** The address of host number `n` in the subnet (`10.244.X.n`, `fd00:X:Y::<n in hex>`). */
+  #host(n: number): string {
+    return this.family === 6 ? `${this.#base}:${n.toString(16)}` : `${this.#base}.${n}`;
+  }
+
+  /** The prefix length of the subnet. */
+  get #bits(): number {
+    return this.family === 6 ? 64 : 24;
+  }
+
+  /** The iptables command for the family (`ip6tables` in an IPv6-only network). */
+  get iptables(): "iptables" | "ip6tables" {
+    return this.family === 6 ? "ip6tables" : "iptables";
   }
 
   /** The pods currently present. */
@@ -142,14 +187,14 @@ export class Network implements AsyncDisposable {
       // An address of its own: a bridge without one takes the lowest MAC of its ports, so a pod that
       // joins could change it, and pods that cached the old one (ARP, ~30 s) lose DNS meanwhile.
       `link add br0 address ${this.#bridgeMac()} type bridge`,
-      `addr add ${this.gateway}/24 dev br0`,
+      `addr add ${this.gateway}/${this.#bits} dev br0${this.family === 6 ? " nodad" : ""}`,
       "link set br0 up",
     ]);
   }
 
   /** A locally administered unicast MAC for the bridge, from the network's subnet byte. */
   #bridgeMac(): string {
-    const x = Number(this.#base.split(".")[2]);
+    const x = this.#x;
     return `02:00:0a:f4:${x.toString(16).padStart(2, "0")}:01`;
   }
 
@@ -160,7 +205,7 @@ export class Network implements AsyncDisposable {
       throw new Error(`Cannot add pod '${name}': not a DNS-1123 name`);
     }
     const ip = options.ip ?? this.#allocateIp();
-    if (!ip.startsWith(this.#base + ".")) {
+    if (!ip.startsWith(this.#host(0).slice(0, -1))) {
       throw new Error(`Cannot add pod '${name}': IP '${ip}' is outside '${this.subnet}'`);
     }
     if ([...this.#pods.values()].some((p) => p.ip === ip)) {
@@ -192,7 +237,11 @@ export class Network implements AsyncDisposable {
       `link add ${veth} type veth peer name eth0 netns ${netns}`,
       `link set ${veth} master br0 up`,
     ]);
-    await ipBatch(netns, ["link set lo up", `addr add ${ip}/24 dev eth0`, "link set eth0 up"]);
+    await ipBatch(netns, [
+      "link set lo up",
+      `addr add ${ip}/${this.#bits} dev eth0${this.family === 6 ? " nodad" : ""}`,
+      "link set eth0 up",
+    ]);
     return pod;
   }
 
@@ -207,23 +256,28 @@ export class Network implements AsyncDisposable {
   /**
    * Cuts the pod off at the IP level, as a network partition does: every IP packet in or out of its
    * eth0 is dropped (iptables in the pod's namespace), while the link and ARP stay up, so the heal
-   * is not delayed by neighbour discovery the way a downed link would be.
+   * is not delayed by neighbour discovery the way a downed link would be. IPv6: ip6tables, and ICMPv6
+   * (neighbour discovery, IPv6's ARP) passes for the same reason.
    */
   async partition(name: string): Promise<void> {
     const pod = this.#state(name);
-    const ns = ["ip", "netns", "exec", pod.netns];
-    await runOk([...ns, "iptables", "-w", "-I", "INPUT", "-i", "eth0", "-j", "DROP"]);
-    await runOk([...ns, "iptables", "-w", "-I", "OUTPUT", "-o", "eth0", "-j", "DROP"]);
+    for (const rule of this.#cutRules("-I")) await runOk(this.command(name, rule));
     pod.partitioned = true;
   }
 
   /** Undoes {@link partition}. */
   async heal(name: string): Promise<void> {
     const pod = this.#state(name);
-    const ns = ["ip", "netns", "exec", pod.netns];
-    await runOk([...ns, "iptables", "-w", "-D", "INPUT", "-i", "eth0", "-j", "DROP"]);
-    await runOk([...ns, "iptables", "-w", "-D", "OUTPUT", "-o", "eth0", "-j", "DROP"]);
+    for (const rule of this.#cutRules("-D")) await runOk(this.command(name, rule));
     pod.partitioned = false;
+  }
+
+  #cutRules(op: "-I" | "-D"): string[][] {
+    const nd = this.family === 6 ? ["!", "-p", "icmpv6"] : [];
+    return [
+      [this.iptables, "-w", op, "INPUT", "-i", "eth0", ...nd, "-j", "DROP"],
+      [this.iptables, "-w", op, "OUTPUT", "-o", "eth0", ...nd, "-j", "DROP"],
+    ];
   }
 
   /** Command line that runs `cmd` inside the pod (or the node namespace for `"node"`). */
@@ -281,7 +335,7 @@ export class Network implements AsyncDisposable {
   #allocateIp(): string {
     const used = new Set([...this.#pods.values()].map((p) => p.ip));
     while (this.#nextHost < 255) {
-      const ip = `${this.#base}.${this.#nextHost++}`;
+      const ip = this.#host(this.#nextHost++);
       if (!used.has(ip)) return ip;
     }
     throw new Error(`Cannot allocate an IP: '${this.subnet}' is full`);
@@ -403,8 +457,12 @@ export async function createNetwork(options: NetworkOptions = {}): Promise<Netwo
     do prefix = newPrefix(); while (existing.has(prefix));
   }
   if (!/^[a-z0-9]{1,8}$/.test(prefix)) throw new Error(`Cannot create network: bad prefix '${prefix}'`);
+  if (options.ipFamily === 6) {
+    const why6 = ipv6UnavailableReason();
+    if (why6) throw new Error(`Cannot create an IPv6-only network: ${why6}`);
+  }
   const x = options.subnet ?? crypto.getRandomValues(new Uint8Array(1))[0];
-  const net = new Network(prefix, x);
+  const net = new Network(prefix, x, options.ipFamily ?? 4);
   try {
     await net.init();
   } catch (e) {
