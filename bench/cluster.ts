@@ -16,7 +16,8 @@
  * - After formation, DNS queries (Unbound's counter) and EPMD connections (TCP SYNs to 4369 counted by
  *   iptables in every pod) per pod and minute, from 5 s to 35 s after formation.
  * - Variants: a caching resolver in front (a second Unbound, cache-min-ttl 30, cache-max-negative-ttl 30,
- *   as older kubeadm Corefiles or NodeLocal DNSCache), and `connect_all false` on the nodes.
+ *   as older kubeadm Corefiles or NodeLocal DNSCache), `connect_all false` on the nodes, and TLS
+ *   distribution (`-proto_dist inet_tls` nodes, agents with the TLS files).
  *
  * Figures, never assertions: each is the median and range of the runs; the issue's goals are printed
  * beside them as met / NOT MET.
@@ -30,7 +31,8 @@
 import { type Cluster, type ClusterPod, createCluster, tempPrefix } from "../tests/_harness/mod.ts";
 import { type CachingDns, startCachingDns, unboundQueryCount } from "../tests/_harness/dns.ts";
 import { type CpuLimit, cpuLimitUnavailableReason, createCpuLimit } from "../tests/_harness/cgroup.ts";
-import { type Agent, launchAgent } from "../tests/_sim.ts";
+import { type Agent, launchAgent, tlsEnv } from "../tests/_sim.ts";
+import { makePki, type NodeTls, nodeTlsArgs, podCert } from "../tests/_harness/tls.ts";
 import { type Observer, startObserver } from "./_observer.ts";
 import { type KubeApiControl, startKubeApiIn } from "../tests/_kubeapi.ts";
 import { median, printTable, round } from "./_stats.ts";
@@ -50,7 +52,7 @@ const AGENT_MILLICORES = 100;
 /** Who meshes the nodes. */
 type Method = "loop" | "agent" | "agent100m";
 /** The DNS and node set-up. */
-type Variant = "base" | "cache" | "noconnectall" | "kubernetes";
+type Variant = "base" | "cache" | "noconnectall" | "kubernetes" | "tls";
 
 const METHOD_LABEL: Record<Method, string> = {
   loop: "article's loop",
@@ -207,13 +209,23 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
   const log = (msg: string) => console.error(`[${tag} +${round((Date.now() - t0) / 1000, 1)}s] ${msg}`);
   const nodeArgs = ["-kernel", "net_ticktime", String(TICKTIME)];
   if (variant === "noconnectall") nodeArgs.push("-kernel", "connect_all", "false");
-  await using cluster = await createCluster({ pods: n, kind: "statefulset", ready: true, nodeArgs });
+  // TLS distribution: every node inet_tls (verify_peer both ways), a certificate per pod; the agents and
+  // the observer have certificates of the same CA.
+  await using pki = variant === "tls" ? await makePki() : undefined;
+  await using cluster = await createCluster({
+    pods: n,
+    kind: "statefulset",
+    ready: true,
+    nodeArgs,
+    tls: pki ? { pki } : undefined,
+  });
   const svc = cluster.serviceFqdn;
   const agents = new Map<string, Agent>();
   const limits = new Map<string, CpuLimit>();
   const throttled: [number, number] = [0, 0];
   let cache: CachingDns | undefined;
   let obs: Observer | undefined;
+  let obsTls: NodeTls | undefined;
   /** The Kubernetes API (variant `kubernetes`): EndpointSlices follow the DNS records. */
   let api: KubeApiControl | undefined;
   let saDir: string | undefined;
@@ -381,6 +393,7 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
             ERLANG_NODENAME: p.nodeName,
             K8S_HEADLESS_SVC: svc,
             CLUSTER_ERLANG_COOKIE: cluster.cookie,
+            ...tlsEnv(cluster),
             ...(api
               ? {
                 KUBERNETES_SERVICE_HOST: cluster.network.gateway,
@@ -437,7 +450,11 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
       await Deno.writeTextFile(`${saDir}/token`, "token-1");
       await publish();
     }
-    obs = await startObserver(cluster, nodeArgs);
+    obsTls = pki &&
+      await nodeTlsArgs(pki, "25", {
+        node: await podCert(pki, { name: "observer", fqdn: "observer.invalid", ip: cluster.network.gateway }),
+      });
+    obs = await startObserver(cluster, [...obsTls?.args ?? [], ...nodeArgs]);
     for (const p of cluster.pods) await prepare(p);
     const original = [...cluster.pods];
 
@@ -500,7 +517,7 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
     }
 
     // Partition (DNS cut too) until every other node dropped the pod → healed → re-meshed.
-    if (variant === "base" && method !== "agent100m") {
+    if ((variant === "base" || variant === "tls") && method !== "agent100m") {
       const cp = cluster.pods[Math.floor(n / 2)];
       const others = cluster.pods.filter((p) => p !== cp);
       const cutAt = Date.now();
@@ -556,6 +573,7 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
     await Promise.all([...agents.values()].map((a) => a.stop().catch(() => {})));
     for (const p of [...limits.keys()]) await retireLimit(cluster.pod(p)).catch((e) => log(String(e)));
     await obs?.stop().catch(() => {});
+    await obsTls?.remove();
     await cache?.stop().catch(() => {});
     await api?.close().catch(() => {});
     if (saDir) await Deno.remove(saDir, { recursive: true }).catch(() => {});
@@ -602,6 +620,7 @@ function printSize(n: number, r: SizeResults, runs: number): void {
   const cache = r.cache ?? {};
   const nca = r.noconnectall ?? {};
   const k8s = r.kubernetes ?? {};
+  const tls = r.tls ?? {};
   const rows: string[][] = [];
   const launchRow = (label: string, v: Partial<Record<Method, Run[]>>, key: string, withGoal: boolean) => {
     const loop = med(v.loop, key);
@@ -684,6 +703,11 @@ function printSize(n: number, r: SizeResults, runs: number): void {
   ]);
   launchRow("Kubernetes API source: readiness-gated, last Ready → mesh", k8s, "gated", false);
   rows.push(["Kubernetes API requests / pod / min, 5–35 s after", "", cell(k8s.agent, "api"), "", "", ""]);
+  launchRow("TLS distribution: all pods launched → full mesh", tls, "allPods", false);
+  launchRow("TLS distribution: new pod launched → meshed", tls, "join", false);
+  launchRow("TLS distribution: killed pod relaunched → re-meshed", tls, "restart", false);
+  launchRow("TLS distribution: partition healed → re-meshed", tls, "heal", false);
+  launchRow("TLS distribution: readiness-gated, last record → mesh", tls, "gated", false);
   launchRow("connect_all false: all pods launched → full mesh", nca, "allPods", false);
   launchRow("connect_all false: new pod launched → meshed", nca, "join", false);
   const thr = (base.agent100m ?? []).concat(cache.agent100m ?? [], nca.agent100m ?? []).map((x) =>
@@ -733,6 +757,7 @@ export async function benchCluster(args: string[] = []): Promise<Record<string, 
     ["cache", ["loop", "agent"]],
     ["noconnectall", ["loop", "agent"]],
     ["kubernetes", ["agent"]],
+    ["tls", ["loop", "agent"]],
   ];
   agentMain = await snapshotSources();
   const commit = await new Deno.Command("git", {
@@ -795,6 +820,9 @@ Notes:
   record removed, then relaunched with its record back, the next once it meshed; same IP.
 - Kubernetes API source: agents with --discovery kubernetes against the test API server (tests/_kubeapi.ts),
   whose EndpointSlices follow the DNS records; the nodes still resolve names through the 30 s cache.
+- TLS distribution: every node -proto_dist inet_tls with verify_peer and fail_if_no_peer_cert (an ssl_dist_optfile),
+  a certificate of a test CA per pod for its FQDN and IP; the agents (tlsCaFile, tlsCertFile, tlsKeyFile) and the
+  observer have certificates of the same CA. The loop is unchanged: its net_adm:world_list dials over TLS.
 - 100 millicores: each agent in its own cgroup (cpu.cfs_quota_us 10000 per 100000); the nodes are not limited.
 - Goals (issue 10): on medians; at N = 20 every figure no worse than the loop's.
 Total run time: ${totalS} s`);
