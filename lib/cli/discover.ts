@@ -15,6 +15,8 @@ const KEYS = [
   ...KEY_GROUPS.node,
   ...KEY_GROUPS.discovery,
   "epmdPort",
+  // inet6 nodes are found by AAAA records: the flag as well as the environment must say so.
+  "protoDist",
   "connectTimeout",
   "concurrency",
 ] as const;

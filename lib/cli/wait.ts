@@ -131,6 +131,8 @@ const KEYS = [
   ...KEY_GROUPS.discovery,
   "epmdPort",
   "distPort",
+  // inet6 nodes are found by AAAA records: the flag as well as the environment must say so.
+  "protoDist",
   "connectTimeout",
   "concurrency",
 ] as const;
