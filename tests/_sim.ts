@@ -4,7 +4,7 @@
  */
 import type { Cluster, ClusterPod } from "./_harness/mod.ts";
 import { tempPrefix } from "./_harness/prefix.ts";
-import { childEnv, collectLines, erlmeshArgv, MAIN } from "./_erlmesh.ts";
+import { childEnv, collectLines, erlmeshArgv, MAIN, runArgv } from "./_erlmesh.ts";
 import { parsePrometheus, type Sample } from "./_prom.ts";
 
 /** The environment an erlmesh process in a pod gets (with HOME and PATH of the test process). */
@@ -40,11 +40,15 @@ export class Agent implements AsyncDisposable {
   #child: Deno.ChildProcess;
   #lines: string[] = [];
   #done: Promise<void>;
-  constructor(pod: ClusterPod, child: Deno.ChildProcess) {
+  /** With `keepStdout`, stdout's lines are collected too (a release's output under `erlmesh run`). */
+  constructor(pod: ClusterPod, child: Deno.ChildProcess, keepStdout = false) {
     this.pod = pod;
     this.#child = child;
     this.#done = collectLines(child.stderr, this.#lines);
-    child.stdout.cancel().catch(() => {});
+    if (keepStdout) {
+      const err = this.#done;
+      this.#done = Promise.all([err, collectLines(child.stdout, this.#lines)]).then(() => {});
+    } else child.stdout.cancel().catch(() => {});
   }
   /** The log lines so far, parsed as JSON where possible. */
   events(): Record<string, unknown>[] {
@@ -298,14 +302,21 @@ export interface LaunchAgentOptions {
   wrap?: (cmd: string[]) => string[];
   /** The erlmesh entry point to run, e.g. a copy of the tree taken before a long benchmark. @default main.ts */
   main?: string;
+  /**
+   * A release's command: runs `erlmesh run ARGS -- COMMAND` instead of `erlmesh agent ARGS`, and keeps the
+   * release's stdout in the log.
+   */
+  run?: string[];
 }
 
 /**
- * Starts `erlmesh agent` in the pod as its container would be started: only the given arguments and
+ * Starts `erlmesh agent` (or `erlmesh run`) in the pod as its container would be started: only the given arguments and
  * environment (no `--node`, no debug logging), optionally wrapped (a CPU limit). The pid is erlmesh's.
  */
 export function launchAgent(cluster: Cluster, pod: ClusterPod, options: LaunchAgentOptions = {}): Agent {
-  const argv = erlmeshArgv(["agent", ...(options.args ?? [])]);
+  const argv = options.run
+    ? runArgv(options.args ?? [], options.run)
+    : erlmeshArgv(["agent", ...(options.args ?? [])]);
   if (options.main) argv[argv.indexOf(MAIN)] = options.main;
   const inner = cluster.network.command(pod.name, argv, pod.name);
   const cmd = options.wrap ? options.wrap(inner) : inner;
@@ -317,5 +328,5 @@ export function launchAgent(cluster: Cluster, pod: ClusterPod, options: LaunchAg
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  return new Agent(pod, child);
+  return new Agent(pod, child, options.run !== undefined);
 }
