@@ -15,3 +15,4 @@ export { ExactReader, writeAll } from "./reader.ts";
 export { ByteWriter, frame16, frame32 } from "./writer.ts";
 export { memoryPipe, MemoryTransport } from "./memory.ts";
 export { pooledMap } from "./pool.ts";
+export { after, type Disarm, every, sleep } from "./timer.ts";

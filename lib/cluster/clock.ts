@@ -3,6 +3,7 @@
  * manual one in tests, so scheduling decisions are checked in milliseconds without waiting for them.
  * @module
  */
+import { after } from "../bytes/timer.ts";
 
 /** A timer set with {@link Clock.setTimer}. */
 export interface Timer {
@@ -38,7 +39,7 @@ function sleepOn(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> 
 }
 
 /**
- * The real clock: `Date.now()`, `performance.now()` and `setTimeout`.
+ * The real clock: `Date.now()`, `performance.now()` and the timers of `lib/bytes/timer.ts`.
  *
  * @example
  * ```ts
@@ -52,8 +53,7 @@ export const realClock: Clock = {
   now: () => Date.now(),
   monotonic: () => performance.now(),
   setTimer(fn, ms) {
-    const id = setTimeout(fn, Math.max(0, ms));
-    return { cancel: () => clearTimeout(id) };
+    return { cancel: after(ms, fn) };
   },
   sleep(ms, signal) {
     return sleepOn(realClock, ms, signal);
@@ -169,5 +169,5 @@ export class ManualClock implements Clock {
  * loop (a zero-delay macrotask runs only once the microtask queue is empty).
  */
 export function settle(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
+  return new Promise((resolve) => after(0, resolve));
 }

@@ -4,6 +4,7 @@
  * @module
  */
 import { pooledMap } from "../bytes/pool.ts";
+import { sleep } from "../bytes/timer.ts";
 import { names as epmdNames } from "../epmd/mod.ts";
 import {
   canonicalIp,
@@ -102,7 +103,7 @@ export interface WaitOptions {
   onProgress?: (attempt: WaitAttempt) => void;
   /** Stops waiting: {@link waitFor} then rejects with the signal's reason. */
   signal?: AbortSignal;
-  /** Pauses between attempts; tests pass a fake that advances a fake clock. @default {setTimeout} */
+  /** Pauses between attempts; tests pass a fake that advances a fake clock. @default {sleep} of lib/bytes/timer.ts */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** The clock, in milliseconds. @default {performance.now} */
   now?: () => number;
@@ -192,21 +193,6 @@ const ORDER: readonly WaitConditionName[] = ["dns", "self", "peers", "epmd"];
 /** The conditions that are requested, in order. */
 function requested(conditions: WaitConditions): WaitConditionName[] {
   return ORDER.filter((n) => n === "peers" ? conditions.peers !== undefined : conditions[n] === true);
-}
-
-function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /** Seconds for messages: `120`, `2.5`. */
@@ -506,7 +492,7 @@ export async function waitFor(conditions: WaitConditions, options: WaitOptions):
     concurrency: Math.max(1, options.concurrency ?? 8),
   };
   const now = options.now ?? (() => performance.now());
-  const sleep = options.sleep ?? defaultSleep;
+  const pause = options.sleep ?? sleep;
   const timeoutMs = options.timeoutMs ?? 120_000;
   const maxDelay = options.maxDelayMs ?? 5000;
   let delay = Math.min(options.initialDelayMs ?? 250, maxDelay);
@@ -533,7 +519,7 @@ export async function waitFor(conditions: WaitConditions, options: WaitOptions):
         message: reportMessage(a.ok, a, timeoutMs),
       };
     }
-    await sleep(a.nextDelayMs!, signal);
+    await pause(a.nextDelayMs!, signal);
     delay = Math.min(delay * 2, maxDelay);
   }
 }

@@ -4,6 +4,7 @@
  * @module
  */
 import { canonicalIp } from "../bytes/address.ts";
+import { after, type Disarm, sleep } from "../bytes/timer.ts";
 import { DiscoveryError, type DiscoveryErrorCode } from "./errors.ts";
 import {
   dashedIp,
@@ -273,17 +274,9 @@ function jsonKind(value: unknown): string {
   return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
+/** Resolves `ms` from now, or at once when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return sleep(ms, signal).catch(() => {});
 }
 
 /** The view of one Service: its slices, the resource version, and the state of the list/watch. */
@@ -552,7 +545,7 @@ class KubernetesSource implements DiscoverySource {
         }
       }
       const ceiling = Math.min(this.#o.maxBackoffMs, this.#o.backoffMs * 2 ** Math.min(attempt - 1, 16));
-      await sleep(ceiling / 2 + Math.random() * ceiling / 2, signal);
+      await pause(ceiling / 2 + Math.random() * ceiling / 2, signal);
     }
   }
 
@@ -604,13 +597,13 @@ class KubernetesSource implements DiscoverySource {
     const controller = new AbortController();
     const onAbort = () => controller.abort(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
-    const timer = setTimeout(() => controller.abort(new Error("deadline")), deadlineMs);
+    const disarm = after(deadlineMs, () => controller.abort(new Error("deadline")));
     this.#requests++;
     let res: Response;
     try {
       res = await fetch(url, { headers, client, signal: controller.signal });
     } catch (err) {
-      clearTimeout(timer);
+      disarm();
       signal.removeEventListener("abort", onAbort);
       if (signal.aborted) throw err;
       const timeout = controller.signal.reason instanceof Error &&
@@ -625,7 +618,7 @@ class KubernetesSource implements DiscoverySource {
       );
     }
     const release = () => {
-      clearTimeout(timer);
+      disarm();
       signal.removeEventListener("abort", onAbort);
     };
     if (!res.ok) {
@@ -655,7 +648,7 @@ class KubernetesSource implements DiscoverySource {
         res.status,
       );
     }
-    return { res, controller, timer, release };
+    return { res, controller, release };
   }
 
   async #list(signal: AbortSignal): Promise<void> {
@@ -719,7 +712,14 @@ class KubernetesSource implements DiscoverySource {
     this.#recovered();
     // Silence past the watch's own end means a dead connection.
     const idleMs = timeoutSeconds * 1000 + this.#o.idleGraceMs;
-    let idle = setTimeout(() => controller.abort(new Error("idle")), idleMs);
+    let lastData = performance.now();
+    let disarmIdle: Disarm;
+    const checkIdle = () => {
+      const quiet = performance.now() - lastData;
+      if (quiet >= idleMs) controller.abort(new Error("idle"));
+      else disarmIdle = after(idleMs - quiet, checkIdle);
+    };
+    disarmIdle = after(idleMs, checkIdle);
     const onAbort = () => controller.abort(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
     const slices = new Map(this.#view?.slices ?? []);
@@ -732,8 +732,7 @@ class KubernetesSource implements DiscoverySource {
         while (true) {
           const { value, done } = await reader.read();
           if (done) break;
-          clearTimeout(idle);
-          idle = setTimeout(() => controller.abort(new Error("idle")), idleMs);
+          lastData = performance.now();
           // Only the new text is searched for newlines: a line that never ends is neither searched
           // nor copied again and again.
           let start = 0;
@@ -776,7 +775,7 @@ class KubernetesSource implements DiscoverySource {
         err,
       );
     } finally {
-      clearTimeout(idle);
+      disarmIdle();
       signal.removeEventListener("abort", onAbort);
       res.body?.cancel().catch(() => {});
     }

@@ -1,4 +1,12 @@
-import { BytesError, ByteWriter, type ExactReader, type Transport, writeAll } from "../bytes/mod.ts";
+import {
+  BytesError,
+  ByteWriter,
+  type Disarm,
+  every,
+  type ExactReader,
+  type Transport,
+  writeAll,
+} from "../bytes/mod.ts";
 import { decodeTermAt, encodeTermInto, EtfDecodeError } from "../etf/mod.ts";
 import type { Term } from "../etf/term.ts";
 import { LinkError } from "./errors.ts";
@@ -44,7 +52,7 @@ export class DistChannel {
   #writeChain: Promise<void> = Promise.resolve();
   #lastRead = Date.now();
   #lastWrite = Date.now();
-  #timer: number;
+  #stopTimer: Disarm;
   #closedReason: LinkError | undefined;
   #resolveClosed!: (e: LinkError) => void;
   /** Resolves (never rejects) with the reason once the link has ended. */
@@ -64,9 +72,8 @@ export class DistChannel {
       maxPacketBytes: options.maxPacketBytes ?? 64 * 1024 * 1024,
     };
     this.closed = new Promise((r) => (this.#resolveClosed = r));
-    const every = Math.max(50, Math.min(this.#opts.tickIntervalMs, this.#opts.deadAfterMs) / 4);
-    this.#timer = setInterval(() => this.#onTimer(), every) as unknown as number;
-    Deno.unrefTimer(this.#timer);
+    const tickEvery = Math.max(50, Math.min(this.#opts.tickIntervalMs, this.#opts.deadAfterMs) / 4);
+    this.#stopTimer = every(tickEvery, () => this.#onTimer());
     this.#readLoop();
   }
 
@@ -197,7 +204,7 @@ export class DistChannel {
   #shutdown(reason: LinkError): void {
     if (this.#closedReason) return;
     this.#closedReason = reason;
-    clearInterval(this.#timer);
+    this.#stopTimer();
     this.#t.close();
     this.#opts.onClose?.(reason);
     this.#resolveClosed(reason);

@@ -1,5 +1,6 @@
 import {
   abortable,
+  after,
   BytesError,
   connectTcp,
   ExactReader,
@@ -326,10 +327,10 @@ async function exchange<T>(
 
   let timedOut = false;
   const timer = new AbortController();
-  const timerId = setTimeout(() => {
+  const disarm = after(timeoutMs, () => {
     timedOut = true;
     timer.abort(new DOMException(`EPMD deadline of ${timeoutMs} ms passed`, "TimeoutError"));
-  }, Math.min(timeoutMs, 2 ** 31 - 1)); // setTimeout fires at once beyond 2^31-1 ms
+  });
   const signal = options.signal ? AbortSignal.any([options.signal, timer.signal]) : timer.signal;
   let transport: Transport | undefined;
   let connected = false;
@@ -382,7 +383,7 @@ async function exchange<T>(
       err,
     );
   } finally {
-    clearTimeout(timerId);
+    disarm();
     transport?.close();
   }
 }

@@ -3,6 +3,7 @@
  * and one that is never waited for stays a zombie. Deno waits only for its own children, so this asks
  * libc directly (FFI, `--allow-ffi`), and never reaps the children Deno waits for itself.
  */
+import { every } from "../bytes/timer.ts";
 
 const P_ALL = 0;
 const WEXITED = 4;
@@ -63,8 +64,7 @@ export function startReaper(own: () => Set<number>): { reaper?: Reaper; why?: st
   };
   const onChild = () => reapNow();
   Deno.addSignalListener("SIGCHLD", onChild);
-  const timer = setInterval(reapNow, 1000);
-  Deno.unrefTimer(timer as unknown as number);
+  const stopTimer = every(1000, reapNow);
   return {
     reaper: {
       get reaped() {
@@ -73,7 +73,7 @@ export function startReaper(own: () => Set<number>): { reaper?: Reaper; why?: st
       reapNow,
       stop() {
         Deno.removeSignalListener("SIGCHLD", onChild);
-        clearInterval(timer);
+        stopTimer();
         libc.close();
       },
     },

@@ -1,7 +1,7 @@
 import { aliveMatcher } from "../dist/mod.ts";
 import { isHelperName } from "../discovery/mod.ts";
 import { names } from "../epmd/mod.ts";
-import { connectTcp } from "../bytes/mod.ts";
+import { connectTcp, sleep } from "../bytes/mod.ts";
 import type { Reconciler } from "../cluster/mod.ts";
 import { RuntimeError } from "./errors.ts";
 import { startReaper } from "./reaper.ts";
@@ -135,7 +135,7 @@ export async function runRelease(options: RunReleaseOptions): Promise<number> {
       }
       // Local EPMD is cheap to ask: every 10 ms while the node boots, so the first connect follows its
       // registration at once; every 2 s once the start timeout has passed.
-      await Promise.race([new Promise((r) => setTimeout(r, delay)), status]);
+      await Promise.race([sleep(delay), status]);
       delay = reported ? 2000 : 10;
     }
     if (!exited) await options.reconciler.run();
