@@ -4,9 +4,9 @@
  * 3 MB of memory at the start of every command that sets a deadline (measured with `deno run` on 2.9.1).
  * `AbortSignal.timeout` runs on the web timers Deno has loaded anyway, so these timers are built on it.
  *
- * Such a timer cannot be cleared, only disarmed: disarming drops the callback at once, but the
- * underlying timer stays pending until its time (a few bytes, and it keeps the event loop alive until
- * then: every erlmesh command ends with `Deno.exit`, and a long-lived process re-arms its timers anyway).
+ * Such a timer cannot be cleared, only disarmed: disarming drops the callback at once and the process no
+ * longer waits for it (Deno keeps the event loop alive for an `AbortSignal.timeout` only while it has
+ * listeners); the underlying timer, a few bytes, stays pending until its time.
  * @module
  */
 

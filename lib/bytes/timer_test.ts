@@ -78,3 +78,24 @@ Deno.test("lib/ never calls the global timers: since Deno 2.8 they load node:tim
   await walk(root);
   assert.deepEqual(offenders, []);
 });
+
+Deno.test("an armed timer keeps a process alive until it fires; a disarmed one does not", async () => {
+  const timer = new URL("./timer.ts", import.meta.url).href;
+  const script = (code: string) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["eval", `import { after } from "${timer}"; ${code}`],
+      env: { DENO_NO_UPDATE_CHECK: "1" },
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(30_000), // a process still running after 30 s is killed: the test fails
+    }).output();
+  const [armed, disarmed] = await Promise.all([
+    script(`after(50, () => console.log("fired"));`),
+    script(`const disarm = after(60_000, () => console.log("fired")); disarm(); console.log("exited");`),
+  ]);
+  const text = (b: Uint8Array) => new TextDecoder().decode(b).trim();
+  assert.equal(armed.code, 0, text(armed.stderr));
+  assert.equal(text(armed.stdout), "fired");
+  assert.equal(disarmed.code, 0, text(disarmed.stderr));
+  assert.equal(text(disarmed.stdout), "exited");
+});
