@@ -138,11 +138,17 @@ function huffman(lengths: ArrayLike<number>, what: string): Huffman {
   return { counts, symbols };
 }
 
-const FIXED_LIT = huffman(
-  Array.from({ length: 288 }, (_, i) => (i < 144 ? 8 : i < 256 ? 9 : i < 280 ? 7 : 8)),
-  "literal/length",
-);
-const FIXED_DIST = huffman(new Array(30).fill(5), "distance");
+/** The fixed codes of block type 1, built at their first use: every command loads this module, few inflate. */
+let fixed: { lit: Huffman; dist: Huffman } | undefined;
+function fixedCodes(): { lit: Huffman; dist: Huffman } {
+  return fixed ??= {
+    lit: huffman(
+      Array.from({ length: 288 }, (_, i) => (i < 144 ? 8 : i < 256 ? 9 : i < 280 ? 7 : 8)),
+      "literal/length",
+    ),
+    dist: huffman(new Array(30).fill(5), "distance"),
+  };
+}
 
 class Inflater {
   pos = 0;
@@ -282,8 +288,10 @@ export function zlibInflate(input: Uint8Array, maxOutput: number): { output: Uin
     last = z.bits(1);
     const type = z.bits(2);
     if (type === 0) z.stored();
-    else if (type === 1) z.codes(FIXED_LIT, FIXED_DIST);
-    else if (type === 2) z.dynamic();
+    else if (type === 1) {
+      const { lit, dist } = fixedCodes();
+      z.codes(lit, dist);
+    } else if (type === 2) z.dynamic();
     else throw new InflateError("INVALID", "block type 3");
   }
   // The Adler-32 trailer starts at the next byte boundary.
