@@ -117,10 +117,10 @@ export class Observer implements AsyncDisposable {
 
   /** Starts polling the pod's node (idempotent); its name is resolved from the observer's hosts table. */
   async watch(pod: ClusterPod): Promise<void> {
-    const ip = pod.ip.split(".").join(",");
     const host = pod.nodeName.slice(pod.nodeName.indexOf("@") + 1);
     const r = await this.node.eval(
-      `inet_db:add_host({${ip}}, ["${host}"]), bench_obs ! {watch, '${pod.nodeName}'}, ok.`,
+      `{ok, A} = inet:parse_address("${pod.ip}"), inet_db:add_host(A, ["${host}"]), ` +
+        `bench_obs ! {watch, '${pod.nodeName}'}, ok.`,
       5000,
     );
     if (r !== "ok") throw new Error(`Cannot watch '${pod.nodeName}' from the observer: ${r}`);
@@ -174,14 +174,21 @@ export class Observer implements AsyncDisposable {
   }
 }
 
-/** Starts the observer in the cluster's node namespace, named `obs@<gateway>`, hidden. */
+/**
+ * Starts the observer in the cluster's node namespace, named `obs@<gateway>`, hidden (`inet6_tcp` in an
+ * IPv6-only cluster).
+ */
 export async function startObserver(cluster: Cluster, args: string[] = []): Promise<Observer> {
   const node = await startNode({
     name: `obs@${cluster.network.gateway}`,
     nameKind: "long",
     cookie: cluster.cookie,
     netns: cluster.network.nodeNetns,
-    args: ["-hidden", ...args],
+    args: [
+      "-hidden",
+      ...(cluster.ipFamily === 6 && !args.includes("-proto_dist") ? ["-proto_dist", "inet6_tcp"] : []),
+      ...args,
+    ],
   });
   const obs = new Observer(node);
   try {

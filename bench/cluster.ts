@@ -16,8 +16,11 @@
  * - After formation, DNS queries (Unbound's counter) and EPMD connections (TCP SYNs to 4369 counted by
  *   iptables in every pod) per pod and minute, from 5 s to 35 s after formation.
  * - Variants: a caching resolver in front (a second Unbound, cache-min-ttl 30, cache-max-negative-ttl 30,
- *   as older kubeadm Corefiles or NodeLocal DNSCache), `connect_all false` on the nodes, and TLS
- *   distribution (`-proto_dist inet_tls` nodes, agents with the TLS files).
+ *   as older kubeadm Corefiles or NodeLocal DNSCache), `connect_all false` on the nodes, TLS
+ *   distribution (`-proto_dist inet_tls` nodes, agents with the TLS files), and an IPv6-only cluster
+ *   (`ipv6`: pods with IPv6 addresses only, AAAA records, `-proto_dist inet6_tcp` nodes, agents told
+ *   `ERLMESH_PROTO_DIST=inet6_tcp`, partitions with ip6tables; the article's loop needs one line more there,
+ *   see {@link articleSource}).
  *
  * Figures, never assertions: each is the median and range of the runs; the issue's goals are printed
  * beside them as met / NOT MET.
@@ -52,7 +55,7 @@ const AGENT_MILLICORES = 100;
 /** Who meshes the nodes. */
 type Method = "loop" | "agent" | "agent100m";
 /** The DNS and node set-up. */
-type Variant = "base" | "cache" | "noconnectall" | "kubernetes" | "tls";
+type Variant = "base" | "cache" | "noconnectall" | "kubernetes" | "tls" | "ipv6";
 
 const METHOD_LABEL: Record<Method, string> = {
   loop: "article's loop",
@@ -62,10 +65,15 @@ const METHOD_LABEL: Record<Method, string> = {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The article's loop, passed to each node as `-eval` so it starts at boot, inside the node. */
-export function articleSource(svc: string): string {
+/**
+ * The article's loop, passed to each node as `-eval` so it starts at boot, inside the node. With `inet6`
+ * (an IPv6-only cluster) it first sets the resolver option `inet6` (what `{inet6, true}` in an inetrc file
+ * does): `net_adm:world_list/1` asks EPMD at `inet:gethostbyname/1` of each host, which looks up A records
+ * only without it, and an IPv6-only cluster has none (`{error,nxdomain}`, so the loop would find nobody).
+ */
+export function articleSource(svc: string, options: { inet6?: boolean } = {}): string {
   return `
-begin
+begin${options.inet6 ? "\n  ok = inet_db:res_option(inet6, true)," : ""}
   Svc = "_epmd._tcp.${svc}",
   Pass = fun() ->
     Hosts = case inet_res:getbyname(Svc, srv) of
@@ -85,7 +93,7 @@ end.`;
 
 async function addEpmdCounter(cluster: Cluster, pod: ClusterPod): Promise<void> {
   const r = await cluster.network.run(pod.name, [
-    "iptables",
+    cluster.network.iptables,
     "-w",
     "-A",
     "INPUT",
@@ -104,7 +112,15 @@ async function addEpmdCounter(cluster: Cluster, pod: ClusterPod): Promise<void> 
 
 async function epmdSyns(cluster: Cluster, pods: ClusterPod[]): Promise<number> {
   const counts = await Promise.all(pods.map(async (p) => {
-    const r = await cluster.network.run(p.name, ["iptables", "-w", "-L", "INPUT", "-v", "-n", "-x"]);
+    const r = await cluster.network.run(p.name, [
+      cluster.network.iptables,
+      "-w",
+      "-L",
+      "INPUT",
+      "-v",
+      "-n",
+      "-x",
+    ]);
     const line = r.stdout.split("\n").find((l) => l.includes("bench-epmd"));
     if (!line) throw new Error(`Cannot read the EPMD counting rule in '${p.name}': ${r.stdout}${r.stderr}`);
     return Number(line.trim().split(/\s+/)[0]);
@@ -116,7 +132,7 @@ async function epmdSyns(cluster: Cluster, pods: ClusterPod[]): Promise<number> {
 // Partitions that cut DNS too, but not the observer.
 
 async function iptablesRestore(cluster: Cluster, pod: ClusterPod, rules: string): Promise<void> {
-  const cmd = cluster.network.command(pod.name, ["iptables-restore", "-w", "-n"]);
+  const cmd = cluster.network.command(pod.name, [`${cluster.network.iptables}-restore`, "-w", "-n"]);
   const child = new Deno.Command(cmd[0], {
     args: cmd.slice(1),
     stdin: "piped",
@@ -141,9 +157,14 @@ async function iptablesRestore(cluster: Cluster, pod: ClusterPod, rules: string)
   }
 }
 
-/** Drops every packet of the pod, DNS included, except the observer's (on the gateway, not port 53). */
+/**
+ * Drops every packet of the pod, DNS included, except the observer's (on the gateway, not port 53); IPv6:
+ * ip6tables, and ICMPv6 (neighbour discovery, IPv6's ARP, which iptables never sees) passes.
+ */
 export async function cut(cluster: Cluster, pod: ClusterPod): Promise<void> {
-  const gw = cluster.network.gateway;
+  const v6 = cluster.network.family === 6;
+  const gw = `${cluster.network.gateway}/${v6 ? 128 : 32}`;
+  const nd = (chain: string) => v6 ? `-A ${chain} -p icmpv6 -j RETURN\n` : "";
   await iptablesRestore(
     cluster,
     pod,
@@ -152,12 +173,12 @@ export async function cut(cluster: Cluster, pod: ClusterPod): Promise<void> {
 :EMCUT_OUT - [0:0]
 -A EMCUT_IN -p udp --sport 53 -j DROP
 -A EMCUT_IN -p tcp --sport 53 -j DROP
--A EMCUT_IN -s ${gw}/32 -j RETURN
--A EMCUT_IN -i eth0 -j DROP
+-A EMCUT_IN -s ${gw} -j RETURN
+${nd("EMCUT_IN")}-A EMCUT_IN -i eth0 -j DROP
 -A EMCUT_OUT -p udp --dport 53 -j DROP
 -A EMCUT_OUT -p tcp --dport 53 -j DROP
--A EMCUT_OUT -d ${gw}/32 -j RETURN
--A EMCUT_OUT -o eth0 -j DROP
+-A EMCUT_OUT -d ${gw} -j RETURN
+${nd("EMCUT_OUT")}-A EMCUT_OUT -o eth0 -j DROP
 -I INPUT 1 -j EMCUT_IN
 -I OUTPUT 1 -j EMCUT_OUT
 COMMIT
@@ -218,6 +239,7 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
     ready: true,
     nodeArgs,
     tls: pki ? { pki } : undefined,
+    ipFamily: variant === "ipv6" ? 6 : 4,
   });
   const svc = cluster.serviceFqdn;
   const agents = new Map<string, Agent>();
@@ -394,6 +416,7 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
             K8S_HEADLESS_SVC: svc,
             CLUSTER_ERLANG_COOKIE: cluster.cookie,
             ...tlsEnv(cluster),
+            ...(variant === "ipv6" ? { ERLMESH_PROTO_DIST: "inet6_tcp" } : {}),
             ...(api
               ? {
                 KUBERNETES_SERVICE_HOST: cluster.network.gateway,
@@ -406,7 +429,8 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
         }),
       );
     }
-    await cluster.startNode(p, { args: method === "loop" ? ["-eval", articleSource(svc)] : [] });
+    const loop = articleSource(svc, { inet6: variant === "ipv6" });
+    await cluster.startNode(p, { args: method === "loop" ? ["-eval", loop] : [] });
     return Date.now();
   };
   /** Kills node and agent (SIGKILL), as a pod's containers die, and removes the agent's CPU limit. */
@@ -517,7 +541,7 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
     }
 
     // Partition (DNS cut too) until every other node dropped the pod → healed → re-meshed.
-    if ((variant === "base" || variant === "tls") && method !== "agent100m") {
+    if ((variant === "base" || variant === "tls" || variant === "ipv6") && method !== "agent100m") {
       const cp = cluster.pods[Math.floor(n / 2)];
       const others = cluster.pods.filter((p) => p !== cp);
       const cutAt = Date.now();
@@ -553,7 +577,7 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
 
     // Readiness-gated start: every pod restarted, none published until its node registered and 0–2 s
     // passed (readiness probe period) → from the last record published to full mesh.
-    if (variant !== "noconnectall" && method !== "agent100m") {
+    if (variant !== "noconnectall" && variant !== "ipv6" && method !== "agent100m") {
       for (const p of cluster.pods) await kill(p);
       for (const p of cluster.pods) p.ready = false;
       await publish();
@@ -621,6 +645,7 @@ function printSize(n: number, r: SizeResults, runs: number): void {
   const nca = r.noconnectall ?? {};
   const k8s = r.kubernetes ?? {};
   const tls = r.tls ?? {};
+  const ipv6 = r.ipv6 ?? {};
   const rows: string[][] = [];
   const launchRow = (label: string, v: Partial<Record<Method, Run[]>>, key: string, withGoal: boolean) => {
     const loop = med(v.loop, key);
@@ -708,6 +733,10 @@ function printSize(n: number, r: SizeResults, runs: number): void {
   launchRow("TLS distribution: killed pod relaunched → re-meshed", tls, "restart", false);
   launchRow("TLS distribution: partition healed → re-meshed", tls, "heal", false);
   launchRow("TLS distribution: readiness-gated, last record → mesh", tls, "gated", false);
+  launchRow("IPv6-only (inet6_tcp): all pods launched → full mesh", ipv6, "allPods", false);
+  launchRow("IPv6-only: new pod launched → meshed", ipv6, "join", false);
+  launchRow("IPv6-only: killed pod relaunched → re-meshed", ipv6, "restart", false);
+  launchRow("IPv6-only: partition (DNS cut too) healed → re-meshed", ipv6, "heal", false);
   launchRow("connect_all false: all pods launched → full mesh", nca, "allPods", false);
   launchRow("connect_all false: new pod launched → meshed", nca, "join", false);
   const thr = (base.agent100m ?? []).concat(cache.agent100m ?? [], nca.agent100m ?? []).map((x) =>
@@ -758,6 +787,7 @@ export async function benchCluster(args: string[] = []): Promise<Record<string, 
     ["noconnectall", ["loop", "agent"]],
     ["kubernetes", ["agent"]],
     ["tls", ["loop", "agent"]],
+    ["ipv6", ["loop", "agent"]],
   ];
   agentMain = await snapshotSources();
   const commit = await new Deno.Command("git", {
