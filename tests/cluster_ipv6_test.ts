@@ -136,6 +136,14 @@ Deno.test({
           assert.equal(p.nodeName, `app@${p.ip}`);
           assert.equal(await p.node!.eval("node()."), `'${p.nodeName}'`);
         }
+        // As CoreDNS answers in an IPv6-only cluster: dashed-IPv6 SRV targets with AAAA records, no A.
+        const dig = async (type: string, name: string) =>
+          (await cluster.network.run(cluster.pods[0].name, ["dig", "+short", type, name])).stdout
+            .split("\n").filter((l) => l).map((l) => l.split(" ").at(-1)!).sort();
+        const dashed = cluster.pods.map((p) => `${p.ip.replaceAll(":", "-")}.${cluster.serviceFqdn}.`);
+        assert.deepEqual(await dig("SRV", `_epmd._tcp.${cluster.serviceFqdn}`), dashed.sort());
+        assert.deepEqual(await dig("AAAA", cluster.pods[0].fqdn), [cluster.pods[0].ip]);
+        assert.deepEqual(await dig("A", cluster.serviceFqdn), []);
         const found = await erlmeshIn(cluster, cluster.pods[0], [
           "discover",
           "--service",
