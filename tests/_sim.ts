@@ -95,6 +95,12 @@ export async function cookieFile(cluster: Cluster): Promise<string> {
   return path;
 }
 
+/** Stops the agents (or `erlmesh run`s) and removes the cookie file made by {@link cookieFile}. */
+export async function stopAgents(agents: Iterable<Agent>, cookiePath: string): Promise<void> {
+  await Promise.all([...agents].map((a) => a.stop()));
+  await Deno.remove(cookiePath.replace(/\/cookie$/, ""), { recursive: true });
+}
+
 /** Options of {@link startAgent}. */
 export interface AgentOptions {
   /** Extra flags, e.g. `["--discovery", "static", "--hosts", "…"]`. @default SRV discovery of the Service */

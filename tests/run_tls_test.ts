@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { type Cluster, type ClusterPod, clusterUnavailableReason, createCluster } from "./_harness/mod.ts";
 import { makePki, type NodeTls, nodeTlsArgs, podCert, tlsUnavailableReason } from "./_harness/tls.ts";
 import { tempPrefix } from "./_harness/prefix.ts";
-import { type Agent, cookieFile, launchAgent, tlsEnv, waitFullMesh } from "./_sim.ts";
+import { type Agent, cookieFile, launchAgent, stopAgents, tlsEnv, waitFullMesh } from "./_sim.ts";
 import { buildErlangRelease, ERLANG_RELEASE_NAME, releaseToolsReason } from "./_releases.ts";
 
 const OTP_LIB = "/usr/lib/erlang/lib";
@@ -120,9 +120,8 @@ Deno.test({
         assert.ok(!/PRIVATE KEY|BEGIN CERTIFICATE/.test(out), `${r.pod.name}: no PEM block in the output`);
       }
     } finally {
-      await Promise.all(runs.map((r) => r.stop()));
+      await stopAgents(runs, cookie);
       for (const p of pods) await p.remove();
-      await Deno.remove(cookie.replace(/\/cookie$/, ""), { recursive: true });
     }
   },
 });
