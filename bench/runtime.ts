@@ -1169,7 +1169,8 @@ export interface RuntimeBenchOptions {
   only?: string[];
 }
 
-function optionsFromArgs(args: string[]): RuntimeBenchOptions {
+/** Reads `--agent-seconds=S --runs=K --only=… --compare=LABEL=PATH`. */
+export function runtimeOptionsFromArgs(args: string[]): RuntimeBenchOptions {
   const value = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const seconds = Number(value("agent-seconds") ?? 300);
   const runs = Number(value("runs") ?? 7);
@@ -1193,7 +1194,7 @@ function optionsFromArgs(args: string[]): RuntimeBenchOptions {
 
 /** Runs the runtime benchmarks, prints their tables and returns the figures. */
 export async function benchRuntime(
-  options: RuntimeBenchOptions = optionsFromArgs(Deno.args),
+  options: RuntimeBenchOptions = runtimeOptionsFromArgs(Deno.args),
 ): Promise<Record<string, unknown>> {
   const t0 = Date.now();
   const hz = await clockTicks();
