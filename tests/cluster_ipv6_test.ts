@@ -14,7 +14,16 @@ import {
   type OtpVersion,
 } from "./_harness/mod.ts";
 import { waitUntil } from "./_harness/wait.ts";
-import { type Agent, cookieFile, erlmeshIn, mesh, runningNodes, startAgent, waitFullMesh } from "./_sim.ts";
+import {
+  type Agent,
+  cookieFile,
+  erlmeshIn,
+  mesh,
+  runningNodes,
+  startAgent,
+  stopAgents,
+  waitFullMesh,
+} from "./_sim.ts";
 
 const VERSIONS: OtpVersion[] = ["25", "27", "29"];
 const why = ipv6UnavailableReason() ?? clusterUnavailableReason(VERSIONS);
@@ -50,8 +59,7 @@ async function withIpv6Cluster(
       cause: e,
     });
   } finally {
-    await Promise.all(agents.map((a) => a.stop()));
-    await Deno.remove(cookie.replace(/\/cookie$/, ""), { recursive: true });
+    await stopAgents(agents, cookie);
   }
 }
 
