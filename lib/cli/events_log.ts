@@ -1,4 +1,4 @@
-import { logger } from "./logging.ts";
+import { loadLogging, logger } from "./logging.ts";
 import type { ClusterEvent, CycleReport } from "../cluster/mod.ts";
 
 /**
@@ -6,7 +6,10 @@ import type { ClusterEvent, CycleReport } from "../cluster/mod.ts";
  * a quiet pass logs nothing, so `--log-level debug` shows the work without a line per interval.
  */
 export function logCycle(r: CycleReport): void {
-  if (r.ok && r.missing.length === 0 && r.attempted.length === 0) return;
+  if (r.ok && r.missing.length === 0 && r.attempted.length === 0) {
+    void loadLogging(); // nothing left to do: the moment to load the logger (see logging.ts)
+    return;
+  }
   logger(["erlmesh", "cluster"]).debug(
     "Pass: {connected} connected, {missing} missing, {attempted} attempted",
     {

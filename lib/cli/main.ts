@@ -2,6 +2,7 @@ import { redactCookies } from "../dist/cookie.ts";
 import { type CommandName, COMMANDS, LOADERS } from "./commands.ts";
 import { StdoutClosed, writeErr, writeOut } from "./common.ts";
 import { UsageError } from "./errors.ts";
+import { flushLogging } from "./logging.ts";
 import { closest, helpText, type OutputFormat, parseCommandLine, sniffOutput } from "./options.ts";
 
 /** The version printed by `erlmesh --version`. */
@@ -140,5 +141,7 @@ export async function main(args: string[]): Promise<number> {
       else writeErr(formatError(err, verbose) + "\n");
     } catch { /* nowhere left to say it */ }
     return exitCodeFor(err);
+  } finally {
+    await flushLogging();
   }
 }

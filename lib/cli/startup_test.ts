@@ -64,7 +64,7 @@ function npmPackages(specifiers: Iterable<string>): string[] {
   return [...out].sort();
 }
 
-/** No command loads an npm package before it runs: logtape is loaded by setupLogging, yaml with a config file. */
+/** No command loads an npm package before it runs: logtape is loaded by loadLogging (after the work), yaml with a config file. */
 const STATIC_NPM: Partial<Record<CommandName, string[]>> = {};
 const LATER_NPM = new Set(["@logtape/logtape", "yaml"]);
 const NO_CLUSTER: CommandName[] = ["names", "ping", "nodes"];
