@@ -29,13 +29,19 @@ import {
 } from "../discovery/mod.ts";
 import { type Config, serviceNames } from "../config/mod.ts";
 
-/** The discovery source the configuration names. Several Services are asked together. */
-export function sourceFrom(cfg: Config): DiscoverySource {
+/**
+ * The discovery source the configuration names. Several Services are asked together. A `longLived`
+ * caller (the reconciler of `agent` and `run`) asks SRV again only when the Service's addresses change.
+ */
+export function sourceFrom(cfg: Config, options: { longLived?: boolean } = {}): DiscoverySource {
   const common = { timeoutMs: cfg.dnsTimeout, nameServer: cfg.nameServer };
+  const family = cfg.protoDist?.startsWith("inet6") ? "AAAA" : "A";
   let sources: DiscoverySource[];
   switch (cfg.discovery) {
     case "srv":
-      sources = cfg.queries.map((name) => srvSource({ name, ...common }));
+      sources = cfg.queries.map((name) =>
+        srvSource({ name, ...common, ...(options.longLived ? { changeCheck: family } : {}) })
+      );
       break;
     case "a":
       // The nodes' address family picks the records: a dual-stack Service's other family would name
@@ -43,7 +49,7 @@ export function sourceFrom(cfg: Config): DiscoverySource {
       sources = cfg.queries.map((name) =>
         aSource({
           name,
-          family: cfg.protoDist?.startsWith("inet6") ? "AAAA" : "A",
+          family,
           hostForm: cfg.hostForm === "fqdn" ? "dashed" : "ip",
           ...common,
         })
@@ -164,7 +170,7 @@ export function reconcilerFrom(
   return new Reconciler({
     ...target,
     cookie,
-    source: sourceFrom(cfg),
+    source: sourceFrom(cfg, { longLived: true }),
     enumerator: enumeratorFrom(cfg),
     epmdPort: cfg.epmdPort,
     intervalMs: cfg.interval,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { DiscoveryError, FakeResolver, srvSource } from "./mod.ts";
+import { SRV_RECHECK_MS } from "./dns_srv.ts";
 
 const NAME = "_epmd._tcp.app.default.svc.cluster.local.";
 
@@ -121,4 +122,71 @@ Deno.test("srvSource() rejects with the caller's reason when the caller aborts",
   const p = srvSource({ name: NAME, resolver: dns, timeoutMs: 5000 }).discover(controller.signal);
   controller.abort(new Error("stop"));
   await assert.rejects(p, { message: "stop" });
+});
+
+Deno.test("srvSource() with changeCheck asks SRV only when the Service's addresses change", async () => {
+  const svc = "app.default.svc.cluster.local.";
+  const pods = (n: number) => Array.from({ length: n }, (_, i) => `app-${i}.${svc}`);
+  const ips = (n: number) => Array.from({ length: n }, (_, i) => `10.244.0.${10 + i}`);
+  const dns = new FakeResolver().set(NAME, "SRV", FakeResolver.srvRecords(pods(3))).set(svc, "A", ips(3));
+  let t = 0;
+  const source = srvSource({ name: NAME, resolver: dns, changeCheck: "A", now: () => t });
+  // First: SRV and A together.
+  const first = await source.discover();
+  assert.deepEqual(first.hosts.map((h) => h.host), pods(3).map((p) => p.slice(0, -1)));
+  assert.equal(first.queries, 2);
+  assert.deepEqual(dns.queries.sort(), [`${NAME} SRV`, `${svc} A`].sort());
+  // Unchanged addresses (in another order): the same hosts from one A query.
+  dns.queries.length = 0;
+  dns.set(svc, "A", ips(3).reverse());
+  const same = await source.discover();
+  assert.deepEqual([same.hosts, same.stale, same.queries], [first.hosts, false, 1]);
+  assert.deepEqual(dns.queries, [`${svc} A`]);
+  // A pod added: A differs, so SRV is asked.
+  dns.queries.length = 0;
+  dns.set(NAME, "SRV", FakeResolver.srvRecords(pods(4))).set(svc, "A", ips(4));
+  const grown = await source.discover();
+  assert.equal(grown.hosts.length, 4);
+  assert.deepEqual(dns.queries, [`${svc} A`, `${NAME} SRV`]);
+  // A failing (timeout or SERVFAIL, which Deno reads as no records) falls back to SRV every time.
+  dns.queries.length = 0;
+  dns.set(svc, "A", new Error("connection refused"));
+  assert.equal((await source.discover()).hosts.length, 4);
+  assert.deepEqual(dns.queries, [`${svc} A`, `${NAME} SRV`]);
+  // After SRV_RECHECK_MS of unchanged addresses, SRV is asked again.
+  dns.set(svc, "A", ips(4));
+  await source.discover(); // baseline taken again
+  dns.queries.length = 0;
+  await source.discover();
+  assert.deepEqual(dns.queries, [`${svc} A`]);
+  t += SRV_RECHECK_MS;
+  dns.queries.length = 0;
+  await source.discover();
+  assert.deepEqual(dns.queries.sort(), [`${NAME} SRV`, `${svc} A`].sort());
+});
+
+Deno.test("srvSource() with changeCheck: the SRV answer's failures still count, and a Service without addresses ends the check", async () => {
+  const svc = "app.default.svc.cluster.local.";
+  const dns = new FakeResolver().set(NAME, "SRV", FakeResolver.srvRecords([`app-0.${svc}`]))
+    .set(svc, "A", ["10.244.0.10"]);
+  const source = srvSource({ name: NAME, resolver: dns, changeCheck: "A", timeoutMs: 50 });
+  await source.discover();
+  // The Service gone: A has no records, so SRV is asked and its NXDOMAIN is the answer.
+  dns.set(svc, "A", undefined).set(NAME, "SRV", undefined);
+  const gone = await source.discover();
+  assert.deepEqual([gone.hosts, gone.error?.code], [[], "NXDOMAIN_OR_NODATA"]);
+  // SRV targets but no A records (an IPv6-only Service asked for A, or not a headless Service): the
+  // check stops for good, each call is one SRV query again.
+  dns.set(NAME, "SRV", FakeResolver.srvRecords([`app-0.${svc}`]));
+  await source.discover();
+  dns.queries.length = 0;
+  await source.discover();
+  await source.discover();
+  assert.deepEqual(dns.queries, [`${NAME} SRV`, `${NAME} SRV`]);
+  // Names not of the form _port._proto.<service> never use the check.
+  const bare = new FakeResolver().set(svc, "SRV", FakeResolver.srvRecords([`app-0.${svc}`]));
+  const plain = srvSource({ name: svc, resolver: bare, changeCheck: "A" });
+  await plain.discover();
+  await plain.discover();
+  assert.deepEqual(bare.queries, [`${svc} SRV`, `${svc} SRV`]);
 });
