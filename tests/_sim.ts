@@ -4,6 +4,7 @@
  */
 import type { Cluster, ClusterPod } from "./_harness/mod.ts";
 import { tempPrefix } from "./_harness/prefix.ts";
+import { waitUntil } from "./_harness/wait.ts";
 import { childEnv, collectLines, erlmeshArgv, MAIN, runArgv } from "./_erlmesh.ts";
 import { parsePrometheus, type Sample } from "./_prom.ts";
 
@@ -335,4 +336,24 @@ export function launchAgent(cluster: Cluster, pod: ClusterPod, options: LaunchAg
     stderr: "piped",
   }).spawn();
   return new Agent(pod, child, options.run !== undefined);
+}
+
+/**
+ * Cuts the pod off (`cluster.network.partition`) and waits until every other running node has dropped its
+ * node (net_ticktime), polling `nodes()` with a deadline; `cluster.network.heal` undoes it.
+ */
+export async function partitionUntilDropped(
+  cluster: Cluster,
+  pod: ClusterPod,
+  timeoutMs = 30000,
+): Promise<void> {
+  await cluster.network.partition(pod.name);
+  const others = cluster.pods.filter((p) => p !== pod && p.node && !p.node.exited);
+  await waitUntil(
+    async () => {
+      const seen = await Promise.all(others.map((p) => p.node!.eval("nodes().")));
+      return seen.every((s) => !s.includes(pod.nodeName));
+    },
+    { timeoutMs, intervalMs: 250, what: `every other node to drop the partitioned '${pod.nodeName}'` },
+  );
 }

@@ -65,6 +65,12 @@ export interface ClusterOptions {
    * `-proto_dist inet6_tcp` (Deployment nodes named `app@fd00:X:Y::a`). @default 4
    */
   ipFamily?: 4 | 6;
+  /**
+   * EPMD-less nodes: every node starts no EPMD (none listens in any pod) and listens on this distribution
+   * port, dialling its peers there (`-erl_epmd_port P` on OTP 25, `-kernel erl_epmd_node_listen_port P` on
+   * 27 and 29; see `epmdLessArgs`). @default EPMD on 4369 in each pod
+   */
+  distPort?: number;
 }
 
 /** One pod of a {@link Cluster}. */
@@ -102,6 +108,8 @@ export class Cluster implements AsyncDisposable {
   readonly pods: ClusterPod[] = [];
   #nodeArgs: string[];
   readonly tls: { pki: Pki } | undefined;
+  /** The distribution port of EPMD-less nodes (`ClusterOptions.distPort`), or undefined with EPMD. */
+  readonly distPort: number | undefined;
   #nodeTls = new Map<ClusterPod, NodeTls>();
   #nextOrdinal = 0;
   #destroyed: Promise<void> | undefined;
@@ -118,6 +126,7 @@ export class Cluster implements AsyncDisposable {
     this.alive = options.alive ?? this.service;
     this.#nodeArgs = options.nodeArgs ?? [];
     this.tls = options.tls;
+    this.distPort = options.distPort;
   }
 
   /** The pods' address family (`ClusterOptions.ipFamily`). */
@@ -176,7 +185,8 @@ export class Cluster implements AsyncDisposable {
   }
 
   /**
-   * Starts the pod's OTP node (`-name <nodeName>`, own UTS hostname = pod name, EPMD 4369 inside the pod).
+   * Starts the pod's OTP node (`-name <nodeName>`, own UTS hostname = pod name, EPMD 4369 inside the pod, or
+   * none and the cluster's `distPort`).
    * A previous node of the pod is stopped first. In a TLS cluster, `tlsSigner: "rogue"` gives the node a
    * certificate of a CA nobody trusts.
    */
@@ -207,6 +217,7 @@ export class Cluster implements AsyncDisposable {
       cookie: this.cookie,
       netns: pod.netns,
       hostname: pod.name,
+      distPort: this.distPort,
       args: [...tlsArgs, ...this.#familyArgs(), ...this.#nodeArgs, ...(options.args ?? [])],
       env: options.env,
     });

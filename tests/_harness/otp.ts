@@ -128,8 +128,25 @@ export interface OtpNodeOptions {
   args?: string[];
   /** Extra environment variables. @default {} */
   env?: Record<string, string>;
-  /** Deadline for the node to boot and register with EPMD. @default 30000 */
+  /**
+   * EPMD-less: the node listens on this distribution port and finds its peers on it without EPMD (the
+   * flags of {@link epmdLessArgs} for its version); no EPMD is started for it and `epmdPort` is not used.
+   * @default with EPMD
+   */
+  distPort?: number;
+  /** Deadline for the node to boot and register with EPMD (or, EPMD-less, to be alive). @default 30000 */
   startTimeoutMs?: number;
+}
+
+/**
+ * The `erl` flags of a node without EPMD that listens on `port` and dials its peers there: OTP 25
+ * `-erl_epmd_port P`; OTP 27 and 29 the kernel parameter `erl_epmd_node_listen_port` that replaced it
+ * (`-start_epmd false` is always given by {@link startNode}).
+ */
+export function epmdLessArgs(version: OtpVersion, port: number): string[] {
+  return version === "25"
+    ? ["-erl_epmd_port", String(port)]
+    : ["-kernel", "erl_epmd_node_listen_port", String(port)];
 }
 
 /** A running OTP node; see {@link startNode}. */
@@ -535,6 +552,7 @@ export async function startNode(options: OtpNodeOptions): Promise<OtpNode> {
   const nameKind = options.nameKind ?? (host.includes(".") || isIp(host) ? "long" : "short");
   const root = version === "25" ? undefined : otpRoot(version);
   const epmdPort = options.epmdPort ?? 4369;
+  const distPort = options.distPort;
   const netns = options.netns;
   const startTimeoutMs = options.startTimeoutMs ?? 30_000;
 
@@ -562,8 +580,10 @@ export async function startNode(options: OtpNodeOptions): Promise<OtpNode> {
 
   let node: Node | undefined;
   try {
-    await acquireEpmd(netns, epmdPort);
-    epmdAcquired = true;
+    if (distPort === undefined) {
+      await acquireEpmd(netns, epmdPort);
+      epmdAcquired = true;
+    }
 
     const mark = `@@erlmesh-repl-${randomId(8)}`;
     const erlArgs = [
@@ -572,6 +592,7 @@ export async function startNode(options: OtpNodeOptions): Promise<OtpNode> {
       options.name,
       "-start_epmd",
       "false",
+      ...(distPort === undefined ? [] : epmdLessArgs(version, distPort)),
       ...(options.args ?? []),
       "-eval",
       replSource(mark),
@@ -598,7 +619,11 @@ export async function startNode(options: OtpNodeOptions): Promise<OtpNode> {
     cmd = [...nsPrefix(netns), ...cmd];
     const child = new Deno.Command(cmd[0], {
       args: cmd.slice(1),
-      env: { ...(options.env ?? {}), HOME: homeNode, ERL_EPMD_PORT: String(epmdPort) },
+      env: {
+        ...(options.env ?? {}),
+        HOME: homeNode,
+        ...(distPort === undefined ? { ERL_EPMD_PORT: String(epmdPort) } : {}),
+      },
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -616,7 +641,18 @@ export async function startNode(options: OtpNodeOptions): Promise<OtpNode> {
       if (first !== "ready") {
         throw new Error(`Cannot start node '${options.name}': it exited (${describeStatus(first)})`);
       }
-      // The REPL runs after the boot, so the node has registered; check it anyway.
+      // The REPL runs after the boot, so the node has registered (EPMD-less: its distribution is up and
+      // listening); check it anyway.
+      if (distPort !== undefined) {
+        const up = await Promise.race([
+          n.eval(`{erlang:is_alive(), node() =:= '${options.name}', node()}.`, 10_000),
+          deadline,
+        ]);
+        if (up === "timeout" || !up.startsWith("{true,true,")) {
+          throw new Error(`Cannot start node '${options.name}': its distribution is not up: ${up}`);
+        }
+        return n;
+      }
       const names = await Promise.race([n.eval("net_adm:names().", 10_000), deadline]);
       if (names === "timeout" || !names.includes(`{"${alive}",`)) {
         throw new Error(
