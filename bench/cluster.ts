@@ -20,7 +20,9 @@
  *   distribution (`-proto_dist inet_tls` nodes, agents with the TLS files), and an IPv6-only cluster
  *   (`ipv6`: pods with IPv6 addresses only, AAAA records, `-proto_dist inet6_tcp` nodes, agents told
  *   `ERLMESH_PROTO_DIST=inet6_tcp`, partitions with ip6tables; the article's loop needs one line more there,
- *   see {@link articleSource}).
+ *   see {@link articleSource}), and EPMD-less nodes (`epmdless`: no EPMD in any pod, every node on distribution
+ *   port {@link EPMDLESS_PORT}, agents told `ERLMESH_DIST_PORT`, an observer that dials that port; agent only, as
+ *   the article's loop asks EPMD through `net_adm:world_list`).
  *
  * Figures, never assertions: each is the median and range of the runs; the issue's goals are printed
  * beside them as met / NOT MET.
@@ -55,7 +57,10 @@ const AGENT_MILLICORES = 100;
 /** Who meshes the nodes. */
 type Method = "loop" | "agent" | "agent100m";
 /** The DNS and node set-up. */
-type Variant = "base" | "cache" | "noconnectall" | "kubernetes" | "tls" | "ipv6";
+type Variant = "base" | "cache" | "noconnectall" | "kubernetes" | "tls" | "ipv6" | "epmdless";
+
+/** The distribution port of every node in the `epmdless` variant (no EPMD anywhere in the pods). */
+export const EPMDLESS_PORT = 4370;
 
 const METHOD_LABEL: Record<Method, string> = {
   loop: "article's loop",
@@ -91,26 +96,38 @@ end.`;
 // ---------------------------------------------------------------------------------------------------
 // Counting load.
 
+/**
+ * Counts TCP SYNs to 4369 in the pod: all of them (`bench-epmd`), and those not from loopback
+ * (`bench-epmd-peer`: another pod's, or this pod's agent asking its node's host, which is the pod's IP, not
+ * the loopback address an EPMD-less node tries once at boot to register at).
+ */
 async function addEpmdCounter(cluster: Cluster, pod: ClusterPod): Promise<void> {
-  const r = await cluster.network.run(pod.name, [
-    cluster.network.iptables,
-    "-w",
-    "-A",
-    "INPUT",
-    "-p",
-    "tcp",
-    "--dport",
-    "4369",
-    "--syn",
-    "-m",
-    "comment",
-    "--comment",
-    "bench-epmd",
-  ]);
-  if (r.code !== 0) throw new Error(`Cannot add the EPMD counting rule in '${pod.name}': ${r.stderr.trim()}`);
+  const lo = cluster.network.family === 6 ? "::1/128" : "127.0.0.0/8";
+  for (const [comment, match] of [["bench-epmd", []], ["bench-epmd-peer", ["!", "-s", lo]]] as const) {
+    const r = await cluster.network.run(pod.name, [
+      cluster.network.iptables,
+      "-w",
+      "-A",
+      "INPUT",
+      "-p",
+      "tcp",
+      "--dport",
+      "4369",
+      "--syn",
+      ...match,
+      "-m",
+      "comment",
+      "--comment",
+      comment,
+    ]);
+    if (r.code !== 0) {
+      throw new Error(`Cannot add the EPMD counting rule in '${pod.name}': ${r.stderr.trim()}`);
+    }
+  }
 }
 
-async function epmdSyns(cluster: Cluster, pods: ClusterPod[]): Promise<number> {
+/** The SYNs counted by the rule `comment` of {@link addEpmdCounter} in the pods. */
+async function epmdSyns(cluster: Cluster, pods: ClusterPod[], comment = "bench-epmd"): Promise<number> {
   const counts = await Promise.all(pods.map(async (p) => {
     const r = await cluster.network.run(p.name, [
       cluster.network.iptables,
@@ -121,7 +138,7 @@ async function epmdSyns(cluster: Cluster, pods: ClusterPod[]): Promise<number> {
       "-n",
       "-x",
     ]);
-    const line = r.stdout.split("\n").find((l) => l.includes("bench-epmd"));
+    const line = r.stdout.split("\n").find((l) => l.includes(`/* ${comment} */`));
     if (!line) throw new Error(`Cannot read the EPMD counting rule in '${p.name}': ${r.stdout}${r.stderr}`);
     return Number(line.trim().split(/\s+/)[0]);
   }));
@@ -240,6 +257,7 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
     nodeArgs,
     tls: pki ? { pki } : undefined,
     ipFamily: variant === "ipv6" ? 6 : 4,
+    distPort: variant === "epmdless" ? EPMDLESS_PORT : undefined,
   });
   const svc = cluster.serviceFqdn;
   const agents = new Map<string, Agent>();
@@ -417,6 +435,7 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
             CLUSTER_ERLANG_COOKIE: cluster.cookie,
             ...tlsEnv(cluster),
             ...(variant === "ipv6" ? { ERLMESH_PROTO_DIST: "inet6_tcp" } : {}),
+            ...(variant === "epmdless" ? { ERLMESH_DIST_PORT: String(EPMDLESS_PORT) } : {}),
             ...(api
               ? {
                 KUBERNETES_SERVICE_HOST: cluster.network.gateway,
@@ -478,7 +497,9 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
       await nodeTlsArgs(pki, "25", {
         node: await podCert(pki, { name: "observer", fqdn: "observer.invalid", ip: cluster.network.gateway }),
       });
-    obs = await startObserver(cluster, [...obsTls?.args ?? [], ...nodeArgs]);
+    // EPMD-less: the observer dials every node on the distribution port without asking EPMD (OTP 25's flag).
+    const obsDist = variant === "epmdless" ? ["-erl_epmd_port", String(EPMDLESS_PORT)] : [];
+    obs = await startObserver(cluster, [...obsTls?.args ?? [], ...obsDist, ...nodeArgs]);
     for (const p of cluster.pods) await prepare(p);
     const original = [...cluster.pods];
 
@@ -541,7 +562,7 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
     }
 
     // Partition (DNS cut too) until every other node dropped the pod → healed → re-meshed.
-    if ((variant === "base" || variant === "tls" || variant === "ipv6") && method !== "agent100m") {
+    if (["base", "tls", "ipv6", "epmdless"].includes(variant) && method !== "agent100m") {
       const cp = cluster.pods[Math.floor(n / 2)];
       const others = cluster.pods.filter((p) => p !== cp);
       const cutAt = Date.now();
@@ -551,6 +572,12 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
       const at = Date.now();
       await heal(cluster, cp);
       await fig("heal", dropped ? await obs.waitFull(cluster.pods, at, DEADLINE_MS) : null, at);
+    }
+    // EPMD-less: the TCP SYNs to 4369 in all pods over the whole run (nothing listens there to answer them),
+    // not counting each node's one attempt at boot to register at its loopback EPMD before it goes without.
+    if (variant === "epmdless") {
+      await fig("epmdRun", await epmdSyns(cluster, cluster.pods, "bench-epmd-peer"));
+      await fig("epmdBoot", await epmdSyns(cluster, cluster.pods));
     }
 
     // Rolling restart of the StatefulSet, highest ordinal first: pod deleted (record gone), recreated
@@ -577,7 +604,7 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
 
     // Readiness-gated start: every pod restarted, none published until its node registered and 0–2 s
     // passed (readiness probe period) → from the last record published to full mesh.
-    if (variant !== "noconnectall" && variant !== "ipv6" && method !== "agent100m") {
+    if (!["noconnectall", "ipv6", "epmdless"].includes(variant) && method !== "agent100m") {
       for (const p of cluster.pods) await kill(p);
       for (const p of cluster.pods) p.ready = false;
       await publish();
@@ -646,6 +673,7 @@ function printSize(n: number, r: SizeResults, runs: number): void {
   const k8s = r.kubernetes ?? {};
   const tls = r.tls ?? {};
   const ipv6 = r.ipv6 ?? {};
+  const epmdless = r.epmdless ?? {};
   const rows: string[][] = [];
   const launchRow = (label: string, v: Partial<Record<Method, Run[]>>, key: string, withGoal: boolean) => {
     const loop = med(v.loop, key);
@@ -737,6 +765,22 @@ function printSize(n: number, r: SizeResults, runs: number): void {
   launchRow("IPv6-only: new pod launched → meshed", ipv6, "join", false);
   launchRow("IPv6-only: killed pod relaunched → re-meshed", ipv6, "restart", false);
   launchRow("IPv6-only: partition (DNS cut too) healed → re-meshed", ipv6, "heal", false);
+  launchRow("EPMD-less (agent only): all pods launched → full mesh", epmdless, "allPods", false);
+  launchRow("EPMD-less: new pod launched → meshed", epmdless, "join", false);
+  launchRow("EPMD-less: killed pod relaunched → re-meshed", epmdless, "restart", false);
+  launchRow("EPMD-less: partition (DNS cut too) healed → re-meshed", epmdless, "heal", false);
+  {
+    const syns = med(epmdless.agent, "epmdRun");
+    rows.push([
+      "EPMD-less: EPMD connection attempts in all pods over the run (not from loopback)",
+      "",
+      cell(epmdless.agent, "epmdRun"),
+      "",
+      "0",
+      epmdless.agent ? verdict(syns === 0) : "n/a",
+    ]);
+    rows.push(["  (all, with each node's at boot)", "", cell(epmdless.agent, "epmdBoot"), "", "", ""]);
+  }
   launchRow("connect_all false: all pods launched → full mesh", nca, "allPods", false);
   launchRow("connect_all false: new pod launched → meshed", nca, "join", false);
   const thr = (base.agent100m ?? []).concat(cache.agent100m ?? [], nca.agent100m ?? []).map((x) =>
@@ -788,6 +832,7 @@ export async function benchCluster(args: string[] = []): Promise<Record<string, 
     ["kubernetes", ["agent"]],
     ["tls", ["loop", "agent"]],
     ["ipv6", ["loop", "agent"]],
+    ["epmdless", ["agent"]],
   ];
   agentMain = await snapshotSources();
   const commit = await new Deno.Command("git", {
@@ -853,6 +898,11 @@ Notes:
 - TLS distribution: every node -proto_dist inet_tls with verify_peer and fail_if_no_peer_cert (an ssl_dist_optfile),
   a certificate of a test CA per pod for its FQDN and IP; the agents (tlsCaFile, tlsCertFile, tlsKeyFile) and the
   observer have certificates of the same CA. The loop is unchanged: its net_adm:world_list dials over TLS.
+- EPMD-less: no EPMD in any pod; every node -start_epmd false on port ${EPMDLESS_PORT} (OTP 25 -erl_epmd_port), the
+  agents with ERLMESH_DIST_PORT=${EPMDLESS_PORT}, the observer dialling that port. Agent only: the article's loop
+  cannot run there, as net_adm:world_list asks each host's EPMD for its nodes and there is none. Its EPMD
+  figure counts SYNs to 4369 in every pod over the whole run, except from loopback: each node tries once at boot
+  to register at 127.0.0.1:4369 before it goes without (the row below it counts those too).
 - 100 millicores: each agent in its own cgroup (cpu.cfs_quota_us 10000 per 100000); the nodes are not limited.
 - Goals (issue 10): on medians; at N = 20 every figure no worse than the loop's.
 Total run time: ${totalS} s`);
