@@ -51,6 +51,21 @@ export class Agent implements AsyncDisposable {
       this.#done = Promise.all([err, collectLines(child.stdout, this.#lines)]).then(() => {});
     } else child.stdout.cancel().catch(() => {});
   }
+  /**
+   * Waits for the first log event `match` accepts and returns it. Log lines are another process's output,
+   * and erlmesh writes them once its logger is loaded (after its first pass with nothing to do, at the
+   * latest 5 s after start): read an early event with this, not with {@link Agent.events} at once.
+   */
+  waitEvent(
+    match: (e: Record<string, unknown>) => boolean,
+    what: string,
+    timeoutMs = 15_000,
+  ): Promise<Record<string, unknown>> {
+    return waitUntil(() => this.events().find(match), {
+      timeoutMs,
+      what: `${what} in the log of ${this.pod.name}`,
+    });
+  }
   /** The log lines so far, parsed as JSON where possible. */
   events(): Record<string, unknown>[] {
     return this.#lines.flatMap((l) => {

@@ -4,6 +4,7 @@
  * pod, so any EPMD request would fail.
  */
 import assert from "node:assert/strict";
+import { waitUntil } from "./_harness/wait.ts";
 import {
   type Cluster,
   clusterUnavailableReason,
@@ -154,9 +155,11 @@ Deno.test({
           await cluster.stopNode(p);
           await cluster.startNode(p);
           await fullMesh(4);
-          const ev = agents.find((a) => a.pod === p)!.events();
-          assert.ok(ev.some((e) => e.event === "local_down"), "the agent noticed its node went down");
-          assert.ok(ev.filter((e) => e.event === "local_up").length >= 2, "and came back");
+          const a = agents.find((a) => a.pod === p)!;
+          await a.waitEvent((e) => e.event === "local_down", "the agent noticing its node went down");
+          await waitUntil(() => a.events().filter((e) => e.event === "local_up").length >= 2, {
+            what: `${p.name}'s agent seeing its node come back`,
+          });
         },
       );
 

@@ -34,8 +34,8 @@ Deno.test({
       const m = await waitFullMesh(cluster, cookie, runningNodes(cluster));
       assert.ok(m?.fullMesh && m.nodes.length === 3, JSON.stringify(m));
       for (const a of agents) {
-        const up = a.events().find((e) => e.event === "local_up");
-        assert.equal(up?.node, a.pod.nodeName, `the node name came from ERLANG_NODENAME: ${a.log()}`);
+        const up = await a.waitEvent((e) => e.event === "local_up", "local_up");
+        assert.equal(up.node, a.pod.nodeName, `the node name came from ERLANG_NODENAME: ${a.log()}`);
       }
     } finally {
       await Promise.all(agents.map((a) => a.stop()));

@@ -141,9 +141,11 @@ Deno.test({
         await cluster.startNode(p);
         const m = await waitFullMesh(cluster, cookie, runningNodes(cluster));
         assert.ok(m?.fullMesh, JSON.stringify(m));
-        const ev = agents.get(p.name)!.events();
-        assert.ok(ev.some((e) => e.event === "local_down"), "the agent noticed its node went down");
-        assert.ok(ev.filter((e) => e.event === "local_up").length >= 2, "and came back");
+        const a = agents.get(p.name)!;
+        await a.waitEvent((e) => e.event === "local_down", "the agent noticing its node went down");
+        await waitUntil(() => a.events().filter((e) => e.event === "local_up").length >= 2, {
+          what: `${p.name}'s agent seeing its node come back`,
+        });
       });
     } finally {
       await Promise.all([...agents.values()].map((a) => a.stop()));

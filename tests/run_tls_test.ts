@@ -110,7 +110,7 @@ Deno.test({
       const logs = () => runs.map((r) => `--- ${r.pod.name}\n${r.log()}`).join("\n");
       assert.ok(m?.fullMesh && m.nodes.length === 3, `${JSON.stringify(m)}\n${logs()}`);
       for (const r of runs) {
-        assert.ok(r.events().some((e) => e.event === "registered"), `${r.pod.name}: ${r.log()}`);
+        await r.waitEvent((e) => e.event === "registered", "the node's registration");
       }
       for (const r of runs) {
         const status = await r.stop();
