@@ -910,8 +910,8 @@ async function benchCommands(runs: number): Promise<CommandFigures> {
           ` file); lib/cli/main.ts and its static imports (every command is imported when chosen) ` +
           `${dw(g("lib/cli/main.ts only"))} ms ${
             dr(g("lib/cli/main.ts only"))
-          } MB; @logtape/logtape (imported by` +
-          ` every command that logs or connects) ${dw(g("npm:@logtape"))} ms ${
+          } MB; @logtape/logtape (loaded by agent and run only, after` +
+          ` their first pass: it imports node:util) ${dw(g("npm:@logtape"))} ms ${
             dr(g("npm:@logtape"))
           } MB as npm:,` +
           ` ${dw(g("by path"))} ms ${dr(g("by path"))} MB as its own ESM files by path (so the cost is its` +
