@@ -19,6 +19,7 @@ import {
   startNode,
 } from "./_harness/mod.ts";
 import { tempPrefix } from "./_harness/prefix.ts";
+import { probeDistPort } from "../lib/cluster/diagnose.ts";
 import { makePki, nodeTlsArgs, tlsUnavailableReason } from "./_harness/tls.ts";
 
 /** The arguments of a node that listens on `port` at `ip` and finds its peers on that port without EPMD. */
@@ -248,6 +249,39 @@ for (const version of OTP_VERSIONS) {
       assert.equal(r.code, 0, out);
       assert.ok(!out.includes(cookie) && !out.includes("PRIVATE KEY"), out);
       assert.ok((await a.eval("nodes().")).includes(b.name), await a.eval("nodes()."));
+    },
+  });
+}
+
+for (const version of OTP_VERSIONS) {
+  const avail = otpAvailability(version);
+  Deno.test({
+    name:
+      `EPMD-less OTP ${version}: the reconciler's probe of a distribution port (a TCP connection closed at ` +
+      "once) finds a listening node, reports a closed port, and leaves nothing in the node's log, even at debug level",
+    ignore: !avail.available,
+    async fn() {
+      const port = freeDistPort();
+      const alive = `pr${randomId(4)}`;
+      await using node = await startNode({
+        version,
+        name: `${alive}@127.0.0.1`,
+        cookie: randomCookie(),
+        epmdPort: freePort(),
+        args: [...epmdLessArgs(version, port, "127.0.0.1"), "-kernel", "logger_level", "debug"],
+      });
+      const before = node.output();
+      assert.match(before, /started_at/, "the node's log is captured (its boot's progress reports)");
+      for (let i = 0; i < 3; i++) {
+        assert.equal(await probeDistPort(node.name, port, { timeoutMs: 2000 }), undefined);
+      }
+      // Time passing is the point: a log line for the closed connections would come within it.
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(await node.eval("ok."), "ok", "the node is fine");
+      assert.equal(node.output(), before, "the probes left nothing in the node's output");
+      const closed = await probeDistPort(`${alive}@127.0.0.1`, freePort(), { timeoutMs: 2000 });
+      assert.equal(closed?.code, "UNREACHABLE");
+      assert.match(closed!.message, /the distribution port \d+ does not answer/);
     },
   });
 }

@@ -13,6 +13,7 @@ import {
   localNodeView,
   type MeshSnapshot,
   peerDiagnoser,
+  probeDistPort,
   Reconciler,
   type ReconcilerCounters,
   takeSnapshot,
@@ -180,8 +181,15 @@ export function reconcilerFrom(
     concurrency: cfg.concurrency,
     onEvent,
     onCycle,
-    // Without EPMD there is nothing to ask before a connect: the local node's connect_node says.
-    ...(epmdLess(cfg) ? { probe: () => Promise.resolve(undefined) } : {}),
+    // Without EPMD, a retry first checks that the peer's distribution port answers (plain TCP: a TLS
+    // listener is left to the local node's connect_node, which says).
+    ...(epmdLess(cfg)
+      ? {
+        probe: cfg.protoDist?.endsWith("_tls")
+          ? () => Promise.resolve(undefined)
+          : (node: string, o: { timeoutMs: number }) => probeDistPort(node, cfg.distPort!, o),
+      }
+      : {}),
   });
 }
 

@@ -6,6 +6,7 @@ import {
   parseNodeName,
 } from "../dist/mod.ts";
 import { EpmdError, portPlease } from "../epmd/mod.ts";
+import { BytesError, connectTcp, deadline } from "../bytes/mod.ts";
 
 /**
  * Why a discovered peer is not connected:
@@ -98,6 +99,36 @@ export async function probePeer(
       };
     }
     return { code: "UNREACHABLE", message: `EPMD on ${host} is unreachable (${err.message})` };
+  }
+}
+
+/**
+ * For nodes run without EPMD (`distPort`): whether something listens on the peer's distribution port,
+ * by a TCP connection closed at once, before any byte is sent (OTP 25, 27 and 29 log nothing for it,
+ * even at debug level). Undefined when it does; a diagnosis when it refuses or does not answer in time.
+ * The reconciler asks this before a retry, as it asks EPMD otherwise, so a partitioned or stopped peer
+ * never reaches `net_kernel:connect_node/1`, whose attempt would wait for the SYN to be re-sent.
+ */
+export async function probeDistPort(
+  node: string,
+  port: number,
+  options: Omit<ProbeOptions, "epmdPort"> = {},
+): Promise<PeerDiagnosis | undefined> {
+  const { host } = parseNodeName(node);
+  const timeoutMs = options.timeoutMs ?? 1000;
+  try {
+    const t = await connectTcp(host, port, { signal: deadline(timeoutMs, options.signal) });
+    t.close();
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof BytesError)) throw err;
+    if (err.code === "TIMEOUT") {
+      return {
+        code: "TIMEOUT",
+        message: `the distribution port ${port} on ${host} did not answer in time (host down or partitioned)`,
+      };
+    }
+    return { code: "UNREACHABLE", message: `the distribution port ${port} does not answer (${err.message})` };
   }
 }
 

@@ -8,6 +8,7 @@ export {
   diagnosePeer,
   type DiagnosisCode,
   type PeerDiagnosis,
+  probeDistPort,
   type ProbeOptions,
   probePeer,
 } from "./diagnose.ts";

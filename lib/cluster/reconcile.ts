@@ -135,7 +135,10 @@ export interface ReconcilerOptions {
   link?: LocalNodeLink;
   /** The clock cycles, backoff and timers run on. @default realClock */
   clock?: Clock;
-  /** Asks a peer's EPMD whether the peer is registered before a retry. @default probePeer */
+  /**
+   * Asks whether the peer can be reached before a retry: its EPMD whether it is registered, or (nodes
+   * without EPMD) its distribution port. @default probePeer
+   */
   probe?: (
     node: string,
     options: { epmdPort?: number; timeoutMs: number },
