@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { erlmesh } from "./_cli.ts";
 import { type ClusterEvent, Reconciler } from "../lib/cluster/mod.ts";
-import { readCookieFile } from "../lib/dist/mod.ts";
+import { connectNode, Cookie, HandshakeError, readCookieFile } from "../lib/dist/mod.ts";
 import { NodeEnumerator, staticSource } from "../lib/discovery/mod.ts";
 import { freePort, otpAvailability, randomCookie, randomId, startNode } from "./_harness/mod.ts";
 import { tempPrefix } from "./_harness/prefix.ts";
@@ -107,5 +107,33 @@ Deno.test({
     } finally {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
+  },
+});
+
+Deno.test({
+  name:
+    "connectNode to a name EPMD does not know: says which nodes it knows, unless describeMissing is off " +
+    "(the local link's polling of a booting node: one EPMD connection per attempt instead of two)",
+  ignore: !otpAvailability("25").available,
+  async fn() {
+    const secret = randomCookie();
+    const cookie = new Cookie(secret, "test");
+    const alive = `dm${randomId(4)}`;
+    await using node = await startNode({ name: `${alive}@127.0.0.1`, cookie: secret });
+    const missing = `absent${randomId(4)}@127.0.0.1`;
+    const attempt = async (describeMissing?: boolean) => {
+      try {
+        await connectNode(missing, { cookie, epmdPort: node.epmdPort, timeoutMs: 3000, describeMissing });
+      } catch (err) {
+        assert.ok(err instanceof HandshakeError && err.code === "NOT_REGISTERED", String(err));
+        return err.message;
+      }
+      throw new Error("Expected NOT_REGISTERED");
+    };
+    assert.match(
+      await attempt(),
+      new RegExp(`has no node named 'absent\\w+' \\(it knows .*'${alive}'.*\\)$`),
+    );
+    assert.match(await attempt(false), /has no node named 'absent\w+'$/);
   },
 });

@@ -238,6 +238,9 @@ export class LocalLink<C extends LinkConnection = NodeConnection> implements Loc
       epmdPort: o.epmdPort,
       timeoutMs: o.connectTimeoutMs ?? 2000,
       signal: this.#stop.signal,
+      // While it polls for a booting node (every 10-50 ms), only the first failure says which nodes
+      // EPMD knows: that is a second EPMD connection per attempt, and the CPU the booting node waits for.
+      describeMissing: this.#backoff.failures === 0,
     };
   }
 

@@ -470,3 +470,22 @@ Deno.test("LocalLink.close() on the real clock leaves no timer behind (sanitizer
   link.close();
   assert.equal(((await up) as ClusterError).code, "STOPPED");
 });
+
+Deno.test("LocalLink asks EPMD which nodes it knows only on the first failed attempt of an outage", async () => {
+  const { clock, dialer, link } = setup();
+  dialer.answer = new HandshakeError("NOT_REGISTERED", LOCAL, `Cannot connect to '${LOCAL}': not registered`);
+  for (let i = 0; i < 4; i++) {
+    await rejection(link.get());
+    await clock.advance(link.nextAttemptAt - clock.now());
+  }
+  // Each attempt while the node boots would otherwise be two EPMD connections.
+  assert.deepEqual(dialer.dials.map((d) => d.options.describeMissing), [true, false, false, false]);
+  dialer.answer = LOCAL;
+  const conn = await link.get();
+  conn.drop(new Error("connection lost"));
+  await settle();
+  dialer.answer = unreachable();
+  await rejection(link.get());
+  assert.equal(dialer.dials.at(-1)!.options.describeMissing, true, "a new outage describes again");
+  link.close();
+});

@@ -41,6 +41,12 @@ export interface ConnectNodeOptions {
   tickIntervalMs?: number;
   /** Drop the link when nothing was heard this long. @default 75000 */
   deadAfterMs?: number;
+  /**
+   * When EPMD does not know the node, also ask it which nodes it knows, for the error message (a second
+   * EPMD connection). A caller that polls for a booting node turns it off after the first answer.
+   * @default true
+   */
+  describeMissing?: boolean;
 }
 
 /** Options of {@link NodeConnection.rpc}. */
@@ -122,12 +128,14 @@ async function openLink(
       if (!(err instanceof EpmdError)) throw err;
       if (err.code === "NOT_REGISTERED") {
         let known = "";
-        try {
-          const list = await epmdNames(host, { port: options.epmdPort, timeoutMs: 1000, connect: dial });
-          known = list.nodes.length
-            ? ` (it knows ${list.nodes.map((n) => `'${n.name}'`).join(", ")})`
-            : " (it knows no nodes: is the node started with -name/-sname?)";
-        } catch { /* the first error says enough */ }
+        if (options.describeMissing !== false) {
+          try {
+            const list = await epmdNames(host, { port: options.epmdPort, timeoutMs: 1000, connect: dial });
+            known = list.nodes.length
+              ? ` (it knows ${list.nodes.map((n) => `'${n.name}'`).join(", ")})`
+              : " (it knows no nodes: is the node started with -name/-sname?)";
+          } catch { /* the first error says enough */ }
+        }
         throw fail("NOT_REGISTERED", `EPMD on ${host} has no node named '${alive}'${known}`, err);
       }
       if (err.code === "TIMEOUT") throw fail("TIMEOUT", err.message, err);
