@@ -13,12 +13,12 @@ import {
   ipv6UnavailableReason,
   type OtpVersion,
 } from "./_harness/mod.ts";
-import { waitUntil } from "./_harness/wait.ts";
 import {
   type Agent,
   cookieFile,
   erlmeshIn,
   mesh,
+  partitionUntilDropped,
   runningNodes,
   startAgent,
   stopAgents,
@@ -108,15 +108,7 @@ Deno.test({
           "a pod partitioned (ip6tables) until dropped, then healed: the mesh re-forms",
           async () => {
             const cut = cluster.pods[1];
-            await cluster.network.partition(cut.name);
-            await waitUntil(
-              async () => !(await cluster.pods[0].node!.eval("nodes().")).includes(cut.nodeName),
-              {
-                timeoutMs: TICKTIME * 5000,
-                intervalMs: 250,
-                what: `'${cluster.pods[0].nodeName}' to drop the partitioned node`,
-              },
-            );
+            await partitionUntilDropped(cluster, cut, TICKTIME * 5000);
             await cluster.network.heal(cut.name);
             await assertFullMesh(cluster, cookie, 30000);
             const left = agents[0].events().filter((e) => e.event === "leave" && e.node === cut.nodeName);

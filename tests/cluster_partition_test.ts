@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { clusterUnavailableReason, createCluster } from "./_harness/mod.ts";
-import { type Agent, cookieFile, runningNodes, startAgent, waitFullMesh } from "./_sim.ts";
+import {
+  type Agent,
+  cookieFile,
+  partitionUntilDropped,
+  runningNodes,
+  startAgent,
+  waitFullMesh,
+} from "./_sim.ts";
 
 const why = clusterUnavailableReason(["25"]);
 if (why) console.warn(`SKIP partition scenario: ${why}`);
@@ -24,16 +31,8 @@ Deno.test({
       assert.ok((await waitFullMesh(cluster, cookie, runningNodes(cluster)))?.fullMesh);
 
       const cut = cluster.pods[2];
-      await cluster.network.partition(cut.name);
-      // Wait until the others have dropped it (net_ticktime), polling with a deadline.
-      const end = Date.now() + TICKTIME * 5000;
-      let seen = "";
-      while (Date.now() < end) {
-        seen = await cluster.pods[0].node!.eval("nodes().");
-        if (!seen.includes(cut.nodeName)) break;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-      assert.ok(!seen.includes(cut.nodeName), `pod 0 still lists the partitioned node: ${seen}`);
+      // Until the others have dropped it (net_ticktime).
+      await partitionUntilDropped(cluster, cut, TICKTIME * 5000);
       // The partition lasts a while on purpose (agents keep failing to reach it): time passing is the point.
       await new Promise((r) => setTimeout(r, 1500));
       await cluster.network.heal(cut.name);

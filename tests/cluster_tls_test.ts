@@ -14,6 +14,7 @@ import {
   cookieFile,
   erlmeshIn,
   mesh,
+  partitionUntilDropped,
   runningNodes,
   startAgent,
   stopAgents,
@@ -122,11 +123,7 @@ Deno.test({
 
         await t.step("a pod partitioned past net_ticktime, then healed: the TLS mesh re-forms", async () => {
           const cut = cluster.pods[1];
-          await cluster.network.partition(cut.name);
-          await waitUntil(
-            async () => !(await cluster.pods[0].node!.eval("nodes().")).includes(cut.nodeName),
-            { timeoutMs: TICKTIME * 5000, intervalMs: 250, what: `pod 0 dropping ${cut.nodeName}` },
-          );
+          await partitionUntilDropped(cluster, cut, TICKTIME * 5000);
           await cluster.network.heal(cut.name);
           await assertFullMesh(cluster, cookie, agents, 4);
           await assertTlsLinks(cluster);
