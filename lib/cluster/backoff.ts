@@ -51,12 +51,12 @@ export interface RetryPolicy {
 }
 
 /**
- * A discovered peer that is missing: tried every 200 ms for 30 s, then every 2 s; after a refusal
- * 5 s, 10 s, 20 s, then every 30 s.
+ * A discovered peer that is missing: tried every 100 ms for 30 s, then every 2 s; after a refusal
+ * 5 s, 10 s, 20 s, then every 30 s (the reconciler's defaults: `fastInterval`, `patienceMs`, `maxBackoffMs`).
  */
 export const PEER_RETRY: RetryPolicy = {
-  firstMs: 200,
-  fastMaxMs: 200,
+  firstMs: 100,
+  fastMaxMs: 100,
   patienceMs: 30000,
   slowMaxMs: 2000,
   refused: REFUSED_BACKOFF,
@@ -81,7 +81,7 @@ export const LOCAL_RETRY: RetryPolicy = {
  * @example
  * ```ts
  * import { PEER_RETRY, retryDelayMs } from "./backoff.ts";
- * retryDelayMs(PEER_RETRY, { failures: 3, refusals: 0, outageMs: 1000 }); // 200
+ * retryDelayMs(PEER_RETRY, { failures: 3, refusals: 0, outageMs: 1000 }); // 100
  * retryDelayMs(PEER_RETRY, { failures: 160, refusals: 0, outageMs: 31000 }); // 2000
  * retryDelayMs(PEER_RETRY, { failures: 2, refusals: 2, outageMs: 6000 }); // 10000
  * ```
@@ -103,9 +103,9 @@ export function retryDelayMs(
  * ```ts
  * import { Backoff, PEER_RETRY } from "./backoff.ts";
  * const b = new Backoff(PEER_RETRY);
- * b.fail(1_000, false); // 1200: the next attempt may start 200 ms later
- * b.ready(1_100); // false
- * b.ready(1_200); // true
+ * b.fail(1_000, false); // 1100: the next attempt may start 100 ms later
+ * b.ready(1_050); // false
+ * b.ready(1_100); // true
  * ```
  */
 export class Backoff {
@@ -151,7 +151,7 @@ export class Backoff {
    * import { Backoff, PEER_RETRY } from "./backoff.ts";
    * const b = new Backoff(PEER_RETRY);
    * b.fail(1_000, false);
-   * b.pace(1_200); // 1400: another attempt may start 200 ms after this one did
+   * b.pace(1_200); // 1300: another attempt may start 100 ms after this one did
    * ```
    */
   pace(now: number): number {

@@ -23,23 +23,24 @@ function attemptTimes(policy: RetryPolicy, untilMs: number, refused = false): nu
 
 const gaps = (times: number[]) => times.slice(1).map((t, i) => t - times[i]);
 
-Deno.test("a missing peer is retried every 200 ms for 30 s, then every 2 s", () => {
+Deno.test("a missing peer is retried every 100 ms for 30 s, then every 2 s", () => {
   const times = attemptTimes(PEER_RETRY, 40_000);
   const g = gaps(times);
   const fast = g.filter((_, i) => times[i] < 30_000);
   const slow = g.filter((_, i) => times[i] >= 30_000);
-  assert.deepEqual(new Set(fast), new Set([200]));
-  assert.equal(fast.length, 150);
+  assert.deepEqual(new Set(fast), new Set([100]));
+  assert.equal(fast.length, 300);
   assert.deepEqual(new Set(slow), new Set([2000]));
+  assert.deepEqual(times.filter((t) => t >= 29_800).slice(0, 5), [29_800, 29_900, 30_000, 32_000, 34_000]);
   assert.deepEqual(times.filter((t) => t >= 29_000).slice(0, 8), [
     29_000,
+    29_100,
     29_200,
+    29_300,
     29_400,
+    29_500,
     29_600,
-    29_800,
-    30_000,
-    32_000,
-    34_000,
+    29_700,
   ]);
 });
 
@@ -84,14 +85,14 @@ Deno.test("a failure that is not a refusal ends the refused schedule", () => {
   b.fail(0, true);
   b.fail(5000, true);
   assert.equal(b.refusals, 2);
-  assert.equal(b.fail(15_000, false), 15_200);
+  assert.equal(b.fail(15_000, false), 15_100);
   assert.equal(b.refusals, 0);
   assert.equal(b.failures, 3);
   assert.equal(b.since, 0);
 });
 
 Deno.test("retryDelayMs() caps by the outage's age, not by the failure count alone", () => {
-  assert.equal(retryDelayMs(PEER_RETRY, { failures: 200, refusals: 0, outageMs: 29_999 }), 200);
+  assert.equal(retryDelayMs(PEER_RETRY, { failures: 200, refusals: 0, outageMs: 29_999 }), 100);
   assert.equal(retryDelayMs(PEER_RETRY, { failures: 200, refusals: 0, outageMs: 30_000 }), 2000);
   assert.equal(retryDelayMs(LOCAL_RETRY, { failures: 1, refusals: 0, outageMs: 0 }), 10);
   assert.equal(retryDelayMs(LOCAL_RETRY, { failures: 10_000, refusals: 0, outageMs: 0 }), 50);
@@ -142,12 +143,12 @@ Deno.test("Backoff.reset() forgets the failures and retryNow() only the wait", (
 
 Deno.test("Backoff.pace() lets the next attempt start one retry delay after a long one started, keeping the count", () => {
   const b = new Backoff(PEER_RETRY);
-  for (let t = 0; t < 600; t += 200) b.fail(t, false);
+  for (let t = 0; t < 300; t += 100) b.fail(t, false);
   assert.equal(b.patientProbe, true);
-  assert.equal(b.pace(600), 800);
+  assert.equal(b.pace(600), 700);
   assert.equal(b.failures, 3);
-  assert.equal(b.ready(799), false);
-  assert.equal(b.ready(800), true);
+  assert.equal(b.ready(699), false);
+  assert.equal(b.ready(700), true);
   // After 30 s of outage, the slow delay; after refusals, the refused one.
   let t = 600;
   while (t < 40_000) t = b.fail(t, false);

@@ -27,9 +27,9 @@ import { type NodeChange, watchNodes } from "./watch.ts";
 
 /**
  * EPMD checks at one peer at once: a patient one and the short ones started every retry interval
- * beside it (a short check's deadline, 300 ms, outlives one 200 ms interval).
+ * beside it (a short check's deadline, 300 ms, outlives three 100 ms intervals).
  */
-const MAX_CHECKS_PER_PEER = 3;
+const MAX_CHECKS_PER_PEER = 4;
 
 /** Something worth logging once: a join, a departure, a failure or a recovery. */
 export type ClusterEvent =
@@ -92,7 +92,7 @@ export interface ReconcilerOptions {
   epmdPort?: number;
   /** Steady-state cycle interval, ms. @default 5000 */
   intervalMs?: number;
-  /** Interval while anything is missing or changed recently, ms. @default 200 */
+  /** Interval while a discovered peer is missing (at most: see {@link Reconciler.nextDelay}), ms. @default 100 */
   fastIntervalMs?: number;
   /**
    * After a local change (start, the local link coming up, a peer joining or leaving the local node),
@@ -284,7 +284,9 @@ function answerKey(disc: Discovery, en: Enumeration): string {
  * Intervals ({@link Reconciler.nextDelay}): a cycle every 50 ms while the local node is down (to
  * catch it the moment it is back; `fastIntervalMs` if that is shorter); while it refuses erlmesh, at
  * its next connect attempt (checked every 25 ms to 500 ms, so a restart is noticed); every
- * `fastIntervalMs` (200 ms) while a discovered peer is missing or a cycle failed; every
+ * `fastIntervalMs` (100 ms) after a failed cycle, and while a discovered peer is missing at the next
+ * attempt it is due for (every `fastIntervalMs` for 30 s, then 2 s; after a refusal, seconds), between
+ * `fastIntervalMs` and the calm interval below; every
  * `settleIntervalMs` (500 ms) for `settleMs` (5 s) after a local change: start, the local link coming
  * up, a peer joining or leaving the local node (a join wakes the loop at once, so DNS is asked soon
  * about a node that may have joined before DNS listed it here); and otherwise every `intervalMs` (5 s). A change in DNS
@@ -295,8 +297,8 @@ function answerKey(disc: Discovery, en: Enumeration): string {
  * once the first cycle's connect attempts are out, so nothing on the way from the local link coming
  * up to the first `connect_node/1` waits for it, for metrics or for DNS when peers are known.
  *
- * Connect attempts run beside the cycles, at most `concurrency` at once and at most three per peer. A
- * missing peer is retried every `fastIntervalMs` for `patienceMs` (30 s), then every `maxBackoffMs`
+ * Connect attempts run beside the cycles, at most `concurrency` at once and at most four per peer. A
+ * missing peer is retried every `fastIntervalMs` (100 ms) for `patienceMs` (30 s), then every `maxBackoffMs`
  * (2 s) (see {@link Backoff}). A first attempt goes straight to `net_kernel:connect_node/1`; later
  * ones first ask the peer's EPMD (deadline `probeTimeoutMs`, 300 ms; every fourth one
  * `connectTimeoutMs`, for slow networks) whether it is registered, so an unreachable or partitioned
@@ -367,6 +369,8 @@ export class Reconciler {
   #connectedGeneration = 0;
   #watchedGeneration = 0;
   #settleUntil = 0;
+  /** The last cycle's discovered peers, of the local node's name form, that it was not connected to. */
+  #missingWanted: Peer[] = [];
   #discoveryFailing = false;
   /** The last answer with hosts and no error, and when it came. */
   #lastGood: { disc: Discovery; at: number } | undefined;
@@ -402,7 +406,7 @@ export class Reconciler {
     this.#o = {
       ...options,
       intervalMs: options.intervalMs ?? 5000,
-      fastIntervalMs: options.fastIntervalMs ?? 200,
+      fastIntervalMs: options.fastIntervalMs ?? 100,
       settleMs: options.settleMs ?? 5000,
       settleIntervalMs: options.settleIntervalMs ?? 500,
       probeTimeoutMs: options.probeTimeoutMs ?? 300,
@@ -588,6 +592,7 @@ export class Reconciler {
 
       // 5. Start connect attempts for missing peers; they run beside the cycles.
       const missing = wanted.filter((p) => !this.#connected.has(p.node));
+      this.#missingWanted = missing;
       const now = this.#clock.now();
       for (const p of missing) {
         if (this.#tasks.size >= this.#o.concurrency) break;
@@ -917,9 +922,28 @@ export class Reconciler {
       return Math.max(25, Math.min(500, this.#link.nextAttemptAt - this.#clock.now()));
     }
     if (report && !report.ok && !this.#link.up) return Math.min(50, this.#o.fastIntervalMs);
-    if (!report || !report.ok || report.missing.length > 0) return this.#o.fastIntervalMs;
-    if (this.#clock.now() < this.#settleUntil) return this.#o.settleIntervalMs;
-    return this.#o.intervalMs;
+    const fast = this.#o.fastIntervalMs;
+    if (!report || !report.ok) return fast;
+    const now = this.#clock.now();
+    const calm = now < this.#settleUntil ? this.#o.settleIntervalMs : this.#o.intervalMs;
+    if (report.missing.length > 0) {
+      // At the next attempt a missing peer is due for, never sooner than `fast` nor later than `calm`: a peer
+      // that refused (retried in seconds) or is past its patience (every 2 s) needs no fast cycles.
+      const due = this.#nextAttemptDue();
+      if (due !== undefined) return Math.min(Math.max(due - now, fast), Math.max(calm, fast));
+    }
+    return calm;
+  }
+
+  /** When the earliest attempt at a missing peer may start (ms since epoch; 0: at once), if any can. */
+  #nextAttemptDue(): number | undefined {
+    let due: number | undefined;
+    for (const p of this.#missingWanted) {
+      if (this.#connected.has(p.node) || !this.#discovered.has(p.node)) continue;
+      const at = this.#peers.get(p.node)?.backoff.nextAttemptAt ?? 0;
+      due = due === undefined ? at : Math.min(due, at);
+    }
+    return due;
   }
 
   #poke(): void {

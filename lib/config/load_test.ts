@@ -48,7 +48,7 @@ Deno.test("loadConfig() gives the defaults, each with source 'default'", async (
     serviceAccountDir: "/var/run/secrets/kubernetes.io/serviceaccount",
     kubernetesFallback: "none",
     interval: 5000,
-    fastInterval: 200,
+    fastInterval: 100,
     connectTimeout: 2000,
     rpcTimeout: 3000,
     dnsTimeout: 1000,
