@@ -169,6 +169,106 @@ export class Histogram extends Metric {
   }
 }
 
+/** A gauge without labels whose value is read when it is rendered; omitted when the read fails. */
+class ReadGauge extends Metric {
+  readonly type: "gauge" | "counter";
+  readonly #read: () => number | undefined;
+  #value = NaN;
+
+  constructor(
+    name: string,
+    help: string,
+    read: () => number | undefined,
+    type: "gauge" | "counter" = "gauge",
+  ) {
+    super(name, help);
+    this.#read = read;
+    this.type = type;
+  }
+
+  override render(): string {
+    let v: number | undefined;
+    try {
+      v = this.#read();
+    } catch {
+      v = undefined;
+    }
+    if (v === undefined || !Number.isFinite(v)) return "";
+    this.#value = v;
+    return super.render();
+  }
+
+  protected samples(): string[] {
+    return [`${this.name} ${formatValue(this.#value)}`];
+  }
+}
+
+/** Clock ticks per second of `/proc/self/stat` times (USER_HZ: 100 on every Linux architecture). */
+const USER_HZ = 100;
+
+/** Fields of `/proc/self/stat` after the command name: utime, stime (ticks) and vsize (bytes). */
+function procStat(): { cpuSeconds: number; vsizeBytes: number } | undefined {
+  const text = Deno.readTextFileSync("/proc/self/stat");
+  const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  // f[0] is field 3 (state): utime is field 14, stime 15, vsize 23.
+  const utime = Number(f[11]), stime = Number(f[12]), vsize = Number(f[20]);
+  if (![utime, stime, vsize].every(Number.isFinite)) return undefined;
+  return { cpuSeconds: (utime + stime) / USER_HZ, vsizeBytes: vsize };
+}
+
+/** The soft limit on open files, from `/proc/self/limits`; undefined when unlimited or unreadable. */
+function maxFds(): number | undefined {
+  const line = Deno.readTextFileSync("/proc/self/limits").split("\n").find((l) =>
+    l.startsWith("Max open files")
+  );
+  const soft = line?.slice("Max open files".length).trim().split(/\s+/)[0];
+  return soft === undefined || soft === "unlimited" ? undefined : Number(soft);
+}
+
+function openFds(): number {
+  let n = 0;
+  for (const _ of Deno.readDirSync("/proc/self/fd")) n++;
+  return n - 1; // the directory being read is one of them
+}
+
+/**
+ * The process's own figures, read at each scrape, under the names Prometheus client libraries use
+ * (`process_*`), and the JavaScript heap. Those read from `/proc` are left out where there is none.
+ */
+function processMetrics(): Metric[] {
+  return [
+    new ReadGauge(
+      "process_cpu_seconds_total",
+      "User and system CPU time spent, seconds",
+      () => procStat()?.cpuSeconds,
+      "counter",
+    ),
+    new ReadGauge(
+      "process_start_time_seconds",
+      "Start time of the process since the Unix epoch, seconds",
+      () => Math.floor(performance.timeOrigin / 1000),
+    ),
+    new ReadGauge(
+      "process_resident_memory_bytes",
+      "Resident memory size, bytes",
+      () => Deno.memoryUsage().rss,
+    ),
+    new ReadGauge("process_virtual_memory_bytes", "Virtual memory size, bytes", () => procStat()?.vsizeBytes),
+    new ReadGauge("process_open_fds", "Open file descriptors", openFds),
+    new ReadGauge("process_max_fds", "Limit on open file descriptors", maxFds),
+    new ReadGauge(
+      "erlmesh_heap_used_bytes",
+      "JavaScript heap in use, bytes",
+      () => Deno.memoryUsage().heapUsed,
+    ),
+    new ReadGauge(
+      "erlmesh_heap_total_bytes",
+      "JavaScript heap reserved, bytes",
+      () => Deno.memoryUsage().heapTotal,
+    ),
+  ];
+}
+
 /** The metrics of one reconcile loop. The only labels are `reason` (a diagnosis code) and `le`. */
 export class MeshMetrics {
   #discovered = new Gauge("erlmesh_discovered_peers", "Peers the last cycle discovered");
@@ -219,6 +319,7 @@ export class MeshMetrics {
     this.#rpcs,
     this.#joins,
     this.#leaves,
+    ...processMetrics(),
   ];
   #last: ReconcilerCounters | undefined;
 

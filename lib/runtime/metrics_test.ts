@@ -122,7 +122,7 @@ Deno.test("counters: unlabelled ones start at 0, labelled series appear at their
 
 Deno.test("MeshMetrics: every metric the README lists, with its type, parsed by the strict reader", async () => {
   const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
-  const listed = new Set(readme.match(/erlmesh_[a-z_]+(?=`|\{)/g));
+  const listed = new Set(readme.match(/(?:erlmesh|process)_[a-z_]+(?=`|\{)/g));
   const m = new MeshMetrics();
   m.update(report(), counters({ cycles: 1 }));
   const { types } = parsePrometheus(m.text());
@@ -136,6 +136,38 @@ Deno.test("MeshMetrics: every metric the README lists, with its type, parsed by 
     assert.equal(type, want, name);
   }
   assert.equal(m.contentType, PROMETHEUS_CONTENT_TYPE);
+});
+
+Deno.test("MeshMetrics: the process's own figures, read at each scrape, as client libraries name them", () => {
+  const m = new MeshMetrics();
+  const read = () => {
+    const { samples } = parsePrometheus(m.text());
+    return (name: string) => {
+      const v = sampleValue(samples, name);
+      assert.ok(v !== undefined && Number.isFinite(v), `${name} is exposed`);
+      return v;
+    };
+  };
+  const first = read();
+  const rss = Deno.memoryUsage().rss;
+  // Within 32 MB of what Deno says now: the same figure, read a moment apart.
+  assert.ok(Math.abs(first("process_resident_memory_bytes") - rss) < 32 * 2 ** 20);
+  assert.ok(first("process_virtual_memory_bytes") >= first("process_resident_memory_bytes"));
+  const start = first("process_start_time_seconds");
+  assert.ok(start <= Date.now() / 1000 && start > Date.now() / 1000 - 3600, `started ${start}`);
+  assert.ok(first("erlmesh_heap_used_bytes") > 0);
+  assert.ok(first("erlmesh_heap_total_bytes") >= first("erlmesh_heap_used_bytes"));
+  // The descriptors open now (stdio at least; other test files of this process open and close theirs).
+  const fds = first("process_open_fds");
+  assert.ok(fds >= 3 && fds <= first("process_max_fds"), `${fds} fds`);
+  // CPU time only grows, and work shows in it.
+  const cpu0 = first("process_cpu_seconds_total");
+  let cpu = cpu0;
+  for (const until = performance.now() + 5000; cpu === cpu0 && performance.now() < until;) {
+    for (const spin = performance.now() + 20; performance.now() < spin;) { /* work */ }
+    cpu = read()("process_cpu_seconds_total");
+  }
+  assert.ok(cpu > cpu0, `CPU time ${cpu0} s, then ${cpu} s`);
 });
 
 Deno.test("MeshMetrics: gauges from the last report, counters from the loop's totals", () => {
