@@ -18,9 +18,12 @@ WORKDIR /src
 # Dependency manifests first, so the dependency layer is cached across source changes.
 COPY deno.json deno.lock ./
 RUN deno install --frozen
+COPY deploy/compile.json ./deploy/
 COPY main.ts mod.ts ./
 COPY lib ./lib
-RUN deno task compile && ./dist/erlmesh --version
+# Each command's module is loaded by a computed specifier (lib/cli/commands.ts): load every one once.
+RUN deno task compile && ./dist/erlmesh --version \
+ && for c in run agent wait probe names ping nodes discover status mesh; do ./dist/erlmesh "$c" --help >/dev/null; done
 
 # ---- the example release: the tests' rebar3 release, built as the tests build it ----------------------
 FROM debian:bookworm-slim AS release
