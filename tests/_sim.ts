@@ -213,6 +213,46 @@ export async function waitFullMesh(
   return last;
 }
 
+/** A cluster meshed by agents: {@link meshedAgents}. Disposing it stops the agents and removes the cookie file. */
+export interface MeshedAgents extends AsyncDisposable {
+  /** The cookie file (for `mesh`, `erlmeshIn`, {@link waitFullMesh}). */
+  readonly cookie: string;
+  /** One agent per pod, in pod order. */
+  readonly agents: Agent[];
+  /** The agents' logs, one block each: for a failure message. */
+  logs(): string;
+}
+
+/**
+ * The set-up of most cluster tests: a cookie file, a node in every pod, an agent beside each (`agentOptions`
+ * per pod; SRV discovery of the Service by default), then a full mesh, read by `erlmesh mesh`; fails with the
+ * agents' logs when none forms within `timeoutMs`. Use with `await using`.
+ */
+export async function meshedAgents(
+  cluster: Cluster,
+  agentOptions: (pod: ClusterPod) => AgentOptions = () => ({}),
+  timeoutMs = 60000,
+): Promise<MeshedAgents> {
+  const cookie = await cookieFile(cluster);
+  const agents: Agent[] = [];
+  const sim: MeshedAgents = {
+    cookie,
+    agents,
+    logs: () => agents.map((a) => a.log()).join("\n---\n"),
+    [Symbol.asyncDispose]: () => stopAgents(agents, cookie),
+  };
+  try {
+    await Promise.all(cluster.pods.map((p) => cluster.startNode(p)));
+    for (const p of cluster.pods) agents.push(startAgent(cluster, p, agentOptions(p)));
+    const m = await waitFullMesh(cluster, cookie, runningNodes(cluster), timeoutMs);
+    if (!m?.fullMesh) throw new Error(`No full mesh: ${JSON.stringify(m)}\n${sim.logs()}`);
+    return sim;
+  } catch (err) {
+    await sim[Symbol.asyncDispose]();
+    throw err;
+  }
+}
+
 /** The nodes of the pods that have a running node. */
 export function runningNodes(cluster: Cluster): string[] {
   return cluster.pods.filter((p) => p.node && !p.node.exited).map((p) => p.nodeName).sort();

@@ -4,7 +4,7 @@
 // distribution connection). Root, OTP 25, unbound, iproute2.
 import assert from "node:assert/strict";
 import { clusterUnavailableReason, createCluster, epmdNames } from "./_harness/mod.ts";
-import { type Agent, cookieFile, runningNodes, startAgent, waitFullMesh } from "./_sim.ts";
+import { type Agent, cookieFile, meshedAgents, runningNodes, startAgent, waitFullMesh } from "./_sim.ts";
 import { waitUntil } from "./_harness/wait.ts";
 import { childEnv, collectLines } from "./_erlmesh.ts";
 
@@ -37,42 +37,34 @@ Deno.test({
   ignore: why !== undefined,
   async fn() {
     await using cluster = await createCluster({ pods: 3, kind: "statefulset" });
-    const cookie = await cookieFile(cluster);
-    const agents: Agent[] = [];
-    try {
-      await Promise.all(cluster.pods.map((p) => cluster.startNode(p)));
-      for (const p of cluster.pods) agents.push(startAgent(cluster, p));
-      assert.ok((await waitFullMesh(cluster, cookie, runningNodes(cluster)))?.fullMesh);
+    await using sim = await meshedAgents(cluster);
+    const { cookie, agents } = sim;
 
-      const [p0, p1] = cluster.pods;
-      const epmds = await pidsIn(p0.netns, "epmd");
-      assert.equal(epmds.length, 1, `one EPMD in ${p0.name}`);
-      Deno.kill(epmds[0], "SIGKILL");
-      await waitUntil(async () => (await epmdNames(4369, p0.netns)) === undefined, { what: "EPMD gone" });
-      // A new EPMD in the pod, as a container restart of EPMD would give: the node registers again.
-      const r = await cluster.network.run(p0.name, ["epmd", "-daemon"]);
-      assert.equal(r.code, 0, r.stderr);
-      await waitUntil(
-        async () => (await epmdNames(4369, p0.netns))?.includes(`name ${cluster.alive} at port`),
-        {
-          timeoutMs: 20000,
-          what: `${p0.nodeName} registered with the new EPMD`,
-        },
-      );
-      // Nothing was disconnected meanwhile.
-      assert.equal(await p0.node!.eval("length(nodes())."), "2");
+    const [p0, p1] = cluster.pods;
+    const epmds = await pidsIn(p0.netns, "epmd");
+    assert.equal(epmds.length, 1, `one EPMD in ${p0.name}`);
+    Deno.kill(epmds[0], "SIGKILL");
+    await waitUntil(async () => (await epmdNames(4369, p0.netns)) === undefined, { what: "EPMD gone" });
+    // A new EPMD in the pod, as a container restart of EPMD would give: the node registers again.
+    const r = await cluster.network.run(p0.name, ["epmd", "-daemon"]);
+    assert.equal(r.code, 0, r.stderr);
+    await waitUntil(
+      async () => (await epmdNames(4369, p0.netns))?.includes(`name ${cluster.alive} at port`),
+      {
+        timeoutMs: 20000,
+        what: `${p0.nodeName} registered with the new EPMD`,
+      },
+    );
+    // Nothing was disconnected meanwhile.
+    assert.equal(await p0.node!.eval("length(nodes())."), "2");
 
-      // A peer that restarts must find pod 0's node through the new EPMD.
-      p1.node!.kill("SIGKILL");
-      await cluster.stopNode(p1);
-      await cluster.startNode(p1);
-      const m = await waitFullMesh(cluster, cookie, runningNodes(cluster), 30000);
-      assert.ok(m?.fullMesh, `${JSON.stringify(m)}\n${agents.map((a) => a.log()).join("\n---\n")}`);
-      assertNoCookie(agents, cluster.cookie);
-    } finally {
-      await Promise.all(agents.map((a) => a.stop()));
-      await Deno.remove(cookie.replace(/\/cookie$/, ""), { recursive: true });
-    }
+    // A peer that restarts must find pod 0's node through the new EPMD.
+    p1.node!.kill("SIGKILL");
+    await cluster.stopNode(p1);
+    await cluster.startNode(p1);
+    const m = await waitFullMesh(cluster, cookie, runningNodes(cluster), 30000);
+    assert.ok(m?.fullMesh, `${JSON.stringify(m)}\n${sim.logs()}`);
+    assertNoCookie(agents, cluster.cookie);
   },
 });
 
