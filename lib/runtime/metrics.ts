@@ -231,16 +231,34 @@ function openFds(): number {
   return n - 1; // the directory being read is one of them
 }
 
+/** The process's figures for one scrape: each source read at most once, at first use. */
+class ProcessSample {
+  #stat: ReturnType<typeof procStat> | null = null;
+  #memory: Deno.MemoryUsage | undefined;
+
+  /** `/proc/self/stat`'s CPU time and virtual memory size. */
+  stat(): ReturnType<typeof procStat> {
+    if (this.#stat === null) this.#stat = procStat();
+    return this.#stat;
+  }
+
+  /** Deno's figures: RSS and the JavaScript heap. */
+  memory(): Deno.MemoryUsage {
+    return this.#memory ??= Deno.memoryUsage();
+  }
+}
+
 /**
- * The process's own figures, read at each scrape, under the names Prometheus client libraries use
- * (`process_*`), and the JavaScript heap. Those read from `/proc` are left out where there is none.
+ * The process's own figures, read at each scrape (`sample()` gives that scrape's readings), under the names
+ * Prometheus client libraries use (`process_*`), and the JavaScript heap. Those read from `/proc` are left
+ * out where there is none.
  */
-function processMetrics(): Metric[] {
+function processMetrics(sample: () => ProcessSample): Metric[] {
   return [
     new ReadGauge(
       "process_cpu_seconds_total",
       "User and system CPU time spent, seconds",
-      () => procStat()?.cpuSeconds,
+      () => sample().stat()?.cpuSeconds,
       "counter",
     ),
     new ReadGauge(
@@ -251,20 +269,24 @@ function processMetrics(): Metric[] {
     new ReadGauge(
       "process_resident_memory_bytes",
       "Resident memory size, bytes",
-      () => Deno.memoryUsage().rss,
+      () => sample().memory().rss,
     ),
-    new ReadGauge("process_virtual_memory_bytes", "Virtual memory size, bytes", () => procStat()?.vsizeBytes),
+    new ReadGauge(
+      "process_virtual_memory_bytes",
+      "Virtual memory size, bytes",
+      () => sample().stat()?.vsizeBytes,
+    ),
     new ReadGauge("process_open_fds", "Open file descriptors", openFds),
     new ReadGauge("process_max_fds", "Limit on open file descriptors", maxFds),
     new ReadGauge(
       "erlmesh_heap_used_bytes",
       "JavaScript heap in use, bytes",
-      () => Deno.memoryUsage().heapUsed,
+      () => sample().memory().heapUsed,
     ),
     new ReadGauge(
       "erlmesh_heap_total_bytes",
       "JavaScript heap reserved, bytes",
-      () => Deno.memoryUsage().heapTotal,
+      () => sample().memory().heapTotal,
     ),
   ];
 }
@@ -319,8 +341,9 @@ export class MeshMetrics {
     this.#rpcs,
     this.#joins,
     this.#leaves,
-    ...processMetrics(),
+    ...processMetrics(() => this.#sample),
   ];
+  #sample = new ProcessSample();
   #last: ReconcilerCounters | undefined;
 
   /** Updates every metric from one cycle's report and the loop's counters (totals since start). */
@@ -355,6 +378,7 @@ export class MeshMetrics {
 
   /** The metrics in the Prometheus text format. */
   text(): string {
+    this.#sample = new ProcessSample();
     return this.#all.map((m) => m.render()).join("");
   }
 
