@@ -228,8 +228,14 @@ Deno.test({
         await cluster.publish();
         start(p, ["--kubernetes-fallback", "srv"]);
         await meshed("through the DNS fallback");
-        const failed = events(p, "discovery_failed");
-        assert.ok(failed.some((e) => e.code === "FORBIDDEN"), JSON.stringify(failed));
+        // The agent logs the 403 before it connects anything, but its log reaches this test through a
+        // pipe that may lag the observer's view of the mesh: wait for the line rather than assume it.
+        await waitUntil(() => events(p, "discovery_failed").some((e) => e.code === "FORBIDDEN"), {
+          what: `${p.name} reporting the 403 it fell back from`,
+        }).catch((err) => {
+          console.error(JSON.stringify(events(p, "discovery_failed")));
+          throw err;
+        });
         await api.setForbidden(false);
         await publish();
         await waitUntil(() => events(p, "discovery_recovered").length > 0, {
