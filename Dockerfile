@@ -21,7 +21,8 @@ RUN deno install --frozen
 COPY deploy/compile.json ./deploy/
 COPY main.ts mod.ts ./
 COPY lib ./lib
-# Each command's module is loaded by a computed specifier (lib/cli/commands.ts): load every one once.
+# `deno task compile` bundles first (`deno task bundle`: one chunk per command, lib/cli/bundle_main.ts) and
+# compiles the bundle; every command's --help loads its chunk once in the real binary.
 RUN deno task compile && ./dist/erlmesh --version \
  && for c in run agent wait probe names ping nodes discover status mesh; do ./dist/erlmesh "$c" --help >/dev/null; done
 

@@ -6,7 +6,7 @@
  * - The article's loop runs inside each node from boot (`-eval`): 100 ms after boot, then every 5 s, it
  *   resolves `_epmd._tcp.<svc>` with `inet_res:getbyname/2` and calls `net_adm:world_list/1` on the targets.
  * - erlmesh: one `erlmesh agent` per pod, configured only by the article's variables (`ERLANG_NODENAME`,
- *   `K8S_HEADLESS_SVC`, `CLUSTER_ERLANG_COOKIE`), run from source with `deno run`; also with every agent
+ *   `K8S_HEADLESS_SVC`, `CLUSTER_ERLANG_COOKIE`), run from the bundle (`deno task bundle`, bench/_entry.ts) with `deno run`; also with every agent
  *   under 100 millicores (a cgroup v1 `cpu.cfs_quota_us`, as a sidecar's `limits.cpu: 100m`).
  * - Node and agent are launched at the same instant, as a pod's containers are; the clock starts there.
  * - "Meshed" is read by an observer (bench/_observer.ts): a hidden node on the bridge polling every node's
@@ -41,6 +41,7 @@ import { makePki, type NodeTls, nodeTlsArgs, podCert } from "../tests/_harness/t
 import { type Observer, startObserver } from "./_observer.ts";
 import { type KubeApiControl, startKubeApiIn } from "../tests/_kubeapi.ts";
 import { median, printTable, round } from "./_stats.ts";
+import { commitLine, withBundle } from "./_entry.ts";
 
 /** net_ticktime of the benchmark's nodes, s: a partition drops a link after about this long. */
 export const TICKTIME = 4;
@@ -55,9 +56,9 @@ const PUBLISH_DELAY_MAX_MS = 2000;
 const AGENT_MILLICORES = 100;
 
 /** Who meshes the nodes. */
-type Method = "loop" | "agent" | "agent100m";
+export type Method = "loop" | "agent" | "agent100m";
 /** The DNS and node set-up. */
-type Variant = "base" | "cache" | "noconnectall" | "kubernetes" | "tls" | "ipv6" | "epmdless";
+export type Variant = "base" | "cache" | "noconnectall" | "kubernetes" | "tls" | "ipv6" | "epmdless";
 
 /** The distribution port of every node in the `epmdless` variant (no EPMD anywhere in the pods). */
 export const EPMDLESS_PORT = 4370;
@@ -69,6 +70,18 @@ const METHOD_LABEL: Record<Method, string> = {
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** CPU time (user + system, ms) a process has used so far, from `/proc/<pid>/stat`; null once it is gone. */
+export async function cpuMsOf(pid: number): Promise<number | null> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    // Fields after the command name (which may hold spaces), counted from field 3: utime is 14, stime 15.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10; // USER_HZ is 100 on Linux
+  } catch {
+    return null;
+  }
+}
 
 /**
  * The article's loop, passed to each node as `-eval` so it starts at boot, inside the node. With `inet6`
@@ -214,7 +227,7 @@ export async function heal(cluster: Cluster, pod: ClusterPod): Promise<void> {
 /** The figures of one cluster, ms (or per pod and minute); null = not within the deadline. */
 type Figures = Record<string, number | null>;
 
-interface Run {
+export interface Run {
   figures: Figures;
   /** Rolling restart: each restarted pod's "node registered → meshed", ms. */
   rolling: (number | null)[];
@@ -223,25 +236,16 @@ interface Run {
 }
 
 /**
- * A copy of the erlmesh sources (main.ts, lib/, deno.json, deno.lock) taken when the benchmark starts, so
- * every agent of one run is the same code even while the tree changes; its main.ts.
+ * One run of one method and variant at size `n`. With `formationOnly`, it stops after "all pods launched →
+ * full mesh" (for profiling that figure alone).
  */
-async function snapshotSources(): Promise<string> {
-  const root = new URL("..", import.meta.url).pathname;
-  const dir = await Deno.makeTempDir({ prefix: tempPrefix("bench-src") });
-  const r = await new Deno.Command("cp", {
-    args: ["-r", `${root}main.ts`, `${root}lib`, `${root}deno.json`, `${root}deno.lock`, dir],
-  }).output();
-  if (!r.success) {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-    throw new Error(`Cannot copy the sources to '${dir}': ${new TextDecoder().decode(r.stderr).trim()}`);
-  }
-  return `${dir}/main.ts`;
-}
-
-let agentMain: string | undefined;
-
-async function runCluster(method: Method, variant: Variant, n: number, runNo: number): Promise<Run> {
+export async function runCluster(
+  method: Method,
+  variant: Variant,
+  n: number,
+  runNo: number,
+  formationOnly = false,
+): Promise<Run> {
   const t0 = Date.now();
   const tag = `${METHOD_LABEL[method]} ${variant} N=${n} run ${runNo}`;
   const log = (msg: string) => console.error(`[${tag} +${round((Date.now() - t0) / 1000, 1)}s] ${msg}`);
@@ -444,7 +448,6 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
               : {}),
           },
           wrap: limit ? (cmd) => limit.wrap(cmd) : undefined,
-          main: agentMain,
         }),
       );
     }
@@ -509,7 +512,16 @@ async function runCluster(method: Method, variant: Variant, n: number, runNo: nu
       const at = Date.now();
       await Promise.all(original.map(launch));
       await fig("allPods", await obs.waitFull(original, at, DEADLINE_MS), at);
+      // Where the CPU of the two shared cores went until then: each pod's node and agent.
+      const cpu = async (pids: (number | undefined)[]) => {
+        const ms = (await Promise.all(pids.map((p) => p === undefined ? null : cpuMsOf(p))))
+          .filter((x): x is number => x !== null);
+        return ms.length ? median(ms) : null;
+      };
+      await fig("nodeCpuMs", await cpu(original.map((p) => p.node?.pid)));
+      if (method !== "loop") await fig("agentCpuMs", await cpu(original.map((p) => agents.get(p.name)?.pid)));
     }
+    if (formationOnly) return out;
     const formedAt = Date.now();
 
     // Load after formation, from 5 s to 35 s.
@@ -834,21 +846,10 @@ export async function benchCluster(args: string[] = []): Promise<Record<string, 
     ["ipv6", ["loop", "agent"]],
     ["epmdless", ["agent"]],
   ];
-  agentMain = await snapshotSources();
-  const commit = await new Deno.Command("git", {
-    args: ["-C", new URL("..", import.meta.url).pathname, "log", "-1", "--format=%h %s"],
-  }).output().catch(() => undefined);
-  console.log(
-    `(agents run from a copy of the tree taken now, at ${
-      commit?.success ? new TextDecoder().decode(commit.stdout).trim().slice(0, 60) : "an unknown commit"
-    } plus uncommitted changes)`,
-  );
-  try {
+  return await withBundle(async () => {
+    console.log(`(agents run from the bundle, built now at ${await commitLine()})`);
     return await benchSizes(sizes, runs, plan, t0);
-  } finally {
-    await Deno.remove(agentMain.slice(0, -"/main.ts".length), { recursive: true }).catch(() => {});
-    agentMain = undefined;
-  }
+  });
 }
 
 async function benchSizes(

@@ -14,6 +14,8 @@
  * @module
  */
 
+import { commitLine, withBundle } from "./_entry.ts";
+
 const PARTS = ["wire", "etf", "cluster", "runtime", "churn"] as const;
 type Part = typeof PARTS[number];
 
@@ -55,7 +57,7 @@ async function machine(): Promise<string[]> {
       "log",
       "-1",
       "--format=%h %cs",
-    ])}, run as 'deno run' on Deno ${Deno.version.deno} (V8 ${Deno.version.v8}); OTP ${otp} on PATH`,
+    ])}, run as 'deno run' of its bundle on Deno ${Deno.version.deno} (V8 ${Deno.version.v8}); OTP ${otp} on PATH`,
   ];
 }
 
@@ -136,5 +138,11 @@ console.log(
     (await machine()).join("\n")
   }`,
 );
-if (first) await runPart(first as Part, rest);
-else await report();
+// Every erlmesh process runs the bundle, the form the binary is compiled from (bench/_entry.ts).
+await withBundle(async () => {
+  console.log(
+    `erlmesh as run: the bundle (deno task bundle) under 'deno run', built now at ${await commitLine()}`,
+  );
+  if (first) await runPart(first as Part, rest);
+  else await report();
+});

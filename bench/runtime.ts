@@ -37,6 +37,7 @@ import {
   childEnv,
   collectLines,
   DENO_FLAGS,
+  entryArgs,
   erlmeshArgv,
   MAIN,
   NEVER_PASSED,
@@ -565,7 +566,7 @@ async function benchProbes(
   env: Record<string, string>,
 ): Promise<ProbeVariant[]> {
   const inPod = (cmd: string[]) => cluster.network.command(pod.name, cmd, pod.name);
-  const erlmesh = (...args: string[]) => inPod([Deno.execPath(), ...DENO_FLAGS, MAIN, ...args]);
+  const erlmesh = (...args: string[]) => inPod([Deno.execPath(), ...DENO_FLAGS, ...entryArgs(), ...args]);
   const variants: ProbeVariant[] = [
     { label: "erlmesh probe readiness (direct)", cmd: () => erlmesh("probe", "readiness") },
     {
@@ -820,6 +821,16 @@ async function benchCommands(runs: number): Promise<CommandFigures> {
       costs: [],
     });
     const context = (label: string, argv: string[]): CommandRow => ({ label, argv, goal: false, costs: [] });
+    // The same commands from the sources (`deno run main.ts`), which load their TypeScript modules one by one.
+    const fromSource = (label: string, args: string[]): CommandRow =>
+      context(`  from source: erlmesh ${label}`, [
+        "env",
+        ...NEVER_PASSED.flatMap((k) => ["-u", k]),
+        Deno.execPath(),
+        ...DENO_FLAGS,
+        MAIN,
+        ...args,
+      ]);
     const rows: CommandRow[] = [
       context("deno eval 1 (the floor)", [Deno.execPath(), "eval", "1"]),
       erlmesh("--version", ["--version"]),
@@ -832,6 +843,10 @@ async function benchCommands(runs: number): Promise<CommandFigures> {
       erlmesh("discover", ["discover", ...peers.slice(2)]),
       erlmesh("agent --help", ["agent", "--help"]),
       erlmesh("wait --help", ["wait", "--help"]),
+      fromSource("--version", ["--version"]),
+      fromSource("ping NODE", ["ping", node]),
+      fromSource("status", ["status", ...peers]),
+      fromSource("agent --help", ["agent", "--help"]),
       context("  where it goes: deno run of an empty .ts file", denoRun(`${dir}/empty.ts`)),
       context("  where it goes: deno run importing lib/cli/main.ts only", denoRun(`${dir}/import_cli.ts`)),
       context("  where it goes: deno eval 'import \"npm:@logtape/logtape\"'", [
@@ -950,11 +965,20 @@ async function benchCommands(runs: number): Promise<CommandFigures> {
 // ---------------------------------------------------------------------------------------------------
 // 5. Agent RSS over time with --http, scraped like Prometheus would.
 
-/** An erlmesh to run as `agent --http`: this tree's, or another checkout's `main.ts` to compare. */
+/**
+ * An erlmesh to run as `agent --http`: what follows `deno run FLAGS` (this tree's bundle, see
+ * bench/_entry.ts, or another checkout's `main.ts` to compare).
+ */
 interface AgentVariant {
   label: string;
-  main: string;
+  entry: string[];
 }
+
+/** The directory of a variant's entry file, to run it from. */
+const entryDir = (v: AgentVariant) => {
+  const file = v.entry.at(-1)!;
+  return file.slice(0, file.lastIndexOf("/"));
+};
 
 interface AgentFigures {
   label: string;
@@ -977,13 +1001,13 @@ async function fetchText(url: string, timeoutMs: number): Promise<{ status: numb
   return { status: r.status, text: await r.text() };
 }
 
-function agentArgv(main: string, node: string, alive: string, port: number): string[] {
+function agentArgv(entry: string[], node: string, alive: string, port: number): string[] {
   return [
     "env",
     ...NEVER_PASSED.flatMap((k) => ["-u", k]),
     Deno.execPath(),
     ...DENO_FLAGS,
-    main,
+    ...entry,
     "agent",
     "--node",
     node,
@@ -1025,10 +1049,10 @@ async function benchAgentRss(
     // One at a time, so that their start-ups do not compete for the two cores; each started once before,
     // so that Deno's cache holds its transpiled modules as it would in a pod that ran it before.
     for (const v of variants) {
-      const warm = agentArgv(v.main, node, alive, freePort());
+      const warm = agentArgv(v.entry, node, alive, freePort());
       await new Deno.Command(warm[0], {
         args: [...warm.slice(1), "--once"],
-        cwd: v.main.slice(0, v.main.lastIndexOf("/")),
+        cwd: entryDir(v),
         clearEnv: true,
         env,
         stdin: "null",
@@ -1038,11 +1062,11 @@ async function benchAgentRss(
     }
     for (const v of variants) {
       const port = freePort();
-      const argv = agentArgv(v.main, node, alive, port);
+      const argv = agentArgv(v.entry, node, alive, port);
       const t0 = performance.now();
       const child = new Deno.Command(argv[0], {
         args: argv.slice(1),
-        cwd: v.main.slice(0, v.main.lastIndexOf("/")),
+        cwd: entryDir(v),
         clearEnv: true,
         env,
         stdin: "null",
@@ -1191,7 +1215,7 @@ export function runtimeOptionsFromArgs(args: string[]): RuntimeBenchOptions {
     commandRuns: runs,
     compare: args.filter((a) => a.startsWith("--compare=")).map((a) => {
       const [label, main] = a.slice("--compare=".length).split("=");
-      return { label, main };
+      return { label, entry: [main] };
     }),
     only: value("only")?.split(","),
   };
@@ -1209,19 +1233,20 @@ export async function benchRuntime(
   const agentMs = (options.agentSeconds ?? 300) * 1000;
   console.log(
     `\nRuntime: start-up cost per command, agent memory with --http, agent footprint in a cluster, erlmesh run's` +
-      ` time to first connection, probe latency (OTP 25 nodes, erlmesh as 'deno run main.ts',` +
+      ` time to first connection, probe latency (OTP 25 nodes, erlmesh as its bundle under 'deno run',` +
       ` ${navigator.hardwareConcurrency} cores, CLK_TCK ${hz})`,
   );
   console.log(
     "The compiled binary ('deno task compile') is not measured: it cannot be built here (deno compile downloads" +
-      " its runtime, and that download is blocked).",
+      " its runtime, and that download is blocked). What it is compiled from, the bundle, is: every 'erlmesh'" +
+      " row runs it under 'deno run'; the 'from source' rows run main.ts.",
   );
   const commands = want("commands") ? await benchCommands(options.commandRuns ?? 7) : undefined;
   let agent: AgentFigures[] | undefined;
   if (want("agent")) {
     agent = await benchAgentRss(
       agentMs,
-      [{ label: "erlmesh agent --http", main: MAIN }, ...(options.compare ?? [])],
+      [{ label: "erlmesh agent --http", entry: entryArgs() }, ...(options.compare ?? [])],
       hz,
     );
     printAgentRss(agentMs, agent);
@@ -1239,11 +1264,11 @@ Notes:
 - Start-up: each process runs under a python3 wrapper that forks, execs and wait4()s it (wall from fork to
   exit, the child's rusage: CPU in µs, ru_maxrss as peak RSS); commands are interleaved, after one warm-up run
   each, so the module and npm caches are warm as in a pod that has run erlmesh once.
-- Agent memory: one 'deno run main.ts agent --http' per variant against one node, started one after the other
+- Agent memory: one 'erlmesh agent --http' (the bundle under 'deno run') per variant against one node, started one after the other
   (each run once with --once before, to warm Deno's cache); "ready" is spawn → /startupz answering 200, "CPU to
   ready" its utime+stime then; CPU % over the window after ready. Other variants (--compare) are other
   checkouts, e.g. the same commit with prom-client.
-- Footprint: the agents are 'deno run main.ts agent' with startAgent's flags (--log-level debug, default
+- Footprint: the agents are 'erlmesh agent' (the bundle) with startAgent's flags (--log-level debug, default
   intervals); RSS sampled every second from /proc/PID/status, CPU = (utime+stime) delta / CLK_TCK / window.
 - run: 'registered' is logged when run sees the node in EPMD NAMES (polled every 10 ms while the node boots), so the
   node may have registered up to ~200 ms earlier; a watcher in the pod (erlmesh's EPMD client, NAMES every 5 ms)
@@ -1251,7 +1276,7 @@ Notes:
   dial of the peers it discovered. The first start also starts the pod's EPMD.
 - Probes: every command runs in the pod through 'ip netns exec … unshare --uts', with the release's environment
   (ERLANG_NODENAME, $HOME/.erlang.cookie); the baseline row is that wrapper alone. A kubelet exec probe adds the
-  container runtime's own exec cost on top. erlmesh runs as 'deno run' from the module cache, not compiled.
+  container runtime's own exec cost on top. erlmesh runs as its bundle under 'deno run', not compiled.
 Total run time: ${totalS} s`);
   return {
     commands,

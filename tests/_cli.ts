@@ -1,5 +1,5 @@
 /** Runs the erlmesh CLI as a process, the way a user runs it. */
-import { childEnv, DENO_FLAGS, MAIN } from "./_erlmesh.ts";
+import { childEnv, DENO_FLAGS, entryArgs } from "./_erlmesh.ts";
 
 /** What one CLI run gave. */
 export interface CliResult {
@@ -15,7 +15,7 @@ export async function erlmesh(
   env: Record<string, string> = {},
   timeoutMs = 30000,
 ): Promise<CliResult> {
-  const argv = [...DENO_FLAGS, MAIN, ...args];
+  const argv = [...DENO_FLAGS, ...entryArgs(), ...args];
   const cmd = new Deno.Command(Deno.execPath(), {
     args: argv,
     env: childEnv(env),

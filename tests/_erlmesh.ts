@@ -3,6 +3,8 @@
 /** The CLI entry point. */
 export const MAIN: string = new URL("../main.ts", import.meta.url).pathname;
 
+const ROOT = new URL("../", import.meta.url).pathname;
+
 /** `deno run` and the permissions the compiled binary has. */
 export const DENO_FLAGS: readonly string[] = [
   "run",
@@ -66,7 +68,76 @@ const UNSET: readonly string[] = NEVER_PASSED.flatMap((k) => ["-u", k]);
  * environment. `env` execs Deno, so the pid of the spawned process is erlmesh's.
  */
 export function erlmeshArgv(args: string[]): string[] {
-  return ["env", ...UNSET, Deno.execPath(), ...DENO_FLAGS, MAIN, ...args];
+  return ["env", ...UNSET, Deno.execPath(), ...DENO_FLAGS, ...entryArgs(), ...args];
+}
+
+/**
+ * The variable naming a bundle's entry ({@link buildBundle}) that the erlmesh processes of tests and
+ * benchmarks run instead of the sources: `deno task bench` sets it to a bundle it builds at its start (the
+ * form erlmesh ships in, and a snapshot of the code for the whole run); set it by hand to run the tests
+ * against a bundle.
+ */
+export const BUNDLE_ENV = "ERLMESH_TEST_BUNDLE";
+
+/**
+ * What follows `deno run FLAGS` to run erlmesh: `main.ts`, or, with {@link BUNDLE_ENV} set, the binary's
+ * import map and the bundle's entry.
+ */
+export function entryArgs(): string[] {
+  const bundle = Deno.env.get(BUNDLE_ENV);
+  return bundle ? ["--config", `${ROOT}deploy/compile.json`, bundle] : [MAIN];
+}
+
+/**
+ * The argv of `deno task bundle` (deno.json's `bundle` task), writing into `outdir` instead of
+ * `dist/bundle`, so concurrent tests each build their own.
+ */
+export async function bundleArgv(outdir: string): Promise<string[]> {
+  const tasks = (JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)) as { tasks: Record<string, string> })
+    .tasks;
+  const words = tasks.bundle.split(/\s+/);
+  if (words[0] !== "deno" || !words.includes("--outdir")) {
+    throw new Error(
+      `Cannot read deno.json's bundle task: expected 'deno bundle … --outdir DIR …', got '${tasks.bundle}'`,
+    );
+  }
+  words[words.indexOf("--outdir") + 1] = outdir;
+  return [Deno.execPath(), ...words.slice(1)];
+}
+
+/** Builds erlmesh's bundle (as `deno task bundle` does) into `outdir`; resolves to its entry file. */
+export async function buildBundle(outdir: string): Promise<string> {
+  const argv = await bundleArgv(outdir);
+  const out = await new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    cwd: ROOT,
+    env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(
+      `Cannot build the bundle into '${outdir}': ${new TextDecoder().decode(out.stderr).trim()}`,
+    );
+  }
+  return `${outdir}/bundle_main.js`;
+}
+
+/**
+ * The argv of `erlmesh ARGS…` run from a bundle ({@link buildBundle}) with the binary's import map
+ * (deploy/compile.json: logtape and yaml), as {@link erlmeshArgv} runs the sources.
+ */
+export function bundledArgv(entry: string, args: string[]): string[] {
+  return [
+    "env",
+    ...UNSET,
+    Deno.execPath(),
+    ...DENO_FLAGS,
+    "--config",
+    `${ROOT}deploy/compile.json`,
+    entry,
+    ...args,
+  ];
 }
 
 /** Collects a stream's text into `lines`, one entry per line; resolves when the stream ends. */
@@ -94,7 +165,7 @@ export function runArgv(args: string[], command: string[]): string[] {
     ...UNSET,
     Deno.execPath(),
     ...DENO_FLAGS,
-    MAIN,
+    ...entryArgs(),
     "run",
     "--log-format",
     "json",

@@ -5,7 +5,7 @@
 import type { Cluster, ClusterPod } from "./_harness/mod.ts";
 import { tempPrefix } from "./_harness/prefix.ts";
 import { waitUntil } from "./_harness/wait.ts";
-import { childEnv, collectLines, erlmeshArgv, MAIN, runArgv } from "./_erlmesh.ts";
+import { childEnv, collectLines, erlmeshArgv, runArgv } from "./_erlmesh.ts";
 import { parsePrometheus, type Sample } from "./_prom.ts";
 
 /** The environment an erlmesh process in a pod gets (with HOME and PATH of the test process). */
@@ -362,8 +362,6 @@ export interface LaunchAgentOptions {
   env?: Record<string, string>;
   /** Wraps the whole command line (`ip netns exec …` included), e.g. a CPU limit's `wrap`. */
   wrap?: (cmd: string[]) => string[];
-  /** The erlmesh entry point to run, e.g. a copy of the tree taken before a long benchmark. @default main.ts */
-  main?: string;
   /**
    * A release's command: runs `erlmesh run ARGS -- COMMAND` instead of `erlmesh agent ARGS`, and keeps the
    * release's stdout in the log.
@@ -379,7 +377,6 @@ export function launchAgent(cluster: Cluster, pod: ClusterPod, options: LaunchAg
   const argv = options.run
     ? runArgv(options.args ?? [], options.run)
     : erlmeshArgv(["agent", ...(options.args ?? [])]);
-  if (options.main) argv[argv.indexOf(MAIN)] = options.main;
   const inner = cluster.network.command(pod.name, argv, pod.name);
   const cmd = options.wrap ? options.wrap(inner) : inner;
   const child = new Deno.Command(cmd[0], {

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { erlmesh } from "./_cli.ts";
-import { childEnv, DENO_FLAGS, MAIN } from "./_erlmesh.ts";
+import { childEnv, DENO_FLAGS, entryArgs } from "./_erlmesh.ts";
 
 /** A loopback port nobody listens on (bound, then released). */
 function closedPort(): number {
@@ -121,7 +121,7 @@ Deno.test("CLI: --verbose adds a cause chain only where there is one, and only t
 
 Deno.test("CLI: a reader that closes stdout ends erlmesh quietly (exit 141, nothing on stderr)", async () => {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [...DENO_FLAGS, MAIN, "--help"],
+    args: [...DENO_FLAGS, ...entryArgs(), "--help"],
     env: childEnv(),
     clearEnv: true,
     stdin: "null",

@@ -5,7 +5,7 @@
  * restarted with erlmesh's cookie. Before the fix the node logged about 18 refused handshakes a second.
  */
 import assert from "node:assert/strict";
-import { childEnv, collectLines, DENO_FLAGS, MAIN, runArgv } from "./_erlmesh.ts";
+import { childEnv, collectLines, DENO_FLAGS, entryArgs, runArgv } from "./_erlmesh.ts";
 import { freePort, otpAvailability, randomCookie, randomId, startNode } from "./_harness/mod.ts";
 import { tempPrefix } from "./_harness/prefix.ts";
 
@@ -107,7 +107,7 @@ Deno.test({
         [
           Deno.execPath(),
           ...DENO_FLAGS,
-          MAIN,
+          ...entryArgs(),
           "agent",
           "--log-format",
           "json",
@@ -202,7 +202,7 @@ Deno.test({
         [
           Deno.execPath(),
           ...DENO_FLAGS,
-          MAIN,
+          ...entryArgs(),
           "agent",
           "--log-format",
           "json",

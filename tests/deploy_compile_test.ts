@@ -1,13 +1,15 @@
 /**
- * `deno task compile`: what the single binary embeds. The runtime it builds on (`denort`) is a download
- * these machines cannot make, so the compile here builds on this Deno instead (`DENORT_BIN`), which makes
- * a file that does not run as erlmesh; what is checked is the list of embedded files `deno compile`
- * prints: every command module (they are loaded by a computed specifier, see lib/cli/commands.ts), the two
- * npm packages erlmesh loads, and none of the test-only ones (12 MB: fast-check, kubernetes-models and
- * what they pull in). The Dockerfile's build runs each command's `--help` in the real binary.
+ * `deno task compile`: the bundle (`deno task bundle`, tests/bundle_test.ts) compiled into one binary, and
+ * what that binary embeds. The runtime it builds on (`denort`) is a download these machines cannot make, so
+ * the compile here builds on this Deno instead (`DENORT_BIN`), which makes a file that does not run as
+ * erlmesh; what is checked is the list of embedded files `deno compile` prints: the bundle's entry and every
+ * command's chunk, the two npm packages erlmesh loads, and none of the test-only ones (12 MB: fast-check,
+ * kubernetes-models and what they pull in), no TypeScript source. The Dockerfile's build runs each command's
+ * `--help` in the real binary.
  */
 import assert from "node:assert/strict";
 import { COMMANDS } from "../lib/cli/commands.ts";
+import { buildBundle } from "./_erlmesh.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const denoJson = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)) as {
@@ -22,18 +24,25 @@ const compileJson = JSON.parse(await Deno.readTextFile(`${ROOT}deploy/compile.js
 const RUNTIME_PACKAGES = ["@logtape/logtape", "yaml"];
 const TEST_PACKAGES = ["fast-check", "kubernetes-models"];
 
-/** The compile task's words after `deno`. */
+/** The bundle's entry, as the compile task names it. */
+const BUNDLE_ENTRY = "dist/bundle/bundle_main.js";
+
+/** The compile task's `deno compile` words after `deno` (the task bundles first). */
 function compileArgs(): string[] {
-  const words = denoJson.tasks.compile.split(/\s+/);
-  assert.equal(words[0], "deno");
+  const [first, second, ...rest] = denoJson.tasks.compile.split(/\s*&&\s*/);
+  assert.equal(first, "deno task bundle", "the compile task bundles first");
+  assert.equal(rest.length, 0);
+  const words = second.split(/\s+/);
+  assert.deepEqual(words.slice(0, 2), ["deno", "compile"]);
   return words.slice(1);
 }
 
-Deno.test("compile task: --include names every command module, and the config holds only erlmesh's own npm packages", async () => {
+Deno.test("compile task: the bundle's entry, and a config with only erlmesh's own npm packages", async () => {
   const args = compileArgs();
-  const included = args.flatMap((a, i) => (args[i - 1] === "--include" ? [a] : []));
-  assert.deepEqual(included.sort(), Object.keys(COMMANDS).map((c) => `lib/cli/${c}.ts`).sort());
-  for (const f of included) await Deno.stat(`${ROOT}${f}`);
+  assert.equal(args.at(-1), BUNDLE_ENTRY);
+  assert.ok(!args.includes("--include"), "the bundle's literal imports name every chunk");
+  assert.match(denoJson.tasks.bundle, /--outdir dist\/bundle lib\/cli\/bundle_main\.ts$/);
+  await Deno.stat(`${ROOT}lib/cli/bundle_main.ts`);
   assert.equal(args[args.indexOf("--config") + 1], "deploy/compile.json");
   // The same versions as deno.json, whose lock file the tests run with; nothing else.
   assert.deepEqual(
@@ -44,11 +53,13 @@ Deno.test("compile task: --include names every command module, and the config ho
   // That lib/ loads no other npm package is lib/cli/startup_test.ts's check.
 });
 
-Deno.test("compile task: the binary embeds every command module, logtape and yaml, and no test-only package", async () => {
+Deno.test("compile task: the binary embeds the bundle, logtape and yaml, and no test-only package or source", async () => {
   const dir = await Deno.makeTempDir({ prefix: "erlmesh-compile-test-" });
   try {
+    const entry = await buildBundle(`${dir}/bundle`);
     const args = compileArgs();
     args[args.indexOf("--output") + 1] = `${dir}/erlmesh`;
+    args[args.length - 1] = entry;
     const out = await new Deno.Command(Deno.execPath(), {
       args,
       cwd: ROOT,
@@ -60,15 +71,20 @@ Deno.test("compile task: the binary embeds every command module, logtape and yam
     assert.ok(out.success, text);
     const listing = text.slice(text.indexOf("Embedded Files"));
     assert.ok(listing.length > 0, text);
+    // `deno compile` lists a directory it embeds whole as `dir/*`: the bundle's, every chunk of it.
+    assert.match(listing, /── \S*\/bundle\/\* \(/, "the binary embeds the bundle's directory");
+    const chunks = [];
+    for await (const e of Deno.readDir(`${dir}/bundle`)) chunks.push(e.name);
     for (const c of Object.keys(COMMANDS)) {
-      assert.match(listing, new RegExp(`── ${c}\\.ts \\(`), `the binary embeds lib/cli/${c}.ts`);
+      assert.ok(chunks.some((f) => new RegExp(`^${c}-\\w+\\.js$`).test(f)), `a chunk for ${c}: ${chunks}`);
     }
+    assert.doesNotMatch(listing, /\blib\//, "no source directory");
     assert.match(listing, /@logtape\/logtape/);
     assert.match(listing, /yaml\/2\.9\.1/);
     for (const p of [...TEST_PACKAGES, "ajv", "pure-rand"]) {
       assert.ok(!listing.includes(`${p}/`), `the binary embeds no ${p}:\n${listing}`);
     }
-    assert.doesNotMatch(listing, /_test\.ts/, "no test file");
+    assert.doesNotMatch(listing, /\.ts \(/, "no TypeScript source: the bundle only");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -30,7 +30,10 @@ Deno.test("Dockerfile: erlmesh is compiled with 'deno task compile' on the Deno 
   assert.equal(stage("build").from, `denoland/deno:debian-${version}`);
   assert.ok(runs("build").some((r) => r.split("&&").map((x) => x.trim()).includes("deno task compile")));
   const tasks = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).tasks;
-  assert.match(tasks.compile, /^deno compile .* --output dist\/erlmesh main\.ts$/);
+  assert.match(
+    tasks.compile,
+    /^deno task bundle && deno compile .* --output dist\/erlmesh dist\/bundle\/bundle_main\.js$/,
+  );
   const readme = await Deno.readTextFile(`${ROOT}README.md`);
   assert.ok(readme.includes(`deno@${version}`), "the README installs the same Deno");
   assert.ok(readme.includes("deno task compile"), "the README builds the binary the same way");

@@ -1,6 +1,6 @@
 /** `erlmesh run --basename '*'`: the release's node is found by the glob, as the reconciler finds it. */
 import assert from "node:assert/strict";
-import { childEnv, collectLines, DENO_FLAGS, MAIN } from "./_erlmesh.ts";
+import { childEnv, collectLines, DENO_FLAGS, entryArgs } from "./_erlmesh.ts";
 import { freePort, otpAvailability, randomCookie, randomId } from "./_harness/mod.ts";
 
 const avail = otpAvailability("25");
@@ -19,7 +19,7 @@ Deno.test({
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         ...DENO_FLAGS,
-        MAIN,
+        ...entryArgs(),
         "run",
         "--basename",
         "*",

@@ -1,13 +1,13 @@
 /** `erlmesh run` as a process, with shell-script children standing in for a release. */
 import assert from "node:assert/strict";
 import { hasProgram, isRoot } from "./_harness/_process.ts";
+import { entryArgs } from "./_erlmesh.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const ARGS = [
   "run",
   "--quiet",
   "--allow-all",
-  MAIN,
+  ...entryArgs(),
   "run",
   "--node",
   "norelease@127.0.0.1",

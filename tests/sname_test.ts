@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { erlmesh } from "./_cli.ts";
-import { childEnv, collectLines, DENO_FLAGS, MAIN } from "./_erlmesh.ts";
+import { childEnv, collectLines, DENO_FLAGS, entryArgs } from "./_erlmesh.ts";
 import { freePort, otpAvailability, randomCookie, randomId, startNode } from "./_harness/mod.ts";
 import { tempPrefix } from "./_harness/prefix.ts";
 
@@ -60,7 +60,7 @@ Deno.test({
       await t.step("agent (the loop) for 3 s: one error, no connect_node to a long name", async () => {
         const lines: string[] = [];
         const child = new Deno.Command(Deno.execPath(), {
-          args: [...DENO_FLAGS, MAIN, "agent", "--node", short.name, ...common],
+          args: [...DENO_FLAGS, ...entryArgs(), "agent", "--node", short.name, ...common],
           env: childEnv(env),
           clearEnv: true,
           stdin: "null",

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { type Cluster, type ClusterPod, clusterUnavailableReason, createCluster } from "./_harness/mod.ts";
 
-import { DENO_FLAGS, MAIN } from "./_erlmesh.ts";
+import { DENO_FLAGS, entryArgs } from "./_erlmesh.ts";
 
 const why = clusterUnavailableReason(["25"]);
 if (why) console.warn(`SKIP erlmesh wait scenarios: ${why}`);
@@ -20,7 +20,13 @@ interface WaitResult {
 /** Starts `erlmesh wait ARGS` in the pod with the downward-API variables a pod would have. */
 function startWait(cluster: Cluster, pod: ClusterPod, args: string[]): Promise<WaitResult> {
   const started = performance.now();
-  const child = cluster.network.exec(pod.name, [Deno.execPath(), ...DENO_FLAGS, MAIN, "wait", ...args], {
+  const child = cluster.network.exec(pod.name, [
+    Deno.execPath(),
+    ...DENO_FLAGS,
+    ...entryArgs(),
+    "wait",
+    ...args,
+  ], {
     env: {
       DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`,
       NO_COLOR: "1",

@@ -49,3 +49,11 @@ Deno.test("main.ts's module graph holds no command module: each is loaded only w
     assert.ok(!graph.some((s) => s.endsWith(`/lib/cli/${name}.ts`)), `${name}.ts is not in main.ts's graph`);
   }
 });
+
+Deno.test("the bundle's entry loads the same module for each command as LOADERS", async () => {
+  const { BUNDLED_LOADERS } = await import("./bundle_main.ts");
+  assert.deepEqual(Object.keys(BUNDLED_LOADERS).sort(), Object.keys(COMMANDS).sort());
+  for (const name of Object.keys(COMMANDS) as CommandName[]) {
+    assert.equal(await BUNDLED_LOADERS[name](), MODULES[name], `BUNDLED_LOADERS.${name} loads ./${name}.ts`);
+  }
+});

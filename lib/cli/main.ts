@@ -1,5 +1,5 @@
 import { redactCookies } from "../dist/cookie.ts";
-import { type CommandName, COMMANDS, LOADERS } from "./commands.ts";
+import { type CommandModule, type CommandName, COMMANDS, LOADERS } from "./commands.ts";
 import { StdoutClosed, writeErr, writeOut } from "./common.ts";
 import { UsageError } from "./errors.ts";
 import { flushLogging } from "./logging.ts";
@@ -97,8 +97,14 @@ function commandName(word: string | undefined, what: string): CommandName {
   );
 }
 
-/** Runs the CLI with `args` (without the program name) and returns the exit code. */
-export async function main(args: string[]): Promise<number> {
+/**
+ * Runs the CLI with `args` (without the program name) and returns the exit code. `loaders` load the
+ * command modules (the bundle's entry passes its own, see lib/cli/bundle_main.ts).
+ */
+export async function main(
+  args: string[],
+  loaders: { readonly [K in CommandName]: () => Promise<CommandModule> } = LOADERS,
+): Promise<number> {
   let output: OutputFormat = sniffOutput(args);
   let verbose = args.includes("--verbose") || args.includes("-v");
   try {
@@ -120,11 +126,11 @@ export async function main(args: string[]): Promise<number> {
         writeOut(programHelp() + "\n");
         return 0;
       }
-      const mod = await LOADERS[commandName(rest[0], "command")]();
+      const mod = await loaders[commandName(rest[0], "command")]();
       writeOut(helpText(mod.command) + "\n");
       return 0;
     }
-    const mod = await LOADERS
+    const mod = await loaders
       [commandName(first, first.startsWith("-") ? "option before the command" : "command")]();
     const cli = parseCommandLine(mod.command, rest);
     output = cli.output;
