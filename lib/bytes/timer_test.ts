@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, every, sleep } from "./timer.ts";
+import { after, deadline, every, sleep } from "./timer.ts";
 
 Deno.test("after() calls back once, in a later macrotask; a disarmed timer never calls back", async () => {
   const calls: string[] = [];
@@ -98,4 +98,77 @@ Deno.test("an armed timer keeps a process alive until it fires; a disarmed one d
   assert.equal(text(armed.stdout), "fired");
   assert.equal(disarmed.code, 0, text(disarmed.stderr));
   assert.equal(text(disarmed.stdout), "exited");
+});
+
+Deno.test("after(): timers due at once run in the order they were set; a timer never fires early", async () => {
+  const order: number[] = [];
+  for (let i = 0; i < 5; i++) after(3, () => order.push(i));
+  const t0 = performance.now();
+  let firedAt = 0;
+  const done = new Promise<void>((resolve) =>
+    after(1000, () => {
+      firedAt = performance.now();
+      resolve();
+    })
+  );
+  await sleep(20);
+  assert.deepEqual(order, [0, 1, 2, 3, 4]);
+  await done;
+  assert.ok(firedAt - t0 >= 999, `fired after ${firedAt - t0} ms, not before 1000`);
+});
+
+Deno.test("deadlines set and disarmed one after the other by a polling loop share the platform's timers", async () => {
+  const original = AbortSignal.timeout;
+  const delays: number[] = [];
+  AbortSignal.timeout = (ms: number) => {
+    delays.push(ms);
+    return original.call(AbortSignal, ms);
+  };
+  try {
+    for (let i = 0; i < 20; i++) {
+      const d = deadline(2000);
+      await Promise.resolve();
+      d.clear();
+      await sleep(2);
+    }
+  } finally {
+    AbortSignal.timeout = original;
+  }
+  const long = delays.filter((ms) => ms >= 1000);
+  assert.ok(long.length <= 3, `20 deadlines of 2 s set ${long.length} platform timers: ${long.join(" ")}`);
+  assert.ok(delays.filter((ms) => ms < 1000).length >= 20, "each 2 ms sleep its own");
+});
+
+Deno.test("deadline(): aborts with a TimeoutError when due, with the caller's reason first, never once cleared", async () => {
+  const d = deadline(5);
+  await new Promise((r) => d.signal.addEventListener("abort", r, { once: true }));
+  assert.ok(d.signal.reason instanceof DOMException && d.signal.reason.name === "TimeoutError");
+  const caller = new AbortController();
+  const c = deadline(60_000, caller.signal);
+  caller.abort(new Error("caller"));
+  assert.match(String(c.signal.reason), /caller/);
+  c.clear();
+  const cleared = deadline(5);
+  cleared.clear();
+  await sleep(30);
+  assert.equal(cleared.signal.aborted, false);
+});
+
+Deno.test("a process does not wait for timers it disarmed, nor for the platform timers they shared", async () => {
+  const mod = new URL("./timer.ts", import.meta.url).href;
+  const t0 = performance.now();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { after, deadline, sleep } from ${JSON.stringify(mod)};
+       after(20_000, () => console.log("fired"))();
+       for (let i = 0; i < 3; i++) { const d = deadline(30_000); await sleep(1); d.clear(); }
+       console.log("done");`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(15_000),
+  }).output();
+  assert.equal(new TextDecoder().decode(out.stdout), "done\n", new TextDecoder().decode(out.stderr));
+  assert.ok(performance.now() - t0 < 10_000, "exited without waiting 20 s");
 });

@@ -184,9 +184,3 @@ export function abortError(signal: AbortSignal): Error {
   if (reason instanceof Error) return reason;
   return new BytesError("TIMEOUT", "the operation was aborted");
 }
-
-/** Combines an optional caller signal with a timeout of `ms` milliseconds. */
-export function deadline(ms: number, signal?: AbortSignal): AbortSignal {
-  const timeout = AbortSignal.timeout(ms);
-  return signal ? AbortSignal.any([signal, timeout]) : timeout;
-}

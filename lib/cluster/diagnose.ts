@@ -117,8 +117,12 @@ export async function probeDistPort(
   const { host } = parseNodeName(node);
   const timeoutMs = options.timeoutMs ?? 1000;
   try {
-    const t = await connectTcp(host, port, { signal: deadline(timeoutMs, options.signal) });
-    t.close();
+    const d = deadline(timeoutMs, options.signal);
+    try {
+      (await connectTcp(host, port, { signal: d.signal })).close();
+    } finally {
+      d.clear();
+    }
     return undefined;
   } catch (err) {
     if (!(err instanceof BytesError)) throw err;

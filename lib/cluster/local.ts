@@ -43,6 +43,8 @@ export interface LocalNodeLink {
   readonly up: boolean;
   /** True while the node refuses erlmesh (see {@link isRefusal}). */
   readonly refused: boolean;
+  /** True while nothing listens on the local node's EPMD port: it has not started (it starts EPMD first). */
+  readonly epmdDown?: boolean;
   /** When the next connect attempt may start (ms since epoch, on the link's clock); 0 when at once. */
   readonly nextAttemptAt: number;
   /** The open link, connecting first when needed; rejects while backing off after a failure. */
@@ -211,6 +213,12 @@ export class LocalLink<C extends LinkConnection = NodeConnection> implements Loc
   /** True while the node refuses erlmesh (see {@link isRefusal}): attempts follow the refused backoff. */
   get refused(): boolean {
     return !this.up && this.#backoff.refusals > 0;
+  }
+
+  /** True while the last attempt found nothing listening on the EPMD port: the node has not started. */
+  get epmdDown(): boolean {
+    const err = this.lastError;
+    return err instanceof HandshakeError && err.cause instanceof EpmdError && err.cause.code === "REFUSED";
   }
 
   /** When the next connect attempt may start (ms since epoch); 0 when at once. */

@@ -489,3 +489,29 @@ Deno.test("LocalLink asks EPMD which nodes it knows only on the first failed att
   assert.equal(dialer.dials.at(-1)!.options.describeMissing, true, "a new outage describes again");
   link.close();
 });
+
+Deno.test("epmdDown: true while nothing listens on the local EPMD port, false for any other failure", async () => {
+  const epmdRefused = new EpmdError("REFUSED", "nothing listens on 127.0.0.1:4369 (connection refused)", {
+    host: "127.0.0.1",
+    port: 4369,
+  });
+  let failure: Error = new HandshakeError("UNREACHABLE", LOCAL, "Cannot connect: EPMD refused", {
+    cause: epmdRefused,
+  });
+  const connect: LocalConnect<FakeConnection> = () => Promise.reject(failure);
+  const link = new LocalLink<FakeConnection>({
+    node: LOCAL,
+    cookie: new Cookie("c", "test"),
+    connect,
+    minBackoffMs: 0,
+  });
+  assert.equal(link.epmdDown, false, "no attempt yet");
+  await assert.rejects(link.get());
+  assert.equal(link.epmdDown, true);
+  failure = new HandshakeError("NOT_REGISTERED", LOCAL, "EPMD on 127.0.0.1 has no node named 'app'");
+  link.close();
+  const again = new LocalLink<FakeConnection>({ node: LOCAL, cookie: new Cookie("c", "test"), connect });
+  await assert.rejects(again.get());
+  assert.equal(again.epmdDown, false, "EPMD answers: the node is starting");
+  again.close();
+});

@@ -282,7 +282,9 @@ function answerKey(disc: Discovery, en: Enumeration): string {
  * dialled again (an attempt whose EPMD check was in flight stops before `connect_node/1`).
  *
  * Intervals ({@link Reconciler.nextDelay}): a cycle every 50 ms while the local node is down (to
- * catch it the moment it is back; `fastIntervalMs` if that is shorter); while it refuses erlmesh, at
+ * catch it the moment it is back; `fastIntervalMs` if that is shorter), every 100 ms while nothing listens
+ * on its EPMD port yet (the node has not started: it starts EPMD before it boots, and registers a few
+ * hundred milliseconds later, so this halves the polls of a waiting agent at no cost); while it refuses erlmesh, at
  * its next connect attempt (checked every 25 ms to 500 ms, so a restart is noticed); every
  * `fastIntervalMs` (100 ms) after a failed cycle, and while a discovered peer is missing at the next
  * attempt it is due for (every `fastIntervalMs` for 30 s, then 2 s; after a refusal, seconds), between
@@ -921,7 +923,9 @@ export class Reconciler {
       // Nothing to do until the next attempt, except noticing a restart (LocalLink asks EPMD).
       return Math.max(25, Math.min(500, this.#link.nextAttemptAt - this.#clock.now()));
     }
-    if (report && !report.ok && !this.#link.up) return Math.min(50, this.#o.fastIntervalMs);
+    if (report && !report.ok && !this.#link.up) {
+      return Math.min(this.#link.epmdDown ? 100 : 50, this.#o.fastIntervalMs);
+    }
     const fast = this.#o.fastIntervalMs;
     if (!report || !report.ok) return fast;
     const now = this.#clock.now();

@@ -78,6 +78,7 @@ class FakeLink implements LocalNodeLink {
   generation = 0;
   nextAttemptAt = 0;
   refused = false;
+  epmdDown = false;
   closed = false;
   name: string | undefined = LOCAL;
   gets = 0;
@@ -270,6 +271,10 @@ Deno.test("nextDelay(): 50 ms while the local node is down, 25–500 ms toward t
   assert.match(r.error!, /Cannot reach the local node/);
   assert.equal(h.rec.nextDelay(r), 50);
   assert.equal(setup({ fastIntervalMs: 20 }).rec.nextDelay(r), 20);
+  // Nothing listens on its EPMD port: it has not started yet, a poll every 100 ms is soon enough.
+  h.link.epmdDown = true;
+  assert.equal(h.rec.nextDelay(r), 100);
+  h.link.epmdDown = false;
   // Refused: the next attempt is 5 s away, so the loop looks every 500 ms (for a restart), then closer.
   h.link.error = new HandshakeError("COOKIE_REJECTED", LOCAL, "Cannot connect to 'app@10.0.0.1': cookie");
   h.link.refused = true;

@@ -1,3 +1,4 @@
+import { deadline } from "../bytes/timer.ts";
 import { DiscoveryError } from "./errors.ts";
 
 /** One SRV record as the resolver returns it; the target keeps its trailing dot. */
@@ -157,8 +158,8 @@ export async function lookup(
   const { signal, timeoutMs } = options;
   signal?.throwIfAborted();
   const query = `${name} ${type}`;
-  const timeout = AbortSignal.timeout(timeoutMs);
-  const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+  const timeout = deadline(timeoutMs);
+  const combined = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
   const opts: ResolveOptions = { signal: combined };
   if (options.nameServer) opts.nameServer = options.nameServer;
   const pending = type === "SRV" ? resolver.srv(name, opts) : resolver.addresses(name, type, opts);
@@ -179,7 +180,7 @@ export async function lookup(
         cause: err,
       });
     }
-    if (timeout.aborted || err instanceof Deno.errors.TimedOut) {
+    if (timeout.signal.aborted || err instanceof Deno.errors.TimedOut) {
       throw new DiscoveryError(
         "TIMEOUT",
         `Cannot resolve '${name}' ${type}: no answer within ${timeoutMs} ms`,
@@ -192,6 +193,7 @@ export async function lookup(
     const reason = err instanceof Error ? err.message : String(err);
     throw new DiscoveryError("DNS", `Cannot resolve '${name}' ${type}: ${reason}`, { query, cause: err });
   } finally {
+    timeout.clear();
     if (onAbort) combined.removeEventListener("abort", onAbort);
     pending.catch(() => {}); // a lookup that lost the race must not become an unhandled rejection
   }

@@ -99,9 +99,25 @@ async function openLink(
   expected: string | undefined,
   options: ConnectNodeOptions,
 ): Promise<NodeConnection> {
-  const label = expected ?? `${alive}@${host}`;
   const timeoutMs = options.timeoutMs ?? 5000;
-  const signal = deadline(timeoutMs, options.signal);
+  const { signal, clear } = deadline(timeoutMs, options.signal);
+  try {
+    return await openLinkWithin(alive, host, expected, options, timeoutMs, signal);
+  } finally {
+    clear();
+  }
+}
+
+/** {@link openLink} under the deadline `signal` (of `timeoutMs`). */
+async function openLinkWithin(
+  alive: string,
+  host: string,
+  expected: string | undefined,
+  options: ConnectNodeOptions,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<NodeConnection> {
+  const label = expected ?? `${alive}@${host}`;
   const defaults = distribution();
   const tls = options.tls ?? (options.connect ? undefined : defaults.tls);
   const dial = options.connect ?? defaultConnect;
@@ -327,7 +343,7 @@ export class NodeConnection {
     }
     const ref = this.#newRef();
     const key = refKey(ref);
-    const signal = deadline(timeoutMs, options.signal);
+    const { signal, clear } = deadline(timeoutMs, options.signal);
     const reply = new Promise<Term>((resolve, reject) => {
       this.#pending.set(key, { resolve, reject });
       const onAbort = () => {
@@ -363,6 +379,8 @@ export class NodeConnection {
           cause: err,
         },
       );
+    } finally {
+      clear();
     }
   }
 

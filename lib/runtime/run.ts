@@ -1,7 +1,7 @@
 import { aliveMatcher } from "../dist/mod.ts";
 import { isHelperName } from "../discovery/mod.ts";
 import { names } from "../epmd/mod.ts";
-import { connectTcp, sleep } from "../bytes/mod.ts";
+import { connectTcp, deadline, sleep } from "../bytes/mod.ts";
 import type { Reconciler } from "../cluster/mod.ts";
 import { RuntimeError } from "./errors.ts";
 import { startReaper } from "./reaper.ts";
@@ -154,11 +154,13 @@ export async function runRelease(options: RunReleaseOptions): Promise<number> {
 
 /** True when 127.0.0.1 accepts a TCP connection on `port` within a second (closed at once). */
 async function listening(port: number): Promise<boolean> {
+  const d = deadline(1000);
   try {
-    const conn = await connectTcp("127.0.0.1", port, { signal: AbortSignal.timeout(1000) });
-    conn.close();
+    (await connectTcp("127.0.0.1", port, { signal: d.signal })).close();
     return true;
   } catch {
     return false;
+  } finally {
+    d.clear();
   }
 }
