@@ -63,7 +63,7 @@ export async function benchWire(runs = 15, iterations = 1000): Promise<Record<st
       "min",
     ], [
       [
-        "erlmesh ping NODE (deno run)",
+        "erlmesh ping NODE (bundle, deno run)",
         round(median(ours)),
         round(quantile(ours, 0.9)),
         round(Math.min(...ours)),
@@ -79,7 +79,7 @@ export async function benchWire(runs = 15, iterations = 1000): Promise<Record<st
     console.log(
       `goal: erlmesh ping at least ${PING_GOAL}x faster than the erl one-liner: ${
         ratio >= PING_GOAL ? "met" : "NOT MET"
-      } (${round(ratio, 2)}x; erlmesh as 'deno run main.ts', not compiled: deno compile cannot download its` +
+      } (${round(ratio, 2)}x; erlmesh as its bundle under 'deno run', not compiled: deno compile cannot download its` +
         ` runtime here)`,
     );
 

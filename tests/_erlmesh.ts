@@ -95,7 +95,9 @@ export function entryArgs(): string[] {
 export async function bundleArgv(outdir: string): Promise<string[]> {
   const tasks = (JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)) as { tasks: Record<string, string> })
     .tasks;
-  const words = tasks.bundle.split(/\s+/);
+  // `rm -rf dist/bundle && deno bundle …`: the outdir is emptied first, so no chunk of an older build stays.
+  const command = tasks.bundle.split(/\s*&&\s*/).find((c) => c.startsWith("deno bundle ")) ?? "";
+  const words = command.split(/\s+/);
   if (words[0] !== "deno" || !words.includes("--outdir")) {
     throw new Error(
       `Cannot read deno.json's bundle task: expected 'deno bundle … --outdir DIR …', got '${tasks.bundle}'`,
