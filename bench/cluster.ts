@@ -720,6 +720,8 @@ function printSize(n: number, r: SizeResults, runs: number): void {
     rows.push([label, cell(v.loop, key), cell(v.agent, key), "", n === 20 ? "≤ loop" : goal, verdict(ok)]);
   };
   launchRow("all pods launched → full mesh, ms", base, "allPods", true);
+  launchRow("  CPU per node until then (beam.smp), ms", base, "nodeCpuMs", false);
+  launchRow("  CPU per agent until then, ms", base, "agentCpuMs", false);
   launchRow("new pod launched → meshed, ms", base, "join", true);
   launchRow("killed pod relaunched → re-meshed, ms", base, "restart", true);
   capRow("partition (DNS cut too) healed → re-meshed, ms", base, "heal", 200, "≤ 200");
@@ -886,6 +888,9 @@ Notes:
 - The clock starts when the pod's containers are launched (node and agent at the same instant; the loop starts in
   the node at boot), or at the heal, or when the last record was published; it stops at the first 100 ms poll of
   an observer (a hidden node on the bridge) at which every node's nodes() lists all the others.
+- CPU until the full mesh: utime + stime of each pod's beam.smp and agent (/proc/PID/stat) when all pods are
+  meshed, the median over pods. All pods share the machine's cores, so the agents' CPU is time the booting nodes
+  wait for: (CPU per agent × N) / cores is about what the agents add to "all pods launched".
 - Records are published from the pod's creation (publishNotReadyAddresses) except in the readiness-gated start,
   where each pod is published 0–2 s after its node registered. A killed pod keeps its record and its IP.
 - Partition: every packet of the pod is dropped, DNS included, until the observer sees it dropped by every other
