@@ -79,7 +79,9 @@ export async function benchWire(runs = 15, iterations = 1000): Promise<Record<st
     console.log(
       `goal: erlmesh ping at least ${PING_GOAL}x faster than the erl one-liner: ${
         ratio >= PING_GOAL ? "met" : "NOT MET"
-      } (${round(ratio, 2)}x; erlmesh as its bundle under 'deno run', not compiled: deno compile cannot download its` +
+      } (${
+        round(ratio, 2)
+      }x; erlmesh as its bundle under 'deno run', not compiled: deno compile cannot download its` +
         ` runtime here)`,
     );
 
