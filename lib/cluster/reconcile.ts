@@ -269,6 +269,12 @@ function answerKey(disc: Discovery, en: Enumeration): string {
 }
 
 /**
+ * How long the local node may be down before the loop polls it every 100 ms instead of 50 (see
+ * {@link Reconciler.nextDelay}): a restarted node registers within this on an idle machine.
+ */
+export const SLOW_BOOT_MS = 1000;
+
+/**
  * The reconcile loop of one pod: discover peers, compare with the local node's `nodes()`, and ask
  * the local node to `net_kernel:connect_node/1` each missing peer. It never connects to a node that was
  * not discovered and never disconnects anything.
@@ -284,7 +290,9 @@ function answerKey(disc: Discovery, en: Enumeration): string {
  * Intervals ({@link Reconciler.nextDelay}): a cycle every 50 ms while the local node is down (to
  * catch it the moment it is back; `fastIntervalMs` if that is shorter), every 100 ms while nothing listens
  * on its EPMD port yet (the node has not started: it starts EPMD before it boots, and registers a few
- * hundred milliseconds later, so this halves the polls of a waiting agent at no cost); while it refuses erlmesh, at
+ * hundred milliseconds later, so this halves the polls of a waiting agent at no cost) and once it has been
+ * down for {@link SLOW_BOOT_MS} (a node restarting registers within that; one still booting after it shares
+ * a busy machine, where erlmesh's polls take CPU it waits for); while it refuses erlmesh, at
  * its next connect attempt (checked every 25 ms to 500 ms, so a restart is noticed); every
  * `fastIntervalMs` (100 ms) after a failed cycle, and while a discovered peer is missing at the next
  * attempt it is due for (every `fastIntervalMs` for 30 s, then 2 s; after a refusal, seconds), between
@@ -500,6 +508,7 @@ export class Reconciler {
       if (newGeneration) {
         this.#lastGeneration = this.#link.generation;
         this.#localDownReported = false;
+        this.#localDownSince = undefined;
         this.#localRefusedReported = false;
         this.#formReported.clear();
         this.#settleUntil = this.#clock.now() + this.#o.settleMs;
@@ -647,6 +656,8 @@ export class Reconciler {
   }
 
   #localDownReported = false;
+  /** When the local node was first found down in the current outage (undefined while it is up). */
+  #localDownSince: number | undefined;
   #localRefusedReported = false;
   #formReported = new Set<string>();
 
@@ -750,6 +761,7 @@ export class Reconciler {
     }
     if (this.#localDownReported) return;
     this.#localDownReported = true;
+    this.#localDownSince = this.#clock.now();
     this.#emit({ type: "local_down", node, reason: errText(reason) });
   }
 
@@ -924,7 +936,9 @@ export class Reconciler {
       return Math.max(25, Math.min(500, this.#link.nextAttemptAt - this.#clock.now()));
     }
     if (report && !report.ok && !this.#link.up) {
-      return Math.min(this.#link.epmdDown ? 100 : 50, this.#o.fastIntervalMs);
+      const since = this.#localDownSince;
+      const booting = since !== undefined && this.#clock.now() - since >= SLOW_BOOT_MS;
+      return Math.min(this.#link.epmdDown || booting ? 100 : 50, this.#o.fastIntervalMs);
     }
     const fast = this.#o.fastIntervalMs;
     if (!report || !report.ok) return fast;

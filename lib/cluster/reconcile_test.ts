@@ -9,7 +9,13 @@ import { type DiscoveredHost, type Discovery, DiscoveryError, type Enumeration }
 import type { PeerDiagnosis } from "./diagnose.ts";
 import { ManualClock, settle } from "./clock.ts";
 import type { LinkConnection, LocalNodeLink } from "./local.ts";
-import { type ClusterEvent, type CycleReport, Reconciler, type ReconcilerOptions } from "./reconcile.ts";
+import {
+  type ClusterEvent,
+  type CycleReport,
+  Reconciler,
+  type ReconcilerOptions,
+  SLOW_BOOT_MS,
+} from "./reconcile.ts";
 import type { NodeChange } from "./watch.ts";
 
 const LOCAL = "app@10.0.0.1";
@@ -393,10 +399,13 @@ Deno.test("the local node down, then back: local_down and local_up once each, an
   await h.clock.advance(2000);
   assert.equal(h.of("local_down").length, 1);
   assert.match(h.of("local_down")[0].reason, /ECONNREFUSED/);
-  // 50 ms between cycles while it is down; no DNS meanwhile.
+  // 50 ms between cycles while it is down, 100 ms once it has been down for a second; no DNS meanwhile.
   const down = h.reports.filter((r) => !r.ok).map((r) => r.at - T0);
-  assert.ok(down.length >= 40);
-  assert.deepEqual(new Set(gaps(down.slice(1))), new Set([50]));
+  assert.ok(down.length >= 29, `${down.length} cycles in 2 s`);
+  const g = gaps(down.slice(1));
+  assert.deepEqual(new Set(g), new Set([50, 100]));
+  assert.deepEqual(g.slice(0, 19), Array(19).fill(50), "50 ms for the first second");
+  assert.equal(g.at(-1), 100);
   const dnsBefore = h.source.calls.length;
   await h.clock.advance(1000);
   assert.equal(h.source.calls.length, dnsBefore);
@@ -407,6 +416,27 @@ Deno.test("the local node down, then back: local_down and local_up once each, an
   assert.equal(h.of("local_down").length, 1);
   assert.equal(h.watchStarts, 2);
   assert.equal(h.reports.at(-1)!.ok, true);
+});
+
+Deno.test("nextDelay(): 100 ms once the local node has been down for SLOW_BOOT_MS; 50 ms again in a new outage", async () => {
+  const h = setup();
+  const down = () =>
+    new HandshakeError("UNREACHABLE", LOCAL, "Cannot connect to 'app@10.0.0.1': ECONNREFUSED");
+  h.link.error = down();
+  let r = await h.rec.runCycle();
+  assert.equal(h.rec.nextDelay(r), 50);
+  await h.clock.advance(SLOW_BOOT_MS - 1);
+  r = await h.rec.runCycle();
+  assert.equal(h.rec.nextDelay(r), 50, "a restarting node registers within a second");
+  await h.clock.advance(1);
+  r = await h.rec.runCycle();
+  assert.equal(h.rec.nextDelay(r), 100, "still booting after a second: a busy machine");
+  h.link.bringUp();
+  assert.equal((await h.rec.runCycle()).ok, true);
+  h.link.drop(down());
+  r = await h.rec.runCycle();
+  assert.equal(r.ok, false);
+  assert.equal(h.rec.nextDelay(r), 50, "a new outage starts at 50 ms");
 });
 
 Deno.test("a refusing local node is reported once as local_refused, naming the cookie's source", async () => {
