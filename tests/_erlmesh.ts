@@ -5,7 +5,10 @@ export const MAIN: string = new URL("../main.ts", import.meta.url).pathname;
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
-/** `deno run` and the permissions the compiled binary has. */
+/**
+ * `deno run` with the permissions the compiled binary has and the package conditions it is compiled with
+ * (`--conditions=browser`: see {@link PACKAGE_CONDITIONS}).
+ */
 export const DENO_FLAGS: readonly string[] = [
   "run",
   "--quiet",
@@ -15,7 +18,17 @@ export const DENO_FLAGS: readonly string[] = [
   "--allow-run",
   "--allow-sys",
   "--allow-ffi",
+  "--conditions=browser",
 ];
+
+/**
+ * The npm package conditions erlmesh runs with (`deno task compile`, `deno task erlmesh`, the tests). With
+ * Deno's own, `@logtape/logtape` resolves its `#util` import to a module that imports `node:util` (its
+ * package lists `node` before `deno`), which loads part of Deno's Node-compat layer, ~20 ms of CPU, in every
+ * process that logs, only for a fallback it never uses under Deno (it formats with `Deno.inspect`). Its
+ * `browser` entry, listed first, has no such import. tests/bundle_test.ts checks the package still resolves so.
+ */
+export const PACKAGE_CONDITIONS = "browser";
 
 const PASS_THROUGH = [
   "DENO_DIR",

@@ -6,7 +6,14 @@
  */
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const PERMS = ["--allow-net", "--allow-env", "--allow-read", "--allow-run", "--allow-sys"];
+const PERMS = [
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+  "--allow-run",
+  "--allow-sys",
+  "--conditions=browser",
+];
 const enc = new TextEncoder();
 
 function say(text: string): void {

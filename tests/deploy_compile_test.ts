@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { COMMANDS } from "../lib/cli/commands.ts";
-import { buildBundle } from "./_erlmesh.ts";
+import { buildBundle, DENO_FLAGS, PACKAGE_CONDITIONS } from "./_erlmesh.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const denoJson = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)) as {
@@ -92,4 +92,31 @@ Deno.test("compile task: the binary embeds the bundle, logtape and yaml, and no 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("package conditions: the binary, the erlmesh task and the tests resolve logtape's #util without node:util", async () => {
+  const flag = `--conditions=${PACKAGE_CONDITIONS}`;
+  assert.ok(compileArgs().includes(flag), "deno task compile");
+  assert.ok(denoJson.tasks.erlmesh.split(/\s+/).includes(flag), "deno task erlmesh");
+  assert.ok(DENO_FLAGS.includes(flag), "the tests' and benchmarks' erlmesh processes");
+  // The pinned logtape, as Deno's npm cache holds it: the first key of its `#util` entry that a condition
+  // matches (package order decides) must be ours, and its module must import nothing from node:.
+  const version = /@([\d.]+)$/.exec(denoJson.imports["@logtape/logtape"])![1];
+  const dir = `${Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`}/npm/registry.npmjs.org/` +
+    `@logtape/logtape/${version}`;
+  const pkg = JSON.parse(await Deno.readTextFile(`${dir}/package.json`)) as {
+    imports: Record<string, Record<string, string | Record<string, string>>>;
+  };
+  const active = new Set([PACKAGE_CONDITIONS, "deno", "node", "import", "default"]);
+  const util = pkg.imports["#util"];
+  const first = Object.keys(util).find((k) => active.has(k));
+  assert.equal(first, PACKAGE_CONDITIONS, `#util resolves by '${first}': ${JSON.stringify(util)}`);
+  const target = util[first!] as string | Record<string, string>;
+  const file = typeof target === "string" ? target : target.import ?? target.default;
+  const text = await Deno.readTextFile(`${dir}/${file}`);
+  assert.doesNotMatch(text, /["']node:/, `${file} imports nothing from node:`);
+  // What the Deno default would pick imports node:util: the reason for the flag.
+  const node = util.node as string | Record<string, string>;
+  const nodeFile = typeof node === "string" ? node : node.import;
+  assert.match(await Deno.readTextFile(`${dir}/${nodeFile}`), /from "node:util"/);
 });
