@@ -10,27 +10,29 @@ export interface CliResult {
 }
 
 /** Runs `erlmesh ARGS…` with `env` (and only a minimal inherited environment). */
-export async function erlmesh(
+export function erlmesh(
   args: string[],
   env: Record<string, string> = {},
   timeoutMs = 30000,
 ): Promise<CliResult> {
-  const argv = [...DENO_FLAGS, ...entryArgs(), ...args];
-  const cmd = new Deno.Command(Deno.execPath(), {
-    args: argv,
+  return runCommand([Deno.execPath(), ...DENO_FLAGS, ...entryArgs(), ...args], env, timeoutMs);
+}
+
+/** Runs `argv` (program first) as {@link erlmesh} does: `env` on a minimal environment, a deadline, output kept. */
+export async function runCommand(
+  argv: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 30000,
+): Promise<CliResult> {
+  const out = await new Deno.Command(argv[0], {
+    args: argv.slice(1),
     env: childEnv(env),
     clearEnv: true,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
     signal: AbortSignal.timeout(timeoutMs),
-  });
-  const out = await cmd.output();
+  }).output();
   const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-    argv: [Deno.execPath(), ...argv],
-  };
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr), argv };
 }

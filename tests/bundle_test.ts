@@ -7,30 +7,19 @@
  */
 import assert from "node:assert/strict";
 import { COMMANDS } from "../lib/cli/commands.ts";
-import { buildBundle, bundledArgv, childEnv, erlmeshArgv } from "./_erlmesh.ts";
+import { buildBundle, bundledArgv, erlmeshArgv } from "./_erlmesh.ts";
+import { type CliResult, runCommand } from "./_cli.ts";
 import { freePort, otpAvailability, randomCookie, randomId, startNode } from "./_harness/mod.ts";
 
 const avail = otpAvailability("25");
 if (!avail.available) console.warn(`SKIP the bundle against a real node: ${avail.why}`);
 
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+/** What a run gave, without its argv (which differs between sources and bundle). */
+type Ran = Omit<CliResult, "argv">;
 
 async function run(argv: string[], env: Record<string, string> = {}): Promise<Ran> {
-  const out = await new Deno.Command(argv[0], {
-    args: argv.slice(1),
-    env: childEnv(env),
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(30_000),
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  const { code, stdout, stderr } = await runCommand(argv, env);
+  return { code, stdout, stderr };
 }
 
 /** Runs `erlmesh ARGS…` from the sources and from the bundle; both results. */
