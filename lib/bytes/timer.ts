@@ -130,7 +130,6 @@ function schedule(): void {
 /** Runs every timer that is due (within the platform timers' 1 ms resolution), then schedules the next. */
 function runDue(): void {
   const now = performance.now() + 1;
-  for (const [s] of spare) if (s.aborted) spare.delete(s);
   for (;;) {
     const e = earliest();
     if (!e || e.due > now) break;
