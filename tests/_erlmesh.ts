@@ -6,9 +6,8 @@ export const MAIN: string = new URL("../main.ts", import.meta.url).pathname;
 const ROOT = new URL("../", import.meta.url).pathname;
 
 /**
- * `deno run` with the permissions the compiled binary has, and the package conditions and V8 flags it is
- * compiled with (`--conditions=browser`: see {@link PACKAGE_CONDITIONS}; `--v8-flags=--no-lazy`: see
- * {@link V8_FLAGS}).
+ * `deno run` with the permissions the compiled binary has and the package conditions it is compiled with
+ * (`--conditions=browser`: see {@link PACKAGE_CONDITIONS}).
  */
 export const DENO_FLAGS: readonly string[] = [
   "run",
@@ -20,7 +19,6 @@ export const DENO_FLAGS: readonly string[] = [
   "--allow-sys",
   "--allow-ffi",
   "--conditions=browser",
-  "--v8-flags=--no-lazy",
 ];
 
 /**
@@ -31,21 +29,6 @@ export const DENO_FLAGS: readonly string[] = [
  * `browser` entry, listed first, has no such import. tests/bundle_test.ts checks the package still resolves so.
  */
 export const PACKAGE_CONDITIONS = "browser";
-
-/**
- * The V8 flags erlmesh runs with (`deno task compile` bakes them into the binary; `deno task erlmesh`, the
- * tests, the benchmark and the demo pass them). `--no-lazy` compiles every function of a module when the module
- * is compiled, instead of pre-parsing it then and parsing it again at its first call. A command runs most of
- * the code it loads (the bundle loads one chunk per command), so the second parse was pure cost; and Deno
- * writes a module's code cache right after compiling it, so with lazy compilation the cache held little more
- * than the top level, and every process compiled the functions it called again. Measured (hyperfine, bundle
- * under `deno run`, Deno 2.9.1, each variant with its own DENO_DIR): `agent --once` 81.5 → 60.7 ms of wall
- * and 56 → 37 ms of user CPU, `ping` 48.0 → 40.4 ms; with no code cache (`--no-code-cache`; the binary caches
- * only what its first run loads before the first dynamic import, so never a command's chunk) still 82 → 78
- * and 46 → 41 ms. The price: the long-running agent with `--http` holds ~3 MB more
- * (bytecode of functions it called once or never).
- */
-export const V8_FLAGS = "--no-lazy";
 
 const PASS_THROUGH = [
   "DENO_DIR",

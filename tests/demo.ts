@@ -13,7 +13,6 @@ const PERMS = [
   "--allow-run",
   "--allow-sys",
   "--conditions=browser",
-  "--v8-flags=--no-lazy",
 ];
 const enc = new TextEncoder();
 
