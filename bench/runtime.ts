@@ -831,6 +831,19 @@ async function benchCommands(runs: number): Promise<CommandFigures> {
         MAIN,
         ...args,
       ]);
+    // The bundle with no code cache: what the compiled binary does for a command's chunk (it caches only what
+    // its first run loads before the first dynamic import: the entry).
+    const noCodeCache = (label: string, args: string[]): CommandRow =>
+      context(`  no code cache (the binary's case): erlmesh ${label}`, [
+        "env",
+        ...NEVER_PASSED.flatMap((k) => ["-u", k]),
+        Deno.execPath(),
+        DENO_FLAGS[0],
+        "--no-code-cache",
+        ...DENO_FLAGS.slice(1),
+        ...entryArgs(),
+        ...args,
+      ]);
     const rows: CommandRow[] = [
       context("deno eval 1 (the floor)", [Deno.execPath(), "eval", "1"]),
       erlmesh("--version", ["--version"]),
@@ -843,6 +856,10 @@ async function benchCommands(runs: number): Promise<CommandFigures> {
       erlmesh("discover", ["discover", ...peers.slice(2)]),
       erlmesh("agent --help", ["agent", "--help"]),
       erlmesh("wait --help", ["wait", "--help"]),
+      context("  erlmesh agent --once (one pass, then exits)", erlmeshArgv(["agent", "--once", ...peers])),
+      noCodeCache("ping NODE", ["ping", node]),
+      noCodeCache("status", ["status", ...peers]),
+      noCodeCache("agent --once", ["agent", "--once", ...peers]),
       fromSource("--version", ["--version"]),
       fromSource("ping NODE", ["ping", node]),
       fromSource("status", ["status", ...peers]),
@@ -1022,6 +1039,46 @@ function agentArgv(entry: string[], node: string, alive: string, port: number): 
   ];
 }
 
+/** Starts an agent of `v` with `--http` and waits until its /startupz answers 200 (30 s at most). */
+async function startAgentUntilReady(
+  v: AgentVariant,
+  node: string,
+  alive: string,
+  env: Record<string, string>,
+): Promise<{ child: Deno.ChildProcess; lines: string[]; port: number; readyMs: number }> {
+  const port = freePort();
+  const argv = agentArgv(v.entry, node, alive, port);
+  const t0 = performance.now();
+  const child = new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    cwd: entryDir(v),
+    clearEnv: true,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines: string[] = [];
+  collectLines(child.stdout, lines);
+  collectLines(child.stderr, lines);
+  let exited = false;
+  child.status.then(() => (exited = true));
+  const end = t0 + 30_000;
+  while (true) {
+    const r = await fetchText(`http://127.0.0.1:${port}/startupz`, 1000).catch(() => undefined);
+    if (r?.status === 200) return { child, lines, port, readyMs: performance.now() - t0 };
+    if (exited || performance.now() > end) {
+      if (!exited) child.kill("SIGKILL");
+      throw new Error(
+        `'${v.label}' ${exited ? "exited" : "did not answer"} before /startupz answered 200 (30 s):\n${
+          lines.join("\n")
+        }`,
+      );
+    }
+    await sleep(5);
+  }
+}
+
 async function benchAgentRss(
   durationMs: number,
   variants: AgentVariant[],
@@ -1046,55 +1103,18 @@ async function benchAgentRss(
     }).spawn();
     procs.push({ label: "idle 'deno eval' (one timer)", child: idle, lines: [] });
     const ready: { readyMs: number; ticks: number; rss: number }[] = [];
-    // One at a time, so that their start-ups do not compete for the two cores; each started once before,
-    // so that Deno's cache holds its transpiled modules as it would in a pod that ran it before.
+    // One at a time, so that their start-ups do not compete for the two cores; each started once before, up
+    // to /startupz, so that Deno's cache holds its modules (the --http ones too) as in a pod that ran it before.
     for (const v of variants) {
-      const warm = agentArgv(v.entry, node, alive, freePort());
-      await new Deno.Command(warm[0], {
-        args: [...warm.slice(1), "--once"],
-        cwd: entryDir(v),
-        clearEnv: true,
-        env,
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-      }).output();
+      const warm = await startAgentUntilReady(v, node, alive, env);
+      warm.child.kill("SIGTERM");
+      await warm.child.status;
     }
     for (const v of variants) {
-      const port = freePort();
-      const argv = agentArgv(v.entry, node, alive, port);
-      const t0 = performance.now();
-      const child = new Deno.Command(argv[0], {
-        args: argv.slice(1),
-        cwd: entryDir(v),
-        clearEnv: true,
-        env,
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      const lines: string[] = [];
-      collectLines(child.stdout, lines);
-      collectLines(child.stderr, lines);
-      procs.push({ label: v.label, child, lines, port });
-      let exited = false;
-      child.status.then(() => (exited = true));
-      const end = t0 + 30_000;
-      while (true) {
-        const r = await fetchText(`http://127.0.0.1:${port}/startupz`, 1000).catch(() => undefined);
-        if (r?.status === 200) break;
-        if (exited || performance.now() > end) {
-          throw new Error(
-            `'${v.label}' ${exited ? "exited" : "did not answer"} before /startupz answered 200 (30 s):\n${
-              lines.join("\n")
-            }`,
-          );
-        }
-        await sleep(5);
-      }
-      const readyMs = performance.now() - t0;
-      const s = await procSample(child.pid);
-      ready.push({ readyMs, ticks: s.ticks, rss: s.rss });
+      const started = await startAgentUntilReady(v, node, alive, env);
+      procs.push({ label: v.label, child: started.child, lines: started.lines, port: started.port });
+      const s = await procSample(started.child.pid);
+      ready.push({ readyMs: started.readyMs, ticks: s.ticks, rss: s.rss });
     }
     const pids = procs.map((p) => p.child.pid);
     const start = performance.now();
@@ -1265,7 +1285,7 @@ Notes:
   exit, the child's rusage: CPU in µs, ru_maxrss as peak RSS); commands are interleaved, after one warm-up run
   each, so the module and npm caches are warm as in a pod that has run erlmesh once.
 - Agent memory: one 'erlmesh agent --http' (the bundle under 'deno run') per variant against one node, started one after the other
-  (each run once with --once before, to warm Deno's cache); "ready" is spawn → /startupz answering 200, "CPU to
+  (each run once before, up to /startupz, to warm Deno's cache); "ready" is spawn → /startupz answering 200, "CPU to
   ready" its utime+stime then; CPU % over the window after ready. Other variants (--compare) are other
   checkouts, e.g. the same commit with prom-client.
 - Footprint: the agents are 'erlmesh agent' (the bundle) with startAgent's flags (--log-level debug, default
