@@ -831,10 +831,10 @@ async function benchCommands(runs: number): Promise<CommandFigures> {
         MAIN,
         ...args,
       ]);
-    // The bundle with no code cache: what the compiled binary does for a command's chunk (it caches only what
-    // its first run loads before the first dynamic import: the entry).
+    // The bundle with no code cache: the first erlmesh process of a pod (the compiled binary writes its code
+    // cache in $TMPDIR at its first run; later processes read it).
     const noCodeCache = (label: string, args: string[]): CommandRow =>
-      context(`  no code cache (the binary's case): erlmesh ${label}`, [
+      context(`  no code cache (a pod's first process): erlmesh ${label}`, [
         "env",
         ...NEVER_PASSED.flatMap((k) => ["-u", k]),
         Deno.execPath(),

@@ -6,8 +6,9 @@ export const MAIN: string = new URL("../main.ts", import.meta.url).pathname;
 const ROOT = new URL("../", import.meta.url).pathname;
 
 /**
- * `deno run` with the permissions the compiled binary has and the package conditions it is compiled with
- * (`--conditions=browser`: see {@link PACKAGE_CONDITIONS}).
+ * `deno run` with the permissions the compiled binary has, and the package conditions and V8 flags it is
+ * compiled with (`--conditions=browser`: see {@link PACKAGE_CONDITIONS}; `--v8-flags=--no-lazy`: see
+ * {@link V8_FLAGS}).
  */
 export const DENO_FLAGS: readonly string[] = [
   "run",
@@ -19,6 +20,7 @@ export const DENO_FLAGS: readonly string[] = [
   "--allow-sys",
   "--allow-ffi",
   "--conditions=browser",
+  "--v8-flags=--no-lazy",
 ];
 
 /**
@@ -29,6 +31,30 @@ export const DENO_FLAGS: readonly string[] = [
  * `browser` entry, listed first, has no such import. tests/bundle_test.ts checks the package still resolves so.
  */
 export const PACKAGE_CONDITIONS = "browser";
+
+/**
+ * The V8 flags erlmesh runs with (`deno task compile` bakes them into the binary; `deno task erlmesh`, the
+ * tests, the benchmark and the demo pass them). `--no-lazy` compiles every function of a module when the module
+ * is compiled, instead of pre-parsing it then and parsing it again at its first call. A command runs most of
+ * the code it loads (the bundle loads one chunk per command), so the second parse was mostly cost; and Deno
+ * writes a module's code cache right after compiling it, so with lazy compilation the cache held little more
+ * than the top level, and every process compiled the functions it called again.
+ *
+ * Measured (hyperfine, the bundle under `deno run`, Deno 2.9.1, each variant with its own DENO_DIR): with a warm
+ * code cache, `agent --once` 81.5 → 60.7 ms of wall and 56 → 37 ms of user CPU, `ping` 48.0 → 40.4 ms, agent
+ * `--http` to ready 58–63 → 50 ms; with no code cache (`--no-code-cache`) `ping` 46.3 → 41.4, `agent --once`
+ * 81.9 → 78.3, `status` 50.2 → 48.0, but `probe liveness` 42.7 → 47.5 and agent `--http` to ready 70 → 74.5.
+ * The price: a long-running agent with `--http` holds 1–3 MB more (bytecode of functions it ran once or never).
+ *
+ * The binary's code cache (Deno's cli/rt/code_cache.rs): its first run writes `$TMPDIR/deno-compile-erlmesh.cache`
+ * with every module it compiled until the caches it asked for were all answered, and later runs only read it.
+ * `main()` asks for the command's chunk before its first await, so by deno_core's order (a dynamic import is
+ * loaded before the event loop's first drain of finished caches) that file should hold the first command's
+ * chunks: the first erlmesh process of a pod runs without any cache (the "no code cache" figures), and the later
+ * ones (probes, `kubectl exec … erlmesh status`) from it for every chunk that first command loaded. The binary
+ * cannot be built here, so this is read from the source, not measured.
+ */
+export const V8_FLAGS = "--no-lazy";
 
 const PASS_THROUGH = [
   "DENO_DIR",

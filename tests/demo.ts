@@ -13,6 +13,7 @@ const PERMS = [
   "--allow-run",
   "--allow-sys",
   "--conditions=browser",
+  "--v8-flags=--no-lazy",
 ];
 const enc = new TextEncoder();
 

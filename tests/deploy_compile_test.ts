@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { COMMANDS } from "../lib/cli/commands.ts";
-import { buildBundle, DENO_FLAGS, PACKAGE_CONDITIONS } from "./_erlmesh.ts";
+import { buildBundle, DENO_FLAGS, PACKAGE_CONDITIONS, V8_FLAGS } from "./_erlmesh.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const denoJson = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)) as {
@@ -119,4 +119,17 @@ Deno.test("package conditions: the binary, the erlmesh task and the tests resolv
   const node = util.node as string | Record<string, string>;
   const nodeFile = typeof node === "string" ? node : node.import;
   assert.match(await Deno.readTextFile(`${dir}/${nodeFile}`), /from "node:util"/);
+});
+
+Deno.test("V8 flags: the binary, the erlmesh task, the tests and the demo compile eagerly (--no-lazy)", async () => {
+  const flag = `--v8-flags=${V8_FLAGS}`;
+  assert.equal(V8_FLAGS, "--no-lazy");
+  assert.ok(compileArgs().includes(flag), "deno task compile bakes it into the binary");
+  assert.ok(denoJson.tasks.erlmesh.split(/\s+/).includes(flag), "deno task erlmesh");
+  assert.ok(DENO_FLAGS.includes(flag), "the tests' and benchmarks' erlmesh processes");
+  assert.ok((await Deno.readTextFile(`${ROOT}tests/demo.ts`)).includes(`"${flag}"`), "deno task demo");
+  // Nothing else: each further flag would need its own measurement (see V8_FLAGS).
+  for (const words of [compileArgs(), denoJson.tasks.erlmesh.split(/\s+/), [...DENO_FLAGS]]) {
+    assert.deepEqual(words.filter((w) => w.startsWith("--v8-flags")), [flag]);
+  }
 });
