@@ -282,12 +282,34 @@ function printFootprint(f: Footprint): void {
 // ---------------------------------------------------------------------------------------------------
 // 2. erlmesh run: registered → first join.
 
+/** Spawns `argv` with only `env`; its stdout and stderr lines gather in `lines` until both end (`collected`). */
+function spawnCollecting(
+  argv: string[],
+  env: Record<string, string>,
+  cwd?: string,
+): { child: Deno.ChildProcess; lines: string[]; collected: Promise<void> } {
+  const child = new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    cwd,
+    clearEnv: true,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines: string[] = [];
+  const collected = Promise.all([collectLines(child.stdout, lines), collectLines(child.stderr, lines)]).then(
+    () => {},
+  );
+  return { child, lines, collected };
+}
+
 /** `erlmesh run … -- bin/demo_app foreground` in a pod, with its JSON log lines collected. */
 class RunProcess {
   readonly dir: string;
   readonly netns: string;
   #child: Deno.ChildProcess;
-  #lines: string[] = [];
+  #lines: string[];
   #pumps: Promise<void>;
   #status: Promise<Deno.CommandStatus>;
   #exited = false;
@@ -295,26 +317,10 @@ class RunProcess {
   constructor(cmd: string[], env: Record<string, string>, netns: string, dir: string) {
     this.dir = dir;
     this.netns = netns;
-    this.#child = new Deno.Command(cmd[0], {
-      args: cmd.slice(1),
-      clearEnv: true,
-      env,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const pump = async (s: ReadableStream<Uint8Array>) => {
-      const dec = new TextDecoder();
-      let buf = "";
-      for await (const chunk of s) {
-        buf += dec.decode(chunk, { stream: true });
-        const parts = buf.split("\n");
-        buf = parts.pop()!;
-        this.#lines.push(...parts);
-      }
-      if (buf) this.#lines.push(buf);
-    };
-    this.#pumps = Promise.all([pump(this.#child.stdout), pump(this.#child.stderr)]).then(() => {});
+    const spawned = spawnCollecting(cmd, env);
+    this.#child = spawned.child;
+    this.#lines = spawned.lines;
+    this.#pumps = spawned.collected;
     this.#status = this.#child.status.then((s) => {
       this.#exited = true;
       return s;
@@ -1049,18 +1055,7 @@ async function startAgentUntilReady(
   const port = freePort();
   const argv = agentArgv(v.entry, node, alive, port);
   const t0 = performance.now();
-  const child = new Deno.Command(argv[0], {
-    args: argv.slice(1),
-    cwd: entryDir(v),
-    clearEnv: true,
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const lines: string[] = [];
-  collectLines(child.stdout, lines);
-  collectLines(child.stderr, lines);
+  const { child, lines } = spawnCollecting(argv, env, entryDir(v));
   let exited = false;
   child.status.then(() => (exited = true));
   const end = t0 + 30_000;
