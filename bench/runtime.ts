@@ -840,16 +840,10 @@ async function benchCommands(runs: number): Promise<CommandFigures> {
     // The bundle with no code cache: the first erlmesh process of a pod (the compiled binary writes its code
     // cache in $TMPDIR at its first run; later processes read it).
     const noCodeCache = (label: string, args: string[]): CommandRow =>
-      context(`  no code cache (a pod's first process): erlmesh ${label}`, [
-        "env",
-        ...NEVER_PASSED.flatMap((k) => ["-u", k]),
-        Deno.execPath(),
-        DENO_FLAGS[0],
-        "--no-code-cache",
-        ...DENO_FLAGS.slice(1),
-        ...entryArgs(),
-        ...args,
-      ]);
+      context(
+        `  no code cache (a pod's first process): erlmesh ${label}`,
+        erlmeshArgv(args, { freshPod: true }),
+      );
     const rows: CommandRow[] = [
       context("deno eval 1 (the floor)", [Deno.execPath(), "eval", "1"]),
       erlmesh("--version", ["--version"]),

@@ -97,6 +97,22 @@ export function childEnv(extra: Record<string, string> = {}): Record<string, str
   return all;
 }
 
+/** How a spawned erlmesh starts. */
+export interface StartOptions {
+  /**
+   * As the first erlmesh process of a new pod: without Deno's code cache (`--no-code-cache`). The binary
+   * writes its code cache in `$TMPDIR` at its first run (see {@link V8_FLAGS}), and a new pod's `/tmp` is empty,
+   * so the process that forms the cluster (the agent, or `erlmesh run`) compiles every module it loads.
+   * @default false: a warm cache, as for every later process of the pod
+   */
+  freshPod?: boolean;
+}
+
+/** {@link DENO_FLAGS}, without the code cache for {@link StartOptions.freshPod}. */
+export function denoFlags(options: StartOptions = {}): readonly string[] {
+  return options.freshPod ? [DENO_FLAGS[0], "--no-code-cache", ...DENO_FLAGS.slice(1)] : DENO_FLAGS;
+}
+
 /** `env` arguments that drop {@link NEVER_PASSED} from whatever environment the spawner passes on. */
 const UNSET: readonly string[] = NEVER_PASSED.flatMap((k) => ["-u", k]);
 
@@ -106,8 +122,8 @@ const UNSET: readonly string[] = NEVER_PASSED.flatMap((k) => ["-u", k]);
  * even when the spawner (`ip netns exec`, a `Deno.Command` without `clearEnv`) passes on the test's
  * environment. `env` execs Deno, so the pid of the spawned process is erlmesh's.
  */
-export function erlmeshArgv(args: string[]): string[] {
-  return ["env", ...UNSET, Deno.execPath(), ...DENO_FLAGS, ...entryArgs(), ...args];
+export function erlmeshArgv(args: string[], options: StartOptions = {}): string[] {
+  return ["env", ...UNSET, Deno.execPath(), ...denoFlags(options), ...entryArgs(), ...args];
 }
 
 /**
@@ -199,13 +215,13 @@ export async function collectLines(stream: ReadableStream<Uint8Array>, lines: st
  * --default-signal` undoes an ignored SIGINT/SIGQUIT inherited from a background shell; `-u` drops
  * {@link NEVER_PASSED}.
  */
-export function runArgv(args: string[], command: string[]): string[] {
+export function runArgv(args: string[], command: string[], options: StartOptions = {}): string[] {
   return [
     "env",
     "--default-signal",
     ...UNSET,
     Deno.execPath(),
-    ...DENO_FLAGS,
+    ...denoFlags(options),
     ...entryArgs(),
     "run",
     "--log-format",

@@ -371,12 +371,13 @@ export interface LaunchAgentOptions {
 
 /**
  * Starts `erlmesh agent` (or `erlmesh run`) in the pod as its container would be started: only the given arguments and
- * environment (no `--node`, no debug logging), optionally wrapped (a CPU limit). The pid is erlmesh's.
+ * environment (no `--node`, no debug logging), optionally wrapped (a CPU limit), and without a code cache (a new
+ * pod's first process: `freshPod` in tests/_erlmesh.ts). The pid is erlmesh's.
  */
 export function launchAgent(cluster: Cluster, pod: ClusterPod, options: LaunchAgentOptions = {}): Agent {
   const argv = options.run
-    ? runArgv(options.args ?? [], options.run)
-    : erlmeshArgv(["agent", ...(options.args ?? [])]);
+    ? runArgv(options.args ?? [], options.run, { freshPod: true })
+    : erlmeshArgv(["agent", ...(options.args ?? [])], { freshPod: true });
   const inner = cluster.network.command(pod.name, argv, pod.name);
   const cmd = options.wrap ? options.wrap(inner) : inner;
   const child = new Deno.Command(cmd[0], {

@@ -9,7 +9,8 @@
  */
 import assert from "node:assert/strict";
 import { COMMANDS } from "../lib/cli/commands.ts";
-import { buildBundle, DENO_FLAGS, PACKAGE_CONDITIONS, V8_FLAGS } from "./_erlmesh.ts";
+import { buildBundle, DENO_FLAGS, erlmeshArgv, PACKAGE_CONDITIONS, V8_FLAGS } from "./_erlmesh.ts";
+import { runCommand } from "./_cli.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const denoJson = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)) as {
@@ -132,4 +133,15 @@ Deno.test("V8 flags: the binary, the erlmesh task, the tests and the demo compil
   for (const words of [compileArgs(), denoJson.tasks.erlmesh.split(/\s+/), [...DENO_FLAGS]]) {
     assert.deepEqual(words.filter((w) => w.startsWith("--v8-flags")), [flag]);
   }
+});
+
+Deno.test("a new pod's first process runs without Deno's code cache, with the same flags otherwise", async () => {
+  const fresh = erlmeshArgv(["--version"], { freshPod: true });
+  const warm = erlmeshArgv(["--version"]);
+  assert.ok(fresh.includes("--no-code-cache") && !warm.includes("--no-code-cache"));
+  assert.deepEqual(fresh.filter((w) => w !== "--no-code-cache"), warm);
+  assert.equal(fresh[fresh.indexOf("--no-code-cache") - 1], "run", "a flag of deno run, before the entry");
+  const r = await runCommand(fresh, {}, 30_000);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^erlmesh \d+\.\d+\.\d+\n$/);
 });
