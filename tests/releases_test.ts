@@ -340,8 +340,10 @@ async function releaseScenario(
     }
 
     if (kind.cookieSource) {
-      await t.step(`erlmesh run logs the cookie source ${kind.cookieSource("…")}`, () => {
+      await t.step(`erlmesh run logs the cookie source ${kind.cookieSource("…")}`, async () => {
         for (const r of runs.values()) {
+          // Early lines wait in memory until the logger has loaded (after the first pass): wait for the line.
+          await r.waitFor(/"event":"cookie"/, 10_000).catch(() => {});
           const start = r.output().split("\n").find((l) => l.includes('"event":"cookie"'));
           assert.ok(start, `${r.label}: no cookie line:\n${r.output()}`);
           assert.equal(JSON.parse(start).properties.cookieSource, kind.cookieSource!(root), start);
