@@ -544,6 +544,8 @@ export async function runCluster(
       const perPodMin = (x: number) => round(x / n / ((b - a) / 60_000), 1);
       await fig("dns", perPodMin(d1 - d0));
       await fig("epmd", perPodMin(e1 - e0));
+      // Above the goal: what the observer and the agents saw in the window (a link dropped and restored?).
+      if (method !== "loop" && (perPodMin(d1 - d0) > 12 || e1 > e0)) await dump("quiet window", a);
     }
 
     // New pod launched → meshed (its record appears with the pod).
