@@ -32,6 +32,16 @@ for (const v of Object.values(otp)) {
   if (!v.available) console.warn(`harness_test: OTP ${v.version} tests skipped: ${v.why}`);
 }
 
+Deno.test("freePort() gives distinct bindable ports below the kernel's ephemeral range", () => {
+  const low = Number(Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").trim().split(/\s+/)[0]);
+  const ports = Array.from({ length: 20 }, freePort);
+  for (const port of ports) {
+    assert.ok(port >= 10000 && port < low, `${port} is below ${low}`);
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+  }
+  assert.ok(new Set(ports).size > 15, `random, not one port: ${ports}`);
+});
+
 Deno.test("startNode() runs an OTP 25 node on loopback and evaluates expressions on it", async () => {
   const cookie = randomCookie();
   const epmdPort = freePort();

@@ -91,8 +91,35 @@ export function otpVersions(): OtpAvailability[] {
   return OTP_VERSIONS.map(otpAvailability);
 }
 
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
+/** The first port of the kernel's ephemeral range (the local ports `connect()` picks from). */
+function ephemeralLow(): number {
+  try {
+    const low = Number(
+      Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").trim().split(/\s+/)[0],
+    );
+    return Number.isInteger(low) && low > 11000 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+const PORTS_FROM = 10000;
+const PORTS_BELOW = ephemeralLow();
+
+/**
+ * A TCP port that was free on every address a moment ago, chosen at random below the kernel's ephemeral
+ * range. A port the kernel hands out for port 0 comes from that range, which is also where every outgoing
+ * connection of a busy test run takes its local port: between this check and the caller's bind (an EPMD
+ * starting, a node's listener), such a connection could take it (seen once: an EPMD that could not start).
+ */
 export function freePort(): number {
+  for (let i = 0; i < 200; i++) {
+    const port = PORTS_FROM + Math.floor(Math.random() * (PORTS_BELOW - PORTS_FROM));
+    try {
+      Deno.listen({ hostname: "0.0.0.0", port }).close();
+      return port;
+    } catch { /* in use: another one */ }
+  }
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
