@@ -545,24 +545,17 @@ interface ProbeVariant {
 
 async function timed(cmd: string[], env: Record<string, string>): Promise<[number, boolean, string]> {
   const t0 = performance.now();
-  const child = new Deno.Command(cmd[0], {
-    args: cmd.slice(1),
-    clearEnv: true,
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const { child, lines, collected } = spawnCollecting(cmd, env);
   const timer = setTimeout(() => {
     try {
       child.kill("SIGKILL");
     } catch { /* gone */ }
   }, 15_000);
-  const out = await child.output();
+  const status = await child.status;
+  await collected;
   clearTimeout(timer);
   const dt = performance.now() - t0;
-  const dec = new TextDecoder();
-  return [dt, out.success, (dec.decode(out.stdout) + dec.decode(out.stderr)).trim()];
+  return [dt, status.success, lines.join("\n").trim()];
 }
 
 async function benchProbes(
