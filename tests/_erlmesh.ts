@@ -6,24 +6,6 @@ export const MAIN: string = new URL("../main.ts", import.meta.url).pathname;
 const ROOT = new URL("../", import.meta.url).pathname;
 
 /**
- * `deno run` with the permissions the compiled binary has, and the package conditions and V8 flags it is
- * compiled with (`--conditions=browser`: see {@link PACKAGE_CONDITIONS}; `--v8-flags=--no-lazy`: see
- * {@link V8_FLAGS}).
- */
-export const DENO_FLAGS: readonly string[] = [
-  "run",
-  "--quiet",
-  "--allow-net",
-  "--allow-env",
-  "--allow-read",
-  "--allow-run",
-  "--allow-sys",
-  "--allow-ffi",
-  "--conditions=browser",
-  "--v8-flags=--no-lazy",
-];
-
-/**
  * The npm package conditions erlmesh runs with (`deno task compile`, `deno task erlmesh`, the tests). With
  * Deno's own, `@logtape/logtape` resolves its `#util` import to a module that imports `node:util` (its
  * package lists `node` before `deno`), which loads part of Deno's Node-compat layer, ~20 ms of CPU, in every
@@ -55,6 +37,24 @@ export const PACKAGE_CONDITIONS = "browser";
  * cannot be built here, so this is read from the source, not measured.
  */
 export const V8_FLAGS = "--no-lazy";
+
+/**
+ * `deno run` with the permissions the compiled binary has, and the package conditions and V8 flags it is
+ * compiled with (`--conditions=browser`: see {@link PACKAGE_CONDITIONS}; `--v8-flags=--no-lazy`: see
+ * {@link V8_FLAGS}).
+ */
+export const DENO_FLAGS: readonly string[] = [
+  "run",
+  "--quiet",
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+  "--allow-run",
+  "--allow-sys",
+  "--allow-ffi",
+  `--conditions=${PACKAGE_CONDITIONS}`,
+  `--v8-flags=${V8_FLAGS}`,
+];
 
 const PASS_THROUGH = [
   "DENO_DIR",
