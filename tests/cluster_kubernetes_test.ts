@@ -91,11 +91,13 @@ Deno.test({
       await t.step("the 3 pods form a full mesh from one list and one watch each", async () => {
         await meshed("formation");
         for (const p of cluster.pods) {
-          const log = agents.get(p.name)!.log();
-          assert.ok(
-            log.includes("discovering peers through Kubernetes EndpointSlices of Service 'app'"),
-            log,
-          );
+          // The start line waits in memory until the agent's logger has loaded (after its first pass).
+          const said = () =>
+            agents.get(p.name)!.log().includes(
+              "discovering peers through Kubernetes EndpointSlices of Service 'app'",
+            );
+          await waitUntil(said, { what: `${p.name}'s start line` }).catch(() => {});
+          assert.ok(said(), agents.get(p.name)!.log());
         }
         const s = await api.stats();
         assert.equal(s.lists, 3, JSON.stringify(s));
